@@ -1,0 +1,118 @@
+//! Undoing the "defanging" people apply to network indicators so that they
+//! cannot be clicked (CONTRACT §3, REFERENCE §12.3): `hxxp://bad[.]example`
+//! becomes `http://bad.example`. Only for network values; never for others.
+
+/// Replacements made anywhere in the value, case-insensitively, longest first.
+const INFIX: &[(&str, &str)] = &[
+    ("[dot]", "."),
+    ("(dot)", "."),
+    ("{dot}", "."),
+    ("[.]", "."),
+    ("(.)", "."),
+    ("{.}", "."),
+    ("[:]", ":"),
+    ("[at]", "@"),
+    ("(at)", "@"),
+    ("[@]", "@"),
+    ("[/]", "/"),
+    ("[://]", "://"),
+    ("[x]", "x"),
+];
+
+/// Defanged schemes, case-insensitive, at the start of the value.
+const SCHEMES: &[(&str, &str)] = &[
+    ("hxxps", "https"),
+    ("hxxp", "http"),
+    ("hxtps", "https"),
+    ("hxtp", "http"),
+    ("htxps", "https"),
+    ("htxp", "http"),
+    ("h[tt]ps", "https"),
+    ("h[tt]p", "http"),
+    ("meows", "https"),
+    ("meow", "http"),
+    ("fxp", "ftp"),
+];
+
+/// Refangs one value. Returns the input unchanged (borrowed) when there is nothing to undo.
+pub fn refang(value: &str) -> std::borrow::Cow<'_, str> {
+    let lower = value.to_ascii_lowercase();
+    let needs = INFIX.iter().any(|(from, _)| lower.contains(from))
+        || SCHEMES.iter().any(|(from, _)| lower.contains(from))
+        || lower.starts_with('[');
+    if !needs {
+        return std::borrow::Cow::Borrowed(value);
+    }
+    let mut out = value.trim().to_string();
+    // A bracketed scheme prefix: `[hxxp://]bad.example` or `[http]://`.
+    if out.starts_with('[') {
+        if let Some(end) = out.find(']') {
+            let inner = &out[1..end];
+            let inner_l = inner.to_ascii_lowercase();
+            if inner_l.contains("://")
+                || SCHEMES.iter().any(|(f, _)| inner_l.starts_with(f))
+                || inner_l.starts_with("http")
+            {
+                out = format!("{inner}{}", &out[end + 1..]);
+            }
+        }
+    }
+    for (from, to) in INFIX {
+        out = replace_ci(&out, from, to);
+    }
+    let lower = out.to_ascii_lowercase();
+    for (from, to) in SCHEMES {
+        if lower.starts_with(from) {
+            let rest = &out[from.len()..];
+            if rest.starts_with("://") || rest.starts_with(':') {
+                out = format!("{to}{rest}");
+            }
+            break;
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Replaces every ASCII-case-insensitive occurrence of `from` (ASCII) in `s`.
+fn replace_ci(s: &str, from: &str, to: &str) -> String {
+    let lower = s.to_ascii_lowercase();
+    if !lower.contains(from) {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while let Some(pos) = lower[i..].find(from) {
+        out.push_str(&s[i..i + pos]);
+        out.push_str(to);
+        i += pos + from.len();
+    }
+    out.push_str(&s[i..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refang;
+
+    #[test]
+    fn common_defanging() {
+        assert_eq!(refang("hxxp://bad[.]example/x"), "http://bad.example/x");
+        assert_eq!(refang("hXXps://bad(.)example"), "https://bad.example");
+        assert_eq!(refang("bad{.}example"), "bad.example");
+        assert_eq!(refang("user[at]bad[dot]example"), "user@bad.example");
+        assert_eq!(refang("a[@]b.example"), "a@b.example");
+        assert_eq!(refang("192.0.2[.]1"), "192.0.2.1");
+        assert_eq!(refang("[hxxp://]bad.example"), "http://bad.example");
+        assert_eq!(refang("http[:]//x.example"), "http://x.example");
+        assert_eq!(refang("meow://x.example"), "http://x.example");
+    }
+
+    #[test]
+    fn leaves_clean_values_alone() {
+        assert_eq!(
+            refang("https://good.example/hxxp"),
+            "https://good.example/hxxp"
+        );
+        assert_eq!(refang("2001:db8::1"), "2001:db8::1");
+    }
+}
