@@ -6,6 +6,7 @@ pub mod cli;
 pub mod error;
 pub mod exit;
 pub mod http;
+pub mod indicator;
 pub mod input;
 pub mod interrupt;
 pub mod keys;
