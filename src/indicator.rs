@@ -116,6 +116,49 @@ pub enum Kind {
     GithubUsername,
 }
 
+impl Kind {
+    /// Defender for Endpoint's `indicatorType` for this observable (REFERENCE §15.2),
+    /// or why Defender cannot express it.
+    pub fn defender_type(self) -> Result<&'static str, SkipReason> {
+        let no = |what: &str| Err(SkipReason::NotExpressible(format!("defender: {what}")));
+        match self {
+            Kind::Ipv4 { cidr: false } | Kind::Ipv6 { cidr: false } => Ok("IpAddress"),
+            Kind::Ipv4 { cidr: true } | Kind::Ipv6 { cidr: true } => no("CIDR"),
+            Kind::Domain => Ok("DomainName"),
+            Kind::Url => Ok("Url"),
+            Kind::Hash(HashAlgo::Md5) => Ok("FileMd5"),
+            Kind::Hash(HashAlgo::Sha1) => Ok("FileSha1"),
+            Kind::Hash(HashAlgo::Sha256) => Ok("FileSha256"),
+            Kind::X509(HashAlgo::Sha1) => Ok("CertificateThumbprint"),
+            Kind::Hash(_) => no("hash type"),
+            Kind::X509(_) => no("certificate fingerprint other than SHA-1"),
+            Kind::Email
+            | Kind::EmailDisplayName
+            | Kind::EmailSubject
+            | Kind::EmailReplyTo
+            | Kind::EmailXMailer
+            | Kind::EmailAttachment => no("e-mail"),
+            Kind::FileName => no("file name"),
+            Kind::RegistryKey => no("registry key"),
+            Kind::Mutex => no("mutex"),
+            Kind::AutonomousSystem => no("AS number"),
+            Kind::MacAddress => no("MAC address"),
+            Kind::UserAgent => no("user agent"),
+            Kind::GithubUsername => no("user account"),
+        }
+    }
+}
+
+/// Defender `severity` from MISP's event threat level (1 High, 2 Medium, 3 Low, 4 Undefined).
+pub fn defender_severity(threat_level: Option<u8>) -> &'static str {
+    match threat_level {
+        Some(1) => "High",
+        Some(2) => "Medium",
+        Some(3) => "Low",
+        _ => "Informational",
+    }
+}
+
 /// Traffic Light Protocol levels, in order of restriction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Tlp {
