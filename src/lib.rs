@@ -2,6 +2,7 @@
 //! as three Unix filters, `misp-pull | ioc-map | graph-push`, speaking NDJSON.
 //! The binaries are thin; everything lives here.
 
+pub mod airgap;
 pub mod cli;
 pub mod error;
 pub mod exit;
