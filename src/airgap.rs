@@ -672,7 +672,7 @@ pub fn check(c: &Check) -> Result<i32> {
     let mut next = || match entries.next() {
         None => Ok(None),
         Some(Ok(e)) => Ok(Some(e)),
-        Some(Err(e)) => Err(refuse(format!("truncated or damaged: {e}"))),
+        Some(Err(e)) => Err(refuse(format!("the bundle is truncated or damaged: {e}"))),
     };
 
     // 1. The manifest and its signature, before anything else is read.
@@ -683,8 +683,7 @@ pub fn check(c: &Check) -> Result<i32> {
             "the first entry is {name:?}, not {MANIFEST}: not a {TOOL} bundle"
         )));
     }
-    let manifest_bytes =
-        read_small(&mut entry, MAX_MANIFEST).map_err(|e| refuse(format!("{MANIFEST}: {e}")))?;
+    let manifest_bytes = read_small(&mut entry, MAX_MANIFEST).map_err(refuse)?;
     drop(entry);
     let mut entry = next()?.ok_or_else(|| {
         refuse(format!(
@@ -697,8 +696,8 @@ pub fn check(c: &Check) -> Result<i32> {
             "unsigned: {SIGNATURE} is missing (found {name:?} where it belongs)"
         )));
     }
-    let signature = read_small(&mut entry, 1024)
-        .ok()
+    let signature = read_small(&mut entry, 1024).map_err(refuse)?;
+    let signature = Some(signature)
         .and_then(|b| hex::decode(String::from_utf8_lossy(&b).trim()).ok())
         .and_then(|b| <[u8; 64]>::try_from(b).ok())
         .map(|b| Signature::from_bytes(&b))
@@ -865,12 +864,28 @@ fn entry_name<R: Read>(entry: &tar::Entry<'_, R>) -> String {
     String::from_utf8_lossy(&entry.path_bytes()).into_owned()
 }
 
-/// Reads a small entry whole; a larger one is refused.
-fn read_small(reader: &mut impl Read, limit: u64) -> io::Result<Vec<u8>> {
+/// Reads a small entry whole: the reason when it is larger than `limit`, or
+/// shorter than its header says (a truncated bundle).
+fn read_small<R: Read>(
+    entry: &mut tar::Entry<'_, R>,
+    limit: u64,
+) -> std::result::Result<Vec<u8>, String> {
+    let name = entry_name(entry);
+    let size = entry.header().size().unwrap_or(u64::MAX);
+    if size > limit {
+        return Err(format!(
+            "{name} is larger than {limit} bytes: not a {TOOL} bundle"
+        ));
+    }
     let mut bytes = Vec::new();
-    reader.take(limit + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > limit {
-        return Err(io::Error::other(format!("larger than {limit} bytes")));
+    entry
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("{name} cannot be read: {e}"))?;
+    if (bytes.len() as u64) < size {
+        return Err(format!(
+            "the bundle is truncated: {name} ends after {} of its {size} bytes",
+            bytes.len()
+        ));
     }
     Ok(bytes)
 }
