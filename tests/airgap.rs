@@ -415,10 +415,19 @@ fn truncated_bundle_is_refused() {
     let side = Side::new();
     side.pack(1, "bundle.tar");
     let bytes = fs::read(side.path("bundle.tar")).unwrap();
-    // Cut inside the last file's data, then at a whole entry boundary.
-    let cut = bytes.len() - 1024 - 300;
-    fs::write(side.path("cut.tar"), &bytes[..cut]).unwrap();
-    side.assert_refused("cut.tar", &["truncated"]);
+    // Cut inside the last file's data.
+    let gz = fs::read(side.path("attributes.ndjson.gz")).unwrap();
+    let start = bytes.windows(gz.len()).position(|w| w == gz).unwrap();
+    fs::write(side.path("cut.tar"), &bytes[..start + gz.len() / 2]).unwrap();
+    side.assert_refused(
+        "cut.tar",
+        &[&format!(
+            "the bundle is truncated: attributes.ndjson.gz ends after {} of its {} bytes",
+            gz.len() / 2,
+            gz.len()
+        )],
+    );
+    // Cut right after the manifest, and inside the first header.
     let end_of_manifest = 512 + 1024;
     fs::write(side.path("cut.tar"), &bytes[..end_of_manifest]).unwrap();
     side.assert_refused("cut.tar", &["unsigned"]);
