@@ -546,7 +546,15 @@ impl Journal {
     pub fn read(path: &Path) -> Result<Journal> {
         let text = match fs::read_to_string(path) {
             Ok(t) => t,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                // Its directory must exist: find out now, not after unpacking.
+                match path.parent() {
+                    Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => {
+                        return Err(Error::io(path, e));
+                    }
+                    _ => String::new(),
+                }
+            }
             Err(e) => return Err(Error::io(path, e)),
         };
         let mut seen = Vec::new();

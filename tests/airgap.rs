@@ -234,8 +234,29 @@ fn good_bundle_round_trip() {
     let r = side.unpack("bundle-2.tar", "incoming");
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("already exists"), "{}", r.stderr);
-    let r = side.unpack("bundle-2.tar", "incoming-2");
+    fs::create_dir(side.path("empty")).unwrap();
+    let r = side.unpack("bundle-2.tar", "empty");
     assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        fs::read(side.path("empty/events.ndjson")).unwrap(),
+        EVENTS.as_bytes()
+    );
+
+    // A journal whose directory does not exist stops the run before anything is unpacked.
+    side.pack(3, "bundle-3.tar");
+    let r = side.run(&[
+        "unpack",
+        "--public-key",
+        "airgap.pub",
+        "--journal",
+        "no/such/journal",
+        "--into",
+        "in-3",
+        "bundle-3.tar",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("no/such/journal"), "{}", r.stderr);
+    assert!(!side.path("in-3").exists());
 }
 
 #[test]
