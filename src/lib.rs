@@ -6,6 +6,7 @@ pub mod airgap;
 pub mod cli;
 pub mod error;
 pub mod exit;
+pub mod generate;
 pub mod http;
 pub mod indicator;
 pub mod input;

@@ -171,6 +171,6 @@ fn run(args: Args) -> misp2ms::Result<i32> {
 }
 
 fn main() {
-    let result = run(Args::parse());
+    let result = run(misp2ms::generate::parse_or_generate::<Args>());
     std::process::exit(misp2ms::error::report("misp-airgap", result));
 }
