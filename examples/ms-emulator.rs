@@ -72,6 +72,9 @@ struct Args {
     /// Added latency per request, in milliseconds.
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
+    /// Keep only id, created and modified of stored STIX versions (long benches).
+    #[arg(long)]
+    no_bodies: bool,
     /// Fault for the next requests: KIND[=ARG][:COUNT][@API], e.g. `429-retry-after=2:3@sentinel`,
     /// `503:2`, `drop`, `drop-after`, `expire-token`, `delay=500` (repeatable).
     #[arg(long = "fault", value_name = "SPEC", value_parser = FaultRule::parse)]
@@ -118,6 +121,7 @@ fn main() {
         graph_rpm: args.graph_rpm,
         graph_max_batch: args.graph_max_batch,
         latency: Duration::from_millis(args.latency_ms),
+        keep_bodies: !args.no_bodies,
     };
     let emu = MsEmulator::start(cfg);
     for rule in args.faults {
