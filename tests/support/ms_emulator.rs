@@ -36,7 +36,7 @@
 //! Faults (`inject`, `inject_on`, runner `--fault`, `POST /_emulator/faults` with a spec
 //! such as `503:2@sentinel`, see [`FaultRule::parse`]) apply to the next N matching
 //! requests. Control endpoints (never logged, throttled or faulted): `GET /_emulator/stats`,
-//! `GET /_emulator/log`, `GET /_emulator/store`, `POST /_emulator/faults`,
+//! `GET /_emulator/log[?since=SEQ]`, `GET /_emulator/store`, `POST /_emulator/faults`,
 //! `POST /_emulator/latency` (`{"ms": 200}`), `POST /_emulator/expire-tokens`,
 //! `POST /_emulator/reset` (store, log, stats, windows and faults; tokens stay valid).
 //!
@@ -868,7 +868,11 @@ fn control(sh: &Shared, req: &Request, action: &str) -> Response {
     let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
     match (req.method.as_str(), action) {
         ("GET", "stats") => Response::json(200, json!(st.stats)),
-        ("GET", "log") => Response::json(200, json!(st.log)),
+        ("GET", "log") => {
+            let since: u64 = req.query("since").and_then(|s| s.parse().ok()).unwrap_or(0);
+            let entries: Vec<&LogEntry> = st.log.iter().filter(|e| e.seq > since).collect();
+            Response::json(200, json!(entries))
+        }
         ("GET", "store") => Response::json(200, store_json(&st)),
         ("POST", "faults") => {
             let specs: Vec<String> = match &body {
