@@ -643,7 +643,10 @@ fn injected_faults() {
     assert_eq!(stats["throttled_injected"], 2);
     assert_eq!(stats["by_status"]["503"], 2);
     let log = reply(a.get(format!("{}/_emulator/log", emu.url())).call()).json();
-    assert_eq!(log[0]["api"], "token");
+    assert_eq!(
+        (log[0]["api"].as_str(), log[0]["client_id"].as_str()),
+        (Some("token"), Some(CLIENT_ID))
+    );
     assert_eq!(
         (
             log[1]["api"].as_str(),

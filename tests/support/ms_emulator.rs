@@ -716,7 +716,7 @@ fn route(path: &str) -> Option<Api> {
 
 fn dispatch(st: &mut State, req: &Request, api: Option<Api>, ctx: &mut Ctx) -> Response {
     let result = match api {
-        Some(Api::Token) => Ok(token(st, req)),
+        Some(Api::Token) => Ok(token(st, req, ctx)),
         Some(Api::Sentinel) => sentinel(st, req, ctx),
         Some(Api::Defender) => defender(st, req, ctx),
         Some(Api::Graph) => graph(st, req, ctx),

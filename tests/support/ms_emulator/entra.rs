@@ -18,7 +18,7 @@ pub(super) fn aad_error(status: u16, error: &str, code: u32, desc: &str) -> Resp
     )
 }
 
-pub(super) fn token(st: &mut State, req: &Request) -> Response {
+pub(super) fn token(st: &mut State, req: &Request, ctx: &mut Ctx) -> Response {
     let tenant = req
         .path
         .trim_start_matches('/')
@@ -71,6 +71,7 @@ pub(super) fn token(st: &mut State, req: &Request) -> Response {
             "The request body must contain the following parameter: 'client_id'.",
         );
     };
+    ctx.client_id = Some(client_id.clone());
     let Some(known_secret) = st
         .cfg
         .clients
