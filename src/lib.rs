@@ -5,14 +5,22 @@
 pub mod cli;
 pub mod error;
 pub mod exit;
+pub mod feed;
+pub mod filters;
+pub mod freetext;
 pub mod http;
 pub mod indicator;
 pub mod input;
 pub mod interrupt;
 pub mod keys;
+pub mod misp_api;
+pub mod misp_model;
+pub mod misp_stream;
 pub mod output;
 pub mod progress;
+pub mod pull;
 pub mod refang;
+pub mod state;
 pub mod time;
 
 pub use error::{Error, Result};
