@@ -550,8 +550,8 @@ mod tests {
         );
         assert_eq!(kind("96:abc+/d:ef/+g").unwrap().0, "ssdeep");
         assert_eq!(
-            kind("Bad[.]Example"),
-            Some(("domain", "bad.example".into()))
+            kind("Bad[.]Com"),
+            Some(("domain", "bad.com".into()))
         );
         assert_eq!(kind("c2.bad.com."), Some(("hostname", "c2.bad.com".into())));
         assert_eq!(
