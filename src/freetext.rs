@@ -549,10 +549,7 @@ mod tests {
             "filename|md5"
         );
         assert_eq!(kind("96:abc+/d:ef/+g").unwrap().0, "ssdeep");
-        assert_eq!(
-            kind("Bad[.]Com"),
-            Some(("domain", "bad.com".into()))
-        );
+        assert_eq!(kind("Bad[.]Com"), Some(("domain", "bad.com".into())));
         assert_eq!(kind("c2.bad.com."), Some(("hostname", "c2.bad.com".into())));
         assert_eq!(
             kind("hxxp://bad[.]com/x/Y"),

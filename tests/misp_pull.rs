@@ -90,16 +90,26 @@ fn emulator_with(n: usize) -> Emulator {
 fn wrong_key_is_exit_4_and_never_printed() {
     let emu = emulator_with(2);
     let other = "Other0Key0000000000000000000000000000000";
-    for args in [&["-v"][..], &["--check", "-v"][..], &["--scope", "attributes", "-v"][..]] {
+    for args in [
+        &["-v"][..],
+        &["--check", "-v"][..],
+        &["--scope", "attributes", "-v"][..],
+    ] {
         let o = cmd(&emu, args).env("MISP_KEY", other).output().unwrap();
         assert_eq!(o.status.code(), Some(4), "{args:?}: {}", stderr(&o));
         let all = format!("{}{}", stderr(&o), String::from_utf8_lossy(&o.stdout));
-        assert!(all.contains("Authentication failed"), "MISP's message is shown: {all}");
+        assert!(
+            all.contains("Authentication failed"),
+            "MISP's message is shown: {all}"
+        );
         assert!(!all.contains(other), "the key leaked: {all}");
         assert!(!all.contains(TEST_KEY));
     }
     // A malformed key (Bearer prefix) is a configuration error, also without showing it.
-    let o = cmd(&emu, &[]).env("MISP_KEY", format!("Bearer {TEST_KEY}")).output().unwrap();
+    let o = cmd(&emu, &[])
+        .env("MISP_KEY", format!("Bearer {TEST_KEY}"))
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(!stderr(&o).contains(TEST_KEY));
     // The key file works the same way, and a good run with -v shows no key either.
@@ -116,7 +126,10 @@ fn wrong_key_is_exit_4_and_never_printed() {
     // The key travels in the Authorization header, bare, with Accept: application/json.
     let last = emu.requests().pop().unwrap();
     assert!(last.authorized);
-    assert!(last.raw_head.to_ascii_lowercase().contains(&format!("authorization: {}", TEST_KEY.to_ascii_lowercase())));
+    assert!(last
+        .raw_head
+        .to_ascii_lowercase()
+        .contains(&format!("authorization: {}", TEST_KEY.to_ascii_lowercase())));
     for r in emu.requests() {
         let head = r.raw_head.to_ascii_lowercase();
         assert!(!head.contains("bearer"), "{head}");
@@ -134,11 +147,17 @@ fn check_reports_version_org_and_role() {
     assert!(out.contains("organisation: ORGNAME"), "{out}");
     assert!(out.contains("role: User"), "{out}");
     // Not a MISP at that URL: exit 1 with a reason.
-    let o = cmd(&emu, &["--check"]).env("MISP_URL", format!("{}/nothing", emu.url)).output().unwrap();
+    let o = cmd(&emu, &["--check"])
+        .env("MISP_URL", format!("{}/nothing", emu.url))
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("404"), "{}", stderr(&o));
     // Unreachable: exit 1 after the retries.
-    let o = cmd(&emu, &["--check", "--retries", "1"]).env("MISP_URL", "http://127.0.0.1:9").output().unwrap();
+    let o = cmd(&emu, &["--check", "--retries", "1"])
+        .env("MISP_URL", "http://127.0.0.1:9")
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
 }
 
@@ -160,7 +179,11 @@ fn many_pages_and_a_page_past_the_end() {
     let o = pull(&emu, &["--list-page-size", "5", "--page-size", "3"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let got = event_uuids(&o);
-    assert_eq!(got, (1..=20).map(uuid).collect::<Vec<_>>(), "all events, in id order");
+    assert_eq!(
+        got,
+        (1..=20).map(uuid).collect::<Vec<_>>(),
+        "all events, in id order"
+    );
     let listing: Vec<_> = emu
         .requests_to("/events/restSearch")
         .into_iter()
@@ -173,7 +196,11 @@ fn many_pages_and_a_page_past_the_end() {
     let batches = emu.requests_to("/events/restSearch").len() - listing.len();
     assert_eq!(batches, 7, "20 events in batches of 3");
     // Whole events: attributes and object attributes counted.
-    assert!(stderr(&o).contains("20 events, 60 attributes"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("20 events, 60 attributes"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -187,7 +214,10 @@ fn numbers_as_strings_and_as_integers() {
         assert_eq!(l.len(), 3);
         // Passed on as MISP wrote them.
         assert_eq!(l[0]["Event"]["id"].is_string(), strings);
-        assert_eq!(l[0]["Event"]["Attribute"][0]["timestamp"].is_string(), strings);
+        assert_eq!(
+            l[0]["Event"]["Attribute"][0]["timestamp"].is_string(),
+            strings
+        );
         let o = pull(&emu, &["--scope", "attributes"]);
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
         let l = lines(&o);
@@ -240,7 +270,10 @@ fn events_changed_or_added_between_batches_are_not_written_twice_or_skipped() {
     let got = event_uuids(&o);
     assert_eq!(got, (1..=9).map(uuid).collect::<Vec<_>>());
     let l = lines(&o);
-    assert_eq!(l[7]["Event"]["Attribute"][0]["value"], json!("changed.example.com"));
+    assert_eq!(
+        l[7]["Event"]["Attribute"][0]["value"],
+        json!("changed.example.com")
+    );
 }
 
 #[test]
@@ -249,10 +282,23 @@ fn a_response_cut_off_mid_page_is_retried_and_nothing_is_written_twice() {
         let emu = emulator_with(6);
         // The listing is fine; the first batch is cut after 1.5 events.
         emu.fault("/events/restSearch", Fault::Delay(Duration::ZERO));
-        let one = serde_json::to_vec(&emu.event(&uuid(1)).unwrap()).unwrap().len();
-        emu.fault("/events/restSearch", Fault::Cut { after: 14 + one + one / 2, declared });
+        let one = serde_json::to_vec(&emu.event(&uuid(1)).unwrap())
+            .unwrap()
+            .len();
+        emu.fault(
+            "/events/restSearch",
+            Fault::Cut {
+                after: 14 + one + one / 2,
+                declared,
+            },
+        );
         let o = pull(&emu, &["--page-size", "6"]);
-        assert_eq!(o.status.code(), Some(0), "declared {declared}: {}", stderr(&o));
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "declared {declared}: {}",
+            stderr(&o)
+        );
         assert_eq!(event_uuids(&o), (1..=6).map(uuid).collect::<Vec<_>>());
         assert!(stderr(&o).contains("retrying"), "{}", stderr(&o));
     }
@@ -271,7 +317,14 @@ fn a_connection_dropped_without_answer_is_retried() {
 fn server_errors_then_success() {
     let emu = emulator_with(4);
     for code in [500, 503] {
-        emu.fault("/events/restSearch", Fault::Status { code, retry_after: None, rate_limit_reset: None });
+        emu.fault(
+            "/events/restSearch",
+            Fault::Status {
+                code,
+                retry_after: None,
+                rate_limit_reset: None,
+            },
+        );
     }
     let o = pull(&emu, &["--page-size", "2"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -284,34 +337,69 @@ fn server_errors_then_success() {
 fn persistent_server_errors_end_with_exit_1_naming_url_and_status() {
     let emu = emulator_with(2);
     for _ in 0..3 {
-        emu.fault("/events/restSearch", Fault::Status { code: 502, retry_after: None, rate_limit_reset: None });
+        emu.fault(
+            "/events/restSearch",
+            Fault::Status {
+                code: 502,
+                retry_after: None,
+                rate_limit_reset: None,
+            },
+        );
     }
     let o = pull(&emu, &["--retries", "2"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let e = stderr(&o);
-    assert!(e.contains("/events/restSearch") && e.contains("HTTP 502") && e.contains("listing page 1"), "{e}");
+    assert!(
+        e.contains("/events/restSearch") && e.contains("HTTP 502") && e.contains("listing page 1"),
+        "{e}"
+    );
     assert!(e.contains("gave up after 3 attempts"), "{e}");
 }
 
 #[test]
 fn throttling_is_honoured() {
     let emu = emulator_with(2);
-    emu.fault("/events/restSearch", Fault::Status { code: 429, retry_after: Some("1".into()), rate_limit_reset: None });
-    emu.fault("/events/restSearch", Fault::Status { code: 429, retry_after: None, rate_limit_reset: Some(1) });
+    emu.fault(
+        "/events/restSearch",
+        Fault::Status {
+            code: 429,
+            retry_after: Some("1".into()),
+            rate_limit_reset: None,
+        },
+    );
+    emu.fault(
+        "/events/restSearch",
+        Fault::Status {
+            code: 429,
+            retry_after: None,
+            rate_limit_reset: Some(1),
+        },
+    );
     let o = pull(&emu, &[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(event_uuids(&o).len(), 2);
     let e = stderr(&o);
-    assert_eq!(e.matches("HTTP 429: Rate limit exceeded.; retrying in 1.0s").count(), 2, "{e}");
+    assert_eq!(
+        e.matches("HTTP 429: Rate limit exceeded.; retrying in 1.0s")
+            .count(),
+        2,
+        "{e}"
+    );
 }
 
 #[test]
 fn slow_responses() {
     let emu = emulator_with(2);
     // Slower than --timeout: the request times out and is asked again.
-    emu.fault("/events/restSearch", Fault::Delay(Duration::from_millis(1500)));
+    emu.fault(
+        "/events/restSearch",
+        Fault::Delay(Duration::from_millis(1500)),
+    );
     // Slow but within it: just waited for.
-    emu.fault("/events/restSearch", Fault::Delay(Duration::from_millis(300)));
+    emu.fault(
+        "/events/restSearch",
+        Fault::Delay(Duration::from_millis(300)),
+    );
     let o = pull(&emu, &["--timeout", "1s"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(event_uuids(&o).len(), 2);
@@ -336,11 +424,29 @@ fn filters_are_sent_in_misp_syntax_and_select_events_without_trimming() {
         "Tag": [{"name": "tlp:red"}],
         "Attribute": [{"type": "ip-dst", "category": "Network activity", "value": "203.0.113.5", "to_ids": true, "uuid": attr_uuid(50, 1), "timestamp": "1772000000"},
                       {"type": "domain", "category": "Network activity", "value": "x.example.com", "to_ids": true, "uuid": attr_uuid(50, 2), "timestamp": "1772000000"}]}}));
-    let o = pull(&emu, &["--type", "ip-dst", "--to-ids", "1", "--since", "1771000000", "--tags", "tlp:%", "--filter", "threat_level_id=[1,2,3,4]"]);
+    let o = pull(
+        &emu,
+        &[
+            "--type",
+            "ip-dst",
+            "--to-ids",
+            "1",
+            "--since",
+            "1771000000",
+            "--tags",
+            "tlp:%",
+            "--filter",
+            "threat_level_id=[1,2,3,4]",
+        ],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let l = lines(&o);
     assert_eq!(l.len(), 1);
-    assert_eq!(l[0]["Event"]["Attribute"].as_array().unwrap().len(), 2, "the event is whole");
+    assert_eq!(
+        l[0]["Event"]["Attribute"].as_array().unwrap().len(),
+        2,
+        "the event is whole"
+    );
     let body = &emu.requests_to("restSearch")[0].body;
     assert_eq!(body["type"], json!("ip-dst"));
     assert_eq!(body["to_ids"], json!(1));
@@ -356,18 +462,38 @@ fn filters_are_sent_in_misp_syntax_and_select_events_without_trimming() {
 #[test]
 fn attributes_scope() {
     let emu = emulator_with(5);
-    let o = pull(&emu, &["--scope", "attributes", "--page-size", "2", "--include-event-tags"]);
+    let o = pull(
+        &emu,
+        &[
+            "--scope",
+            "attributes",
+            "--page-size",
+            "2",
+            "--include-event-tags",
+        ],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let l = lines(&o);
     assert_eq!(l.len(), 15);
-    let ids: HashSet<String> = l.iter().map(|a| a["Attribute"]["uuid"].as_str().unwrap().to_string()).collect();
+    let ids: HashSet<String> = l
+        .iter()
+        .map(|a| a["Attribute"]["uuid"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(ids.len(), 15);
     assert_eq!(l[0]["Attribute"]["Event"]["uuid"], json!(uuid(1)));
-    assert!(l[0]["Attribute"]["Tag"].as_array().unwrap().iter().any(|t| t["name"] == "tlp:green" && t["inherited"] == 1));
+    assert!(l[0]["Attribute"]["Tag"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["name"] == "tlp:green" && t["inherited"] == 1));
     let attr_requests = emu.requests_to("/attributes/restSearch");
     assert_eq!(attr_requests.len(), 3);
     assert_eq!(attr_requests[0].body["order"], json!("Attribute.id asc"));
-    assert!(stderr(&o).contains("5 events, 15 attributes"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("5 events, 15 attributes"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -382,8 +508,14 @@ fn incremental_runs_with_state() {
     let o = pull(&emu, &["--state", st, "--overlap", "0s"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(event_uuids(&o).len(), 6);
-    assert!(next.exists() && !state.exists(), "FILE.next only, until committed");
-    assert_eq!(emu.requests_to("restSearch")[0].body["deleted"], json!([0, 1]));
+    assert!(
+        next.exists() && !state.exists(),
+        "FILE.next only, until committed"
+    );
+    assert_eq!(
+        emu.requests_to("restSearch")[0].body["deleted"],
+        json!([0, 1])
+    );
     let o = pull(&emu, &["--commit-state", st]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(state.exists() && !next.exists());
@@ -403,24 +535,51 @@ fn incremental_runs_with_state() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let got = event_uuids(&o);
     // Event 6 holds the mark itself (>=), events 4 and 5 are older: not pulled again.
-    assert_eq!(got, vec![uuid(1), uuid(2), uuid(3), uuid(6), uuid(7)], "only what changed");
+    assert_eq!(
+        got,
+        vec![uuid(1), uuid(2), uuid(3), uuid(6), uuid(7)],
+        "only what changed"
+    );
     let l = lines(&o);
-    assert_eq!(l[0]["Event"]["Attribute"].as_array().unwrap().len(), 3, "the new attribute");
-    assert_eq!(l[1]["Event"]["Attribute"][0]["value"], json!("new.example.com"));
-    let deleted: Vec<&Value> = l[2]["Event"]["Attribute"].as_array().unwrap().iter().filter(|a| a["deleted"] == json!(true)).collect();
+    assert_eq!(
+        l[0]["Event"]["Attribute"].as_array().unwrap().len(),
+        3,
+        "the new attribute"
+    );
+    assert_eq!(
+        l[1]["Event"]["Attribute"][0]["value"],
+        json!("new.example.com")
+    );
+    let deleted: Vec<&Value> = l[2]["Event"]["Attribute"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["deleted"] == json!(true))
+        .collect();
     assert_eq!(deleted.len(), 1, "soft deletions are carried");
     let listing = &emu.requests()[before].body;
-    assert_eq!(listing["publish_timestamp"], json!(1772000106), "the mark of run 1");
+    assert_eq!(
+        listing["publish_timestamp"],
+        json!(1772000106),
+        "the mark of run 1"
+    );
 
     // A run that is not committed is repeated: the same window again.
     let o = pull(&emu, &["--state", st, "--overlap", "0s"]);
     assert_eq!(event_uuids(&o).len(), 5);
     pull(&emu, &["--commit-state", st]);
     let o = pull(&emu, &["--state", st, "--overlap", "0s"]);
-    assert_eq!(event_uuids(&o), vec![uuid(7)], "only the event at the new mark");
+    assert_eq!(
+        event_uuids(&o),
+        vec![uuid(7)],
+        "only the event at the new mark"
+    );
 
     // A filter change starts a new mark: a full pull.
-    let o = pull(&emu, &["--state", st, "--overlap", "0s", "--tags", "tlp:green"]);
+    let o = pull(
+        &emu,
+        &["--state", st, "--overlap", "0s", "--tags", "tlp:green"],
+    );
     assert_eq!(event_uuids(&o).len(), 7);
 
     // Nothing to commit: an error, not a silent success.
@@ -442,11 +601,18 @@ fn no_state_next_when_the_reader_closes_the_pipe_early() {
         .unwrap();
     {
         let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
         assert!(first.starts_with("{\"Event\":"));
     } // The reader goes away here.
     let o = child.wait_with_output().unwrap();
-    assert_eq!(o.status.code(), Some(0), "a closed pipe is a quiet exit 0: {}", stderr(&o));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "a closed pipe is a quiet exit 0: {}",
+        stderr(&o)
+    );
     assert!(stderr(&o).contains("state not advanced"), "{}", stderr(&o));
     assert!(!dir.path().join("s.next").exists());
     assert!(!state.exists());

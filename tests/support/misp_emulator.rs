@@ -282,14 +282,16 @@ impl Cond {
     }
 
     fn hit(list: &[String], candidates: &[String]) -> bool {
-        list.iter()
-            .any(|p| candidates.iter().any(|c| like(p, c)))
+        list.iter().any(|p| candidates.iter().any(|c| like(p, c)))
     }
 
     /// Positive part: any OR and every AND matches.
     fn positive(&self, candidates: &[String]) -> bool {
         (self.or.is_empty() || Self::hit(&self.or, candidates))
-            && self.and.iter().all(|p| candidates.iter().any(|c| like(p, c)))
+            && self
+                .and
+                .iter()
+                .all(|p| candidates.iter().any(|c| like(p, c)))
     }
 
     fn negative(&self, candidates: &[String]) -> bool {
@@ -397,7 +399,11 @@ struct Query {
 impl Query {
     fn parse(b: &Map<String, Value>, now: i64) -> Query {
         let eventid = b.get("eventid").map(|v| match v {
-            Value::Array(a) => a.iter().filter_map(|x| as_i64(Some(x))).map(|n| n as u64).collect(),
+            Value::Array(a) => a
+                .iter()
+                .filter_map(|x| as_i64(Some(x)))
+                .map(|n| n as u64)
+                .collect(),
             Value::String(s) => s
                 .split("||")
                 .filter_map(|x| x.trim().parse().ok())
@@ -414,12 +420,17 @@ impl Query {
             org: Cond::parse(b.get("org")),
             to_ids: as_bool(b.get("to_ids")),
             timestamp: time_range(b.get("timestamp"), now),
-            publish_timestamp: time_range(b.get("publish_timestamp").or_else(|| b.get("last")), now),
+            publish_timestamp: time_range(
+                b.get("publish_timestamp").or_else(|| b.get("last")),
+                now,
+            ),
             event_timestamp: time_range(b.get("event_timestamp"), now),
             attribute_timestamp: time_range(b.get("attribute_timestamp"), now),
             deleted: deleted_mode(b.get("deleted")),
             metadata: as_bool(b.get("metadata")).unwrap_or(false),
-            limit: as_i64(b.get("limit")).filter(|n| *n > 0).map(|n| n as usize),
+            limit: as_i64(b.get("limit"))
+                .filter(|n| *n > 0)
+                .map(|n| n as usize),
             page: as_i64(b.get("page")).filter(|n| *n > 0).map(|n| n as usize),
             order: b.get("order").and_then(|o| o.as_str()).map(str::to_string),
             include_event_tags: as_bool(b.get("includeEventTags")).unwrap_or(false),
@@ -590,7 +601,12 @@ impl Emulator {
     }
 
     /// Runs `action` right after the `n`-th request to a path containing `path` was answered.
-    pub fn after_request(&self, path: &str, n: usize, action: impl FnOnce(&mut Emulator) + Send + 'static) {
+    pub fn after_request(
+        &self,
+        path: &str,
+        n: usize,
+        action: impl FnOnce(&mut Emulator) + Send + 'static,
+    ) {
         self.inner
             .lock()
             .unwrap()
@@ -636,7 +652,9 @@ impl Emulator {
         names.sort();
         let mut n = 0;
         for p in names {
-            let Ok(bytes) = std::fs::read(&p) else { continue };
+            let Ok(bytes) = std::fs::read(&p) else {
+                continue;
+            };
             let Ok(v) = serde_json::from_slice::<Value>(&bytes) else {
                 eprintln!("misp-emulator: {}: not JSON, skipped", p.display());
                 continue;
@@ -653,7 +671,13 @@ impl Emulator {
     pub fn generate(&self, n: usize, attrs: usize) {
         let mut g = self.inner.lock().unwrap();
         let strings = g.numbers_as_strings;
-        let q = |x: i64| if strings { format!("\"{x}\"") } else { x.to_string() };
+        let q = |x: i64| {
+            if strings {
+                format!("\"{x}\"")
+            } else {
+                x.to_string()
+            }
+        };
         for i in 0..n {
             let id = g.next_event_id;
             g.next_event_id += 1;
@@ -677,9 +701,18 @@ impl Emulator {
                 }
                 let (t, v) = match j % 4 {
                     0 => ("domain", format!("c2-{aid}.bad-example.com")),
-                    1 => ("ip-dst", format!("203.0.{}.{}", (aid / 256) % 256, aid % 256)),
-                    2 => ("url", format!("http://dl-{aid}.bad-example.net/payload/{aid}.bin")),
-                    _ => ("sha256", format!("{:064x}", (aid as u128) * 0x9e37_79b9_7f4a_7c15_u128)),
+                    1 => (
+                        "ip-dst",
+                        format!("203.0.{}.{}", (aid / 256) % 256, aid % 256),
+                    ),
+                    2 => (
+                        "url",
+                        format!("http://dl-{aid}.bad-example.net/payload/{aid}.bin"),
+                    ),
+                    _ => (
+                        "sha256",
+                        format!("{:064x}", (aid as u128) * 0x9e37_79b9_7f4a_7c15_u128),
+                    ),
                 };
                 s.push_str(&format!(
                     "{{\"id\":{},\"type\":\"{t}\",\"category\":\"Network activity\",\"to_ids\":true,\"uuid\":\"{:08x}-1111-4000-8000-{:012x}\",\"event_id\":{},\"distribution\":{},\"timestamp\":{},\"comment\":\"generated\",\"sharing_group_id\":{},\"deleted\":false,\"disable_correlation\":false,\"object_id\":{},\"object_relation\":null,\"first_seen\":null,\"last_seen\":null,\"value\":\"{v}\",\"Galaxy\":[],\"ShadowAttribute\":[],\"Tag\":[{{\"id\":\"77\",\"name\":\"misp:confidence-level=\\\"usually-confident\\\"\",\"colour\":\"#0088cc\",\"numerical_value\":\"75\",\"local\":false}}]}}",
@@ -847,7 +880,11 @@ impl Emulator {
             )),
             ("POST", "/_control/delete-attribute") => done(self.soft_delete_attribute(uuid, attr)),
             ("POST", "/_control/edit") => {
-                let set = body.get("set").and_then(|s| s.as_object()).cloned().unwrap_or_default();
+                let set = body
+                    .get("set")
+                    .and_then(|s| s.as_object())
+                    .cloned()
+                    .unwrap_or_default();
                 done(self.edit(uuid, move |ev, _| {
                     for (k, v) in set {
                         ev.insert(k, v);
@@ -858,7 +895,11 @@ impl Emulator {
             ("POST", "/_control/unpublish") => done(self.unpublish(uuid)),
             ("POST", "/_control/delete-event") => done(self.delete_event(uuid)),
             ("POST", "/_control/fault") => {
-                let path = body.get("path").and_then(|p| p.as_str()).unwrap_or("/").to_string();
+                let path = body
+                    .get("path")
+                    .and_then(|p| p.as_str())
+                    .unwrap_or("/")
+                    .to_string();
                 let fault = if let Some(code) = as_i64(body.get("status")) {
                     Fault::Status {
                         code: code as u16,
@@ -878,7 +919,11 @@ impl Emulator {
                 } else if as_bool(body.get("drop")) == Some(true) {
                     Fault::Drop
                 } else {
-                    return Answer::error(400, "fault: give status, cut_after, delay_ms or drop", "/_control/fault");
+                    return Answer::error(
+                        400,
+                        "fault: give status, cut_after, delay_ms or drop",
+                        "/_control/fault",
+                    );
                 };
                 self.fault(&path, fault);
                 ok(json!({"ok": true}))
@@ -941,8 +986,15 @@ impl Emulator {
                 headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
             }
         }
-        let get = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-        let len: usize = get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let get = |name: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
+        let len: usize = get("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
         let mut body = vec![0; len];
         if reader.read_exact(&mut body).is_err() {
             return;
@@ -950,12 +1002,15 @@ impl Emulator {
         let body_json: Value = if body.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&body).unwrap_or(Value::String(String::from_utf8_lossy(&body).into_owned()))
+            serde_json::from_slice(&body)
+                .unwrap_or(Value::String(String::from_utf8_lossy(&body).into_owned()))
         };
         let key = self.inner.lock().unwrap().key.clone();
         // X-MISP-AUTH wins over Authorization; the value is split on commas
         // and only a part of exactly 40 letters and digits counts.
-        let auth_value = get("x-misp-auth").or_else(|| get("authorization")).unwrap_or_default();
+        let auth_value = get("x-misp-auth")
+            .or_else(|| get("authorization"))
+            .unwrap_or_default();
         let authorized = auth_value
             .split(',')
             .map(str::trim)
@@ -985,7 +1040,11 @@ impl Emulator {
             }
             Some(Fault::Delay(d)) => thread::sleep(d),
             Some(Fault::Cut { after, declared }) => cut = Some((after, declared)),
-            Some(Fault::Status { code, retry_after, rate_limit_reset }) => {
+            Some(Fault::Status {
+                code,
+                retry_after,
+                rate_limit_reset,
+            }) => {
                 let msg = match code {
                     429 => "Rate limit exceeded.",
                     500 => "An Internal Error Has Occurred.",
@@ -997,7 +1056,8 @@ impl Emulator {
                 }
                 if let Some(r) = rate_limit_reset {
                     a.headers.push(("X-Rate-Limit-Limit".into(), "10".into()));
-                    a.headers.push(("X-Rate-Limit-Remaining".into(), "0".into()));
+                    a.headers
+                        .push(("X-Rate-Limit-Remaining".into(), "0".into()));
                     a.headers.push(("X-Rate-Limit-Reset".into(), r.to_string()));
                 }
                 self.after(&route);
@@ -1021,7 +1081,10 @@ impl Emulator {
                     let mut a = Answer::json(200, bytes);
                     if let Ok(m) = std::fs::metadata(&file).and_then(|m| m.modified()) {
                         let t: chrono::DateTime<chrono::Utc> = m.into();
-                        a.headers.push(("Last-Modified".into(), t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()));
+                        a.headers.push((
+                            "Last-Modified".into(),
+                            t.format("%a, %d %b %Y %H:%M:%S GMT").to_string(),
+                        ));
                     }
                     a
                 }
@@ -1123,19 +1186,31 @@ impl Emulator {
 
 /// What `metadata: true` leaves of an event.
 fn strip_to_metadata(ev: &mut Map<String, Value>) {
-    for k in ["Attribute", "Object", "ShadowAttribute", "RelatedEvent", "Galaxy", "EventReport", "CryptographicKey"] {
+    for k in [
+        "Attribute",
+        "Object",
+        "ShadowAttribute",
+        "RelatedEvent",
+        "Galaxy",
+        "EventReport",
+        "CryptographicKey",
+    ] {
         ev.remove(k);
     }
 }
 
 fn for_each_attr(ev: &mut Map<String, Value>, mut f: impl FnMut(&mut Map<String, Value>)) {
     if let Some(Value::Array(a)) = ev.get_mut("Attribute") {
-        a.iter_mut().filter_map(|x| x.as_object_mut()).for_each(&mut f);
+        a.iter_mut()
+            .filter_map(|x| x.as_object_mut())
+            .for_each(&mut f);
     }
     if let Some(Value::Array(objs)) = ev.get_mut("Object") {
         for o in objs {
             if let Some(Value::Array(a)) = o.get_mut("Attribute") {
-                a.iter_mut().filter_map(|x| x.as_object_mut()).for_each(&mut f);
+                a.iter_mut()
+                    .filter_map(|x| x.as_object_mut())
+                    .for_each(&mut f);
             }
         }
     }
@@ -1168,7 +1243,8 @@ impl Inner {
         ev.insert("uuid".into(), json!(uuid));
         ev.entry("published").or_insert(json!(true));
         if !keep_times {
-            ev.entry("timestamp").or_insert(json!(self.clock.to_string()));
+            ev.entry("timestamp")
+                .or_insert(json!(self.clock.to_string()));
         }
         let ts = as_i64(ev.get("timestamp")).unwrap_or(self.clock);
         if as_bool(ev.get("published")) == Some(true) && !ev.contains_key("publish_timestamp") {
@@ -1196,7 +1272,9 @@ impl Inner {
         }
         if let Some(Value::Array(objs)) = ev.get_mut("Object") {
             for (k, o) in objs.iter_mut().enumerate() {
-                let oid = as_i64(o.get("id")).unwrap_or((id * 1000 + k as u64) as i64).to_string();
+                let oid = as_i64(o.get("id"))
+                    .unwrap_or((id * 1000 + k as u64) as i64)
+                    .to_string();
                 if let Some(om) = o.as_object_mut() {
                     om.insert("id".into(), json!(oid));
                     if let Some(Value::Array(a)) = om.get_mut("Attribute") {
@@ -1247,7 +1325,9 @@ impl Inner {
                 return None;
             }
         }
-        if !in_range(q.publish_timestamp, s.publish_timestamp) || !in_range(q.event_timestamp, s.timestamp) {
+        if !in_range(q.publish_timestamp, s.publish_timestamp)
+            || !in_range(q.event_timestamp, s.timestamp)
+        {
             return None;
         }
         if !attributes_scope && !in_range(q.timestamp, s.timestamp) {
@@ -1271,7 +1351,11 @@ impl Inner {
             let orgc = ev.get("Orgc");
             let names: Vec<String> = ["id", "name", "uuid"]
                 .iter()
-                .filter_map(|k| orgc?.get(*k).map(|x| x.as_str().map(str::to_string).unwrap_or(x.to_string())))
+                .filter_map(|k| {
+                    orgc?
+                        .get(*k)
+                        .map(|x| x.as_str().map(str::to_string).unwrap_or(x.to_string()))
+                })
                 .collect();
             if !c.positive(&names) || c.negative(&names) {
                 return None;
@@ -1281,7 +1365,11 @@ impl Inner {
             let attrs = attributes_of(ev);
             if let Some(c) = &q.uuid {
                 let mut all = vec![s.uuid.clone()];
-                all.extend(attrs.iter().filter_map(|a| a.get("uuid")?.as_str().map(str::to_string)));
+                all.extend(
+                    attrs
+                        .iter()
+                        .filter_map(|a| a.get("uuid")?.as_str().map(str::to_string)),
+                );
                 if !c.positive(&all) {
                     return None;
                 }
@@ -1296,7 +1384,10 @@ impl Inner {
                 }
             }
             if q.types.is_some() || q.category.is_some() || q.to_ids.is_some() {
-                let live: Vec<&&Value> = attrs.iter().filter(|a| keep_deleted(q.deleted, a)).collect();
+                let live: Vec<&&Value> = attrs
+                    .iter()
+                    .filter(|a| keep_deleted(q.deleted, a))
+                    .collect();
                 if !live.iter().any(|a| q.attr_matches(a, &ev_tags, false)) {
                     return None;
                 }
@@ -1314,15 +1405,23 @@ impl Inner {
         match q.order.as_deref() {
             Some("Event.id desc") => selected.reverse(),
             Some("Event.timestamp asc") => selected.sort_by_key(|(s, _)| (s.timestamp, s.id)),
-            Some("Event.timestamp desc") => selected.sort_by_key(|(s, _)| std::cmp::Reverse((s.timestamp, s.id))),
-            Some("Event.publish_timestamp asc") => selected.sort_by_key(|(s, _)| (s.publish_timestamp, s.id)),
+            Some("Event.timestamp desc") => {
+                selected.sort_by_key(|(s, _)| std::cmp::Reverse((s.timestamp, s.id)))
+            }
+            Some("Event.publish_timestamp asc") => {
+                selected.sort_by_key(|(s, _)| (s.publish_timestamp, s.id))
+            }
             _ => {}
         }
         let total = selected.len();
         let page: Vec<(&Stored, Value)> = match (q.limit, self.ignore_paging) {
             (Some(limit), false) => {
                 let page = q.page.unwrap_or(1);
-                selected.into_iter().skip(limit * (page - 1)).take(limit).collect()
+                selected
+                    .into_iter()
+                    .skip(limit * (page - 1))
+                    .take(limit)
+                    .collect()
             }
             _ => selected,
         };
@@ -1333,7 +1432,11 @@ impl Inner {
                 parts.push(comma.clone());
             }
             if v.is_null() {
-                parts.push(if q.metadata { s.meta.clone() } else { s.full.clone() });
+                parts.push(if q.metadata {
+                    s.meta.clone()
+                } else {
+                    s.full.clone()
+                });
                 continue;
             }
             let mut v = v;
@@ -1342,9 +1445,8 @@ impl Inner {
                 strip_to_metadata(ev);
             } else {
                 let not_tags = q.tags.as_ref().map(|c| c.not.clone()).unwrap_or_default();
-                let keep = |a: &Value| {
-                    keep_deleted(q.deleted, a) && !Cond::hit(&not_tags, &tag_names(a))
-                };
+                let keep =
+                    |a: &Value| keep_deleted(q.deleted, a) && !Cond::hit(&not_tags, &tag_names(a));
                 if let Some(Value::Array(a)) = ev.get_mut("Attribute") {
                     a.retain(keep);
                 }
@@ -1355,7 +1457,11 @@ impl Inner {
                         }
                     }
                     // Objects whose attributes were all filtered out are dropped.
-                    objs.retain(|o| o.get("Attribute").and_then(|a| a.as_array()).map_or(true, |a| !a.is_empty()));
+                    objs.retain(|o| {
+                        o.get("Attribute")
+                            .and_then(|a| a.as_array())
+                            .map_or(true, |a| !a.is_empty())
+                    });
                 }
             }
             parts.push(Arc::new(serde_json::to_vec(&v).unwrap()));
@@ -1367,19 +1473,32 @@ impl Inner {
             ("X-Response-Format".into(), "json".into()),
         ];
         headers.push(("X-Result-Count".into(), total.to_string()));
-        Answer { status: 200, headers, parts }
+        Answer {
+            status: 200,
+            headers,
+            parts,
+        }
     }
 
     fn search_attributes(&self, q: &Query) -> Answer {
         let strings = self.numbers_as_strings;
         let mut rows: Vec<(u64, Value)> = Vec::new();
         for s in self.events.values() {
-            let Some(v) = self.event_selected(s, q, true) else { continue };
+            let Some(v) = self.event_selected(s, q, true) else {
+                continue;
+            };
             let ev = v.get("Event").unwrap();
             let ev_tags = tag_names(ev);
             let stub = if q.include_context {
                 let mut m = ev.as_object().unwrap().clone();
-                for k in ["Attribute", "Object", "ShadowAttribute", "RelatedEvent", "Galaxy", "EventReport"] {
+                for k in [
+                    "Attribute",
+                    "Object",
+                    "ShadowAttribute",
+                    "RelatedEvent",
+                    "Galaxy",
+                    "EventReport",
+                ] {
                     m.remove(k);
                 }
                 Value::Object(m)
@@ -1397,10 +1516,21 @@ impl Inner {
                 let mut row = a.as_object().unwrap().clone();
                 row.remove("ShadowAttribute");
                 if q.include_event_tags {
-                    let mut tags = row.get("Tag").and_then(|t| t.as_array()).cloned().unwrap_or_default();
-                    for t in ev.get("Tag").and_then(|t| t.as_array()).cloned().unwrap_or_default() {
+                    let mut tags = row
+                        .get("Tag")
+                        .and_then(|t| t.as_array())
+                        .cloned()
+                        .unwrap_or_default();
+                    for t in ev
+                        .get("Tag")
+                        .and_then(|t| t.as_array())
+                        .cloned()
+                        .unwrap_or_default()
+                    {
                         let mut t = t;
-                        t.as_object_mut().unwrap().insert("inherited".into(), json!(1));
+                        t.as_object_mut()
+                            .unwrap()
+                            .insert("inherited".into(), json!(1));
                         tags.push(t);
                     }
                     if !tags.is_empty() {
@@ -1437,7 +1567,11 @@ impl Inner {
         let (page_rows, full) = match (q.limit, self.ignore_paging) {
             (Some(limit), false) => {
                 let page = q.page.unwrap_or(1);
-                let r: Vec<_> = rows.into_iter().skip(limit * (page - 1)).take(limit).collect();
+                let r: Vec<_> = rows
+                    .into_iter()
+                    .skip(limit * (page - 1))
+                    .take(limit)
+                    .collect();
                 let full = r.len() == limit;
                 (r, full)
             }
@@ -1470,7 +1604,11 @@ fn reason(status: u16) -> &'static str {
 /// Writes an answer; `cut` sends only the first bytes of the body.
 fn write_answer(out: &mut TcpStream, a: Answer, cut: Option<(usize, bool)>) {
     let total: usize = a.parts.iter().map(|p| p.len()).sum();
-    let mut head = format!("HTTP/1.1 {} {}\r\nConnection: close\r\n", a.status, reason(a.status));
+    let mut head = format!(
+        "HTTP/1.1 {} {}\r\nConnection: close\r\n",
+        a.status,
+        reason(a.status)
+    );
     for (k, v) in &a.headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
