@@ -108,6 +108,73 @@ pub fn event_info(bytes: &[u8]) -> Result<EventInfo, serde_json::Error> {
     })
 }
 
+/// `Event.id` of one `{"Event":…}`, read without parsing the rest of the
+/// event (MISP writes `id` first, so this costs almost nothing however big the
+/// event is). `None` when there is no `id`; an error when what comes before it
+/// is not JSON.
+pub fn event_id(bytes: &[u8]) -> Result<Option<i64>, serde_json::Error> {
+    use serde::de::{Error as _, MapAccess, Visitor};
+    use std::cell::Cell;
+
+    const FOUND: &str = "misp2ms: id found";
+
+    #[derive(Deserialize)]
+    struct Num(#[serde(deserialize_with = "num")] Option<i64>);
+
+    struct Outer<'a>(&'a Cell<Option<i64>>);
+    struct Inner<'a>(&'a Cell<Option<i64>>);
+
+    impl<'de> Visitor<'de> for Outer<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("{\"Event\":{…}}")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            while let Some(key) = map.next_key::<std::borrow::Cow<str>>()? {
+                if key == "Event" {
+                    map.next_value_seed(Inner(self.0))?;
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(())
+        }
+    }
+
+    impl<'de> de::DeserializeSeed<'de> for Inner<'_> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Inner<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an event object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            while let Some(key) = map.next_key::<std::borrow::Cow<str>>()? {
+                if key == "id" {
+                    self.0.set(map.next_value::<Num>()?.0);
+                    // Stop here: the rest of the event is not needed.
+                    return Err(A::Error::custom(FOUND));
+                }
+                map.next_value::<IgnoredAny>()?;
+            }
+            Ok(())
+        }
+    }
+
+    let found = Cell::new(None);
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    match de.deserialize_map(Outer(&found)) {
+        Ok(()) => Ok(None),
+        Err(e) if e.to_string().starts_with(FOUND) => Ok(found.get()),
+        Err(e) => Err(e),
+    }
+}
+
 #[derive(Deserialize)]
 struct AttributeFields {
     #[serde(default, deserialize_with = "num")]
@@ -147,6 +214,21 @@ mod tests {
         assert_eq!(e.attributes, 3);
         let a = attribute_info(br#"{"id":7,"event_id":"12","value":"x"}"#).unwrap();
         assert_eq!((a.id, a.event_id), (Some(7), Some(12)));
+    }
+
+    #[test]
+    fn event_id_without_reading_the_rest() {
+        assert_eq!(
+            event_id(br#"{"Event":{"id":"12","Attribute":[{"id":"1"}]}}"#).unwrap(),
+            Some(12)
+        );
+        assert_eq!(
+            event_id(br#"{"Event":{"info":"x","id":7,"Attribute":[]}}"#).unwrap(),
+            Some(7)
+        );
+        assert_eq!(event_id(br#"{"Event":{"info":"x"}}"#).unwrap(), None);
+        assert!(event_id(br#"{"Event":{"info":x,"id":1}}"#).is_err());
+        assert!(event_id(br#"{"Event":{"id":"x1"}}"#).is_err());
     }
 
     #[test]

@@ -376,7 +376,7 @@ fn keep_deleted(mode: Deleted, attr: &Value) -> bool {
 /// The filters of one restSearch request.
 struct Query {
     published: Option<bool>,
-    eventid: Option<Vec<u64>>,
+    eventid: Option<std::collections::HashSet<u64>>,
     uuid: Option<Cond>,
     tags: Option<Cond>,
     types: Option<Cond>,
