@@ -629,3 +629,43 @@ fn output_file_and_gzip() {
     let bytes = std::fs::read(&path).unwrap();
     assert_eq!(&bytes[..2], &[0x1f, 0x8b]);
 }
+
+#[test]
+fn a_server_that_ignores_paging_is_taken_as_one_page() {
+    let emu = emulator_with(5);
+    emu.set_ignore_paging(true);
+    let o = pull(&emu, &["--list-page-size", "2", "--page-size", "2"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(event_uuids(&o).len(), 5);
+    assert!(
+        stderr(&o).contains("the server ignored paging"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn interrupted_runs_exit_130_and_do_not_advance_the_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("s");
+    let emu = emulator_with(3);
+    // The batch request hangs long enough to deliver SIGINT.
+    emu.fault("/events/restSearch", Fault::Delay(Duration::ZERO));
+    emu.fault(
+        "/events/restSearch",
+        Fault::Delay(Duration::from_millis(1500)),
+    );
+    let child = cmd(&emu, &["--state", state.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    assert!(!dir.path().join("s.next").exists());
+}
