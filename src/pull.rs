@@ -373,6 +373,7 @@ fn fetch(
     let total = listed.len();
     let mut line = Vec::new();
     let t0 = Instant::now();
+    let mut done = 0usize;
     for (n, batch) in batches(listed, cfg.page_size.max(1), cfg.batch_attributes)
         .into_iter()
         .enumerate()
@@ -477,10 +478,7 @@ fn fetch(
             Scope::Events => counts.gone += (ids.len() - written.len()) as u64,
             Scope::Attributes => counts.events += events_seen.len() as u64,
         }
-        let done: usize = listed
-            .iter()
-            .position(|l| l.id == ids[ids.len() - 1])
-            .map_or(total, |p| p + 1);
+        done += batch.len();
         progress.set_message(format!(
             "{done}/{total} events, {} attributes, {:.1} MB/s",
             counts.attributes,

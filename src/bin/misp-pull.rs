@@ -19,7 +19,8 @@ Examples:
   misp-pull --check
   misp-pull --since 7d --tags 'tlp:%' --tags '!tlp:red' > events.ndjson
   misp-pull --scope attributes --type ip-dst,domain --to-ids 1 -o attrs.ndjson.gz
-  misp-pull --state pull.state | ioc-map | graph-push ... && misp-pull --commit-state pull.state
+  misp-pull --state pull.state -o events.ndjson && ioc-map events.ndjson | graph-push ... \
+    && misp-pull --commit-state pull.state     # with set -o pipefail
   misp-pull --feed https://feeds.example.org/misp/ --since 30d
   misp-pull --feed ./infoblox-misp-feed --tags infoblox
   misp-pull --csv blocklist.csv --value-column 2 --feed-name blocklist
