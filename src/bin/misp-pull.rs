@@ -356,6 +356,6 @@ fn run(a: Args) -> Result<i32> {
 }
 
 fn main() {
-    let args = Args::parse();
+    let args = misp2ms::generate::parse_or_generate::<Args>();
     std::process::exit(misp2ms::error::report("misp-pull", run(args)));
 }
