@@ -2,17 +2,25 @@
 //! as three Unix filters, `misp-pull | ioc-map | graph-push`, speaking NDJSON.
 //! The binaries are thin; everything lives here.
 
+pub mod auth;
 pub mod cli;
 pub mod error;
 pub mod exit;
+pub mod graph_delete;
 pub mod http;
 pub mod indicator;
 pub mod input;
 pub mod interrupt;
 pub mod keys;
+pub mod ledger;
 pub mod output;
+pub mod pacer;
 pub mod progress;
+pub mod push;
+pub mod records;
 pub mod refang;
+pub mod targets;
 pub mod time;
+pub mod uploader;
 
 pub use error::{Error, Result};
