@@ -44,7 +44,7 @@ fn after_help() -> String {
 /// Upload indicators (NDJSON from ioc-map) to Microsoft Sentinel, Defender for Endpoint or the
 /// legacy Graph tiIndicators API: batched, paced to the quota, retried, one result line per record.
 #[derive(Debug, Parser)]
-#[command(name = "graph-push", version, after_help = after_help())]
+#[command(name = "graph-push", version, args_override_self = true, after_help = after_help())]
 struct Args {
     #[command(flatten)]
     input: InputArgs,
