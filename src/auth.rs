@@ -512,6 +512,33 @@ mod tests {
     }
 
     #[test]
+    fn certificate_assertion_names_the_thumbprint_and_the_token_url() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/graph-push/test-client-cert.pem"
+        );
+        let cert = CertCredential::load(Path::new(path), false).unwrap();
+        // base64url(SHA-1(DER)), as `openssl x509 -outform DER | openssl dgst -sha1` gives.
+        assert_eq!(cert.x5t, "hHveM_28Ap0jPjxm1PzxMvkdwxQ");
+        let jwt = cert
+            .assertion("client-1", "https://login.example/t/oauth2/v2.0/token")
+            .unwrap();
+        let header = jsonwebtoken::decode_header(&jwt).unwrap();
+        assert_eq!(header.alg, jsonwebtoken::Algorithm::RS256);
+        assert_eq!(header.x5t.as_deref(), Some("hHveM_28Ap0jPjxm1PzxMvkdwxQ"));
+        let payload = jwt.split('.').nth(1).unwrap();
+        let claims: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(claims["aud"], "https://login.example/t/oauth2/v2.0/token");
+        assert_eq!(claims["iss"], "client-1");
+        assert_eq!(claims["sub"], "client-1");
+    }
+
+    #[test]
     fn tenant_ids_are_checked() {
         let mk =
             |t: &str| AuthSettings::new("https://a", t, "c", "s", Credential::Secret("x".into()));
