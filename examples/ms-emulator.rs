@@ -34,6 +34,10 @@ struct Args {
     /// also MS_EMULATOR_CLIENT_SECRET).
     #[arg(long, value_name = "FILE")]
     client_secret_file: Option<PathBuf>,
+    /// PEM with the client's RSA key and optionally its certificate: client assertions
+    /// must be signed with it and name the certificate's thumbprint.
+    #[arg(long, value_name = "FILE")]
+    client_cert: Option<PathBuf>,
     /// Workload identity: accept federated assertions with this ISSUER,SUBJECT.
     #[arg(long, value_name = "ISSUER,SUBJECT")]
     federated: Option<String>,
@@ -94,6 +98,12 @@ fn main() {
         None => std::env::var("MS_EMULATOR_CLIENT_SECRET")
             .unwrap_or_else(|_| ms_emulator::CLIENT_SECRET.into()),
     };
+    let client_certificate_pem = args.client_cert.as_ref().map(|path| {
+        std::fs::read_to_string(path).unwrap_or_else(|e| {
+            eprintln!("ms-emulator: {}: {e}", path.display());
+            std::process::exit(2);
+        })
+    });
     let federated = args.federated.as_deref().map(|f| {
         let (iss, sub) = f.split_once(',').unwrap_or((f, ""));
         (iss.to_string(), sub.to_string())
@@ -102,6 +112,7 @@ fn main() {
         port: args.port,
         tenant: args.tenant,
         clients: vec![(args.client_id, secret)],
+        client_certificate_pem,
         federated,
         token_lifetime: Duration::from_secs(args.token_lifetime),
         invalid_client_status: args.invalid_client_status,

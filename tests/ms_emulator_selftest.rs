@@ -270,6 +270,83 @@ fn client_assertion_is_checked() {
     assert_eq!(send(&jwt(json!({"alg": "RS256"}), stranger)).status, 400);
 }
 
+/// Signs with the fixture key, as a certificate credential does.
+fn signed_jwt(header: Value, claims: Value) -> String {
+    use rsa::pkcs8::DecodePrivateKey;
+    use rsa::signature::{SignatureEncoding, Signer};
+    let pem = include_str!("support/ms_emulator/test-client.pem");
+    let key =
+        rsa::RsaPrivateKey::from_pkcs8_pem(&pem[pem.find("-----BEGIN PRIVATE KEY").unwrap()..])
+            .unwrap();
+    let unsigned = jwt(header, claims);
+    let msg = &unsigned[..unsigned.rfind('.').unwrap()];
+    let sig = rsa::pkcs1v15::SigningKey::<rsa::sha2::Sha256>::new(key).sign(msg.as_bytes());
+    format!(
+        "{msg}.{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sig.to_bytes())
+    )
+}
+
+#[test]
+fn client_assertion_signature_and_thumbprint() {
+    let pem = include_str!("support/ms_emulator/test-client.pem");
+    let emu = MsEmulator::start(Config {
+        client_certificate_pem: Some(pem.into()),
+        ..Config::default()
+    });
+    let (_, cert) = client_key(pem).unwrap();
+    let (x5t, x5t_s256) = thumbprints(&cert.unwrap());
+    let now = chrono::Utc::now().timestamp();
+    let claims = json!({"aud": emu.token_url(), "iss": CLIENT_ID, "sub": CLIENT_ID, "jti": "7", "exp": now + 600});
+    let send = |assertion: &str| {
+        token_request(
+            &emu,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", CLIENT_ID),
+                ("scope", GRAPH_SCOPE),
+                (
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ),
+                ("client_assertion", assertion),
+            ],
+        )
+    };
+    let r = send(&signed_jwt(
+        json!({"alg": "RS256", "x5t#S256": x5t_s256}),
+        claims.clone(),
+    ));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        send(&signed_jwt(
+            json!({"alg": "RS256", "x5t": x5t}),
+            claims.clone()
+        ))
+        .status,
+        200
+    );
+    let wrong_thumb = send(&signed_jwt(
+        json!({"alg": "RS256", "x5t": "AAAA"}),
+        claims.clone(),
+    ));
+    assert_eq!(
+        (
+            wrong_thumb.status,
+            wrong_thumb.json()["error_codes"].clone()
+        ),
+        (400, json!([700027]))
+    );
+    let unsigned = send(&jwt(json!({"alg": "RS256", "x5t": x5t}), claims.clone()));
+    assert_eq!(unsigned.json()["error"], "invalid_client");
+    assert_eq!(unsigned.json()["error_codes"], json!([700027]));
+    let mut tampered = signed_jwt(json!({"alg": "RS256", "x5t": x5t}), claims);
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json!({"aud": emu.token_url(), "iss": CLIENT_ID, "sub": CLIENT_ID, "jti": "8", "exp": now + 600}).to_string());
+    let parts: Vec<&str> = tampered.split('.').collect();
+    tampered = format!("{}.{payload}.{}", parts[0], parts[2]);
+    assert_eq!(send(&tampered).json()["error_codes"], json!([700027]));
+}
+
 #[test]
 fn sentinel_upload_stores_versions() {
     let emu = MsEmulator::start(Config::default());
@@ -566,7 +643,10 @@ fn injected_faults() {
     assert_eq!(stats["throttled_injected"], 2);
     assert_eq!(stats["by_status"]["503"], 2);
     let log = reply(a.get(format!("{}/_emulator/log", emu.url())).call()).json();
-    assert_eq!(log[0]["api"], "token");
+    assert_eq!(
+        (log[0]["api"].as_str(), log[0]["client_id"].as_str()),
+        (Some("token"), Some(CLIENT_ID))
+    );
     assert_eq!(
         (
             log[1]["api"].as_str(),

@@ -12,7 +12,8 @@
 //! Endpoints (one server, routed by path):
 //! - `POST /{tenant}/oauth2/v2.0/token`: client credentials with `client_secret` (form or
 //!   `Authorization: Basic`), a client assertion JWT (structure, `aud` = this token URL,
-//!   `iss` = `sub` = client id, `exp`/`nbf`, `jti`; the signature is not verified), or a
+//!   `iss` = `sub` = client id, `exp`/`nbf`, `jti`; the signature and the certificate thumbprint
+//!   when `Config::client_certificate_pem` is set), or a
 //!   federated token (`aud` `api://AzureADTokenExchange`, issuer/subject as configured).
 //!   Errors are Entra's JSON bodies (AADSTS90002 unknown tenant, 700016 unknown client,
 //!   7000215 wrong secret with `Config::invalid_client_status`, 7000218, 1002012, 500011).
@@ -35,7 +36,7 @@
 //! Faults (`inject`, `inject_on`, runner `--fault`, `POST /_emulator/faults` with a spec
 //! such as `503:2@sentinel`, see [`FaultRule::parse`]) apply to the next N matching
 //! requests. Control endpoints (never logged, throttled or faulted): `GET /_emulator/stats`,
-//! `GET /_emulator/log`, `GET /_emulator/store`, `POST /_emulator/faults`,
+//! `GET /_emulator/log[?since=SEQ]`, `GET /_emulator/store`, `POST /_emulator/faults`,
 //! `POST /_emulator/latency` (`{"ms": 200}`), `POST /_emulator/expire-tokens`,
 //! `POST /_emulator/reset` (store, log, stats, windows and faults; tokens stay valid).
 //!
@@ -43,7 +44,7 @@
 //! (faults, latency, authorisation, throttling, log) and the control endpoints;
 //! `ms_emulator/{http,entra,sentinel,defender,graph}.rs` hold the wire protocol and
 //! each service.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -71,6 +72,7 @@ mod sentinel;
 
 use defender::defender;
 use entra::{aad_error, token};
+pub use entra::{client_key, thumbprints};
 use graph::graph;
 use http::{serve_connection, Request, Response};
 use sentinel::sentinel;
@@ -101,6 +103,10 @@ pub struct Config {
     pub tenant: String,
     /// (client id, secret) pairs known to the tenant.
     pub clients: Vec<(String, String)>,
+    /// PEM with the client's RSA key (public, PKCS#8 or PKCS#1) and optionally its
+    /// certificate: assertions must then be signed with it (RS256/PS256) and name the
+    /// certificate's thumbprint. None: the signature is not checked.
+    pub client_certificate_pem: Option<String>,
     /// Workload identity: (issuer, subject) accepted in a federated client assertion.
     pub federated: Option<(String, String)>,
     /// Reported as `expires_in` (whole seconds) and enforced by the APIs.
@@ -136,6 +142,7 @@ impl Default for Config {
             port: 0,
             tenant: TENANT.into(),
             clients: vec![(CLIENT_ID.into(), CLIENT_SECRET.into())],
+            client_certificate_pem: None,
             federated: None,
             token_lifetime: Duration::from_secs(3599),
             invalid_client_status: 400,
@@ -709,7 +716,7 @@ fn route(path: &str) -> Option<Api> {
 
 fn dispatch(st: &mut State, req: &Request, api: Option<Api>, ctx: &mut Ctx) -> Response {
     let result = match api {
-        Some(Api::Token) => Ok(token(st, req)),
+        Some(Api::Token) => Ok(token(st, req, ctx)),
         Some(Api::Sentinel) => sentinel(st, req, ctx),
         Some(Api::Defender) => defender(st, req, ctx),
         Some(Api::Graph) => graph(st, req, ctx),
@@ -861,7 +868,11 @@ fn control(sh: &Shared, req: &Request, action: &str) -> Response {
     let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
     match (req.method.as_str(), action) {
         ("GET", "stats") => Response::json(200, json!(st.stats)),
-        ("GET", "log") => Response::json(200, json!(st.log)),
+        ("GET", "log") => {
+            let since: u64 = req.query("since").and_then(|s| s.parse().ok()).unwrap_or(0);
+            let entries: Vec<&LogEntry> = st.log.iter().filter(|e| e.seq > since).collect();
+            Response::json(200, json!(entries))
+        }
         ("GET", "store") => Response::json(200, store_json(&st)),
         ("POST", "faults") => {
             let specs: Vec<String> = match &body {

@@ -18,7 +18,7 @@ pub(super) fn aad_error(status: u16, error: &str, code: u32, desc: &str) -> Resp
     )
 }
 
-pub(super) fn token(st: &mut State, req: &Request) -> Response {
+pub(super) fn token(st: &mut State, req: &Request, ctx: &mut Ctx) -> Response {
     let tenant = req
         .path
         .trim_start_matches('/')
@@ -71,6 +71,7 @@ pub(super) fn token(st: &mut State, req: &Request) -> Response {
             "The request body must contain the following parameter: 'client_id'.",
         );
     };
+    ctx.client_id = Some(client_id.clone());
     let Some(known_secret) = st
         .cfg
         .clients
@@ -87,9 +88,7 @@ pub(super) fn token(st: &mut State, req: &Request) -> Response {
         }
         let host = req.header("host").unwrap_or("");
         let token_url = format!("http://{host}/{tenant}/oauth2/v2.0/token");
-        if let Err((code, msg)) =
-            check_assertion(assertion, &client_id, &token_url, st.cfg.federated.as_ref())
-        {
+        if let Err((code, msg)) = check_assertion(assertion, &client_id, &token_url, &st.cfg) {
             return aad_error(bad_client, "invalid_client", code, &msg);
         }
     } else {
@@ -138,13 +137,15 @@ pub(super) fn basic_credentials(req: &Request) -> Option<(String, String)> {
     Some((dec(id)?, dec(secret)?))
 }
 
-/// Checks a client assertion JWT's structure and claims (not its signature).
+/// Checks a client assertion JWT's structure and claims, and its signature and
+/// thumbprint when a client certificate is configured (`Config::client_certificate_pem`).
 pub(super) fn check_assertion(
     jwt: &str,
     client_id: &str,
     token_url: &str,
-    federated: Option<&(String, String)>,
+    cfg: &Config,
 ) -> Result<(), (u32, String)> {
+    let federated = cfg.federated.as_ref();
     let malformed = |why: &str| (50027, format!("JWT token is invalid or malformed: {why}."));
     let parts: Vec<&str> = jwt.split('.').collect();
     if parts.len() != 3 || parts[2].is_empty() {
@@ -207,7 +208,97 @@ pub(super) fn check_assertion(
     if claim("jti").is_empty() {
         return Err(malformed("no jti claim"));
     }
-    Ok(())
+    match &cfg.client_certificate_pem {
+        Some(pem) => check_signature(&parts, &header, alg, pem),
+        None => Ok(()),
+    }
+}
+
+/// RS256 or PS256 over `header.payload` with the configured key; when the PEM holds
+/// the certificate too, `x5t` (SHA-1) or `x5t#S256` (SHA-256) must be its thumbprint.
+fn check_signature(
+    parts: &[&str],
+    header: &Value,
+    alg: &str,
+    pem: &str,
+) -> Result<(), (u32, String)> {
+    use rsa::signature::Verifier;
+    let (key, cert) =
+        client_key(pem).map_err(|e| (500, format!("emulator client certificate: {e}")))?;
+    if let Some((x5t, x5t_s256)) = cert.as_deref().map(thumbprints) {
+        let matches = header.get("x5t").and_then(Value::as_str) == Some(x5t.as_str())
+            || header.get("x5t#S256").and_then(Value::as_str) == Some(x5t_s256.as_str());
+        if !matches {
+            return Err((700027, "The certificate with the thumbprint in x5t/x5t#S256 is not registered on the application.".into()));
+        }
+    }
+    let bad = || {
+        (
+            700027,
+            "Client assertion failed signature validation.".to_string(),
+        )
+    };
+    let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(parts[2])
+        .map_err(|_| bad())?;
+    let msg = format!("{}.{}", parts[0], parts[1]);
+    let ok = if alg == "RS256" {
+        let sig = rsa::pkcs1v15::Signature::try_from(sig.as_slice()).map_err(|_| bad())?;
+        rsa::pkcs1v15::VerifyingKey::<rsa::sha2::Sha256>::new(key).verify(msg.as_bytes(), &sig)
+    } else {
+        let sig = rsa::pss::Signature::try_from(sig.as_slice()).map_err(|_| bad())?;
+        rsa::pss::VerifyingKey::<rsa::sha2::Sha256>::new(key).verify(msg.as_bytes(), &sig)
+    };
+    ok.map_err(|_| bad())
+}
+
+/// The RSA public key of a PEM text (public key, PKCS#8 or PKCS#1 private key) and the
+/// DER of its certificate, if it holds one.
+pub fn client_key(pem: &str) -> Result<(rsa::RsaPublicKey, Option<Vec<u8>>), String> {
+    use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey};
+    use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
+    let (mut key, mut cert) = (None, None);
+    for block in pem.split("-----BEGIN ").skip(1) {
+        let end = block
+            .find("-----END ")
+            .and_then(|i| block[i + 9..].find("-----").map(|j| i + 9 + j + 5));
+        let text = format!(
+            "-----BEGIN {}",
+            &block[..end.ok_or("unterminated PEM block")?]
+        );
+        let (label, der) =
+            rsa::pkcs8::der::pem::decode_vec(text.as_bytes()).map_err(|e| e.to_string())?;
+        let parsed = match label {
+            "CERTIFICATE" => {
+                cert = Some(der);
+                continue;
+            }
+            "PUBLIC KEY" => rsa::RsaPublicKey::from_public_key_der(&der).map_err(|e| e.to_string()),
+            "RSA PUBLIC KEY" => rsa::RsaPublicKey::from_pkcs1_der(&der).map_err(|e| e.to_string()),
+            "PRIVATE KEY" => rsa::RsaPrivateKey::from_pkcs8_der(&der)
+                .map(|k| k.to_public_key())
+                .map_err(|e| e.to_string()),
+            "RSA PRIVATE KEY" => rsa::RsaPrivateKey::from_pkcs1_der(&der)
+                .map(|k| k.to_public_key())
+                .map_err(|e| e.to_string()),
+            _ => continue,
+        };
+        key = Some(parsed?);
+    }
+    Ok((
+        key.ok_or("no RSA key in the PEM (a certificate alone is not enough)")?,
+        cert,
+    ))
+}
+
+/// (`x5t`, `x5t#S256`): base64url SHA-1 and SHA-256 of a certificate's DER.
+pub fn thumbprints(cert_der: &[u8]) -> (String, String) {
+    use rsa::sha2::Digest;
+    let b64 = |d: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(d);
+    (
+        b64(&sha1::Sha1::digest(cert_der)),
+        b64(&rsa::sha2::Sha256::digest(cert_der)),
+    )
 }
 
 pub(super) fn aud_has(aud: &Value, want: &str) -> bool {

@@ -137,6 +137,11 @@ pub(super) fn read_request(r: &mut BufReader<TcpStream>) -> Result<Option<Reques
     } else {
         !connection.contains("close")
     };
+    if get("expect").is_some_and(|v| v == "100-continue") {
+        let w = r.get_mut();
+        w.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+            .map_err(|e| e.to_string())?;
+    }
     let mut body = Vec::new();
     if get("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
         loop {
