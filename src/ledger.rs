@@ -8,9 +8,10 @@
 //! lines, which makes the next run resend them, but can never mark an unsent
 //! record as sent). A torn last line is cut off on open; superseded lines are
 //! dropped by compaction on open.
-//! In memory: 48 bytes per key (CONTRACT §9): a 128-bit key hash and
+//! In memory: at most 64 bytes per key (CONTRACT §9): a 128-bit key hash and
 //! the journal offset, content hash, `modified` and validity end of the
-//! latest version. The records themselves stay on disk.
+//! latest version (48 bytes) in a sorted vector, plus a small hash map of
+//! keys added since the last merge. The records themselves stay on disk.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -29,7 +30,7 @@ const SEEN: u64 = 1 << 62;
 const OFFSET: u64 = (1 << 56) - 1;
 
 /// The latest accepted version of one key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Entry {
     /// Journal offset of the line, plus the LIVE and SEEN flags.
     word: u64,
@@ -96,7 +97,7 @@ pub struct Ledger {
     reader: Option<File>,
     end: u64,
     dirty: bool,
-    index: HashMap<u128, Entry>,
+    index: KeyIndex,
 }
 
 fn corrupt(path: &Path, line: u64, msg: impl std::fmt::Display) -> Error {
@@ -128,7 +129,7 @@ impl Ledger {
             reader: None,
             end: 0,
             dirty: false,
-            index: HashMap::new(),
+            index: KeyIndex::default(),
         };
         let exists = path.exists();
         if !exists && read_only {
@@ -237,13 +238,12 @@ impl Ledger {
         head.push(b'\n');
         w.write_all(&head).map_err(|e| Error::io(&path, e))?;
         let mut end = head.len() as u64;
-        let mut order: Vec<(u64, u128)> =
-            self.index.iter().map(|(k, e)| (e.offset(), *k)).collect();
+        let mut order: Vec<(u64, u128)> = self.index.iter().map(|(k, e)| (e.offset(), k)).collect();
         order.sort_unstable();
         for (off, k) in order {
             let line = read_line_at(&src, off).map_err(|e| Error::io(&path, e))?;
             w.write_all(&line).map_err(|e| Error::io(&path, e))?;
-            let e = self.index.get_mut(&k).expect("key indexed");
+            let e = self.index.get_mut(k).expect("key indexed");
             e.word = (e.word & !OFFSET) | end;
             end += line.len() as u64;
         }
@@ -265,12 +265,12 @@ impl Ledger {
     }
 
     pub fn get(&self, key_hash: u128) -> Option<Entry> {
-        self.index.get(&key_hash).copied()
+        self.index.get(key_hash).copied()
     }
 
     /// Notes that this run's input holds the key (so `--retire-missing` spares it).
     pub fn mark_seen(&mut self, key_hash: u128) {
-        if let Some(e) = self.index.get_mut(&key_hash) {
+        if let Some(e) = self.index.get_mut(key_hash) {
             e.word |= SEEN;
         }
     }
@@ -286,7 +286,7 @@ impl Ledger {
             .index
             .iter()
             .filter(|(_, e)| e.active(now_ms) && e.word & SEEN == 0)
-            .map(|(k, e)| (e.offset(), *k))
+            .map(|(k, e)| (e.offset(), k))
             .collect();
         v.sort_unstable();
         v.into_iter().map(|(_, k)| k).collect()
@@ -333,7 +333,7 @@ impl Ledger {
         line.extend_from_slice(a.record);
         line.extend_from_slice(b"}\n");
         w.write_all(&line).map_err(|e| Error::io(&self.path, e))?;
-        let seen = self.index.get(&a.key_hash).map_or(0, |e| e.word & SEEN);
+        let seen = self.index.get(a.key_hash).map_or(0, |e| e.word & SEEN);
         let mut word = self.end | seen;
         if a.live {
             word |= LIVE;
@@ -372,6 +372,86 @@ impl Ledger {
                 .map_err(|e| Error::io(&self.path, e))?;
         }
         Ok(())
+    }
+}
+
+/// The key → entry index: a vector sorted by key (48 bytes a key) for the
+/// bulk, and a hash map for keys added since the last merge, merged in when
+/// it reaches an eighth of the vector, so that the whole stays within 64
+/// bytes a key (a hash map alone can need twice that after it grows).
+#[derive(Default)]
+struct KeyIndex {
+    sorted: Vec<(u128, Entry)>,
+    recent: HashMap<u128, Entry>,
+}
+
+impl KeyIndex {
+    fn len(&self) -> usize {
+        self.sorted.len() + self.recent.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn get(&self, k: u128) -> Option<&Entry> {
+        match self.sorted.binary_search_by_key(&k, |(key, _)| *key) {
+            Ok(i) => Some(&self.sorted[i].1),
+            Err(_) => self.recent.get(&k),
+        }
+    }
+
+    fn get_mut(&mut self, k: u128) -> Option<&mut Entry> {
+        match self.sorted.binary_search_by_key(&k, |(key, _)| *key) {
+            Ok(i) => Some(&mut self.sorted[i].1),
+            Err(_) => self.recent.get_mut(&k),
+        }
+    }
+
+    fn insert(&mut self, k: u128, e: Entry) {
+        if let Some(slot) = self.get_mut(k) {
+            *slot = e;
+            return;
+        }
+        self.recent.insert(k, e);
+        if self.recent.len() >= 4096.max(self.sorted.len() / 8) {
+            self.merge();
+        }
+    }
+
+    /// Moves the recent keys into the sorted vector (a linear merge from the back).
+    fn merge(&mut self) {
+        let mut add: Vec<(u128, Entry)> = self.recent.drain().collect();
+        self.recent.shrink_to_fit();
+        add.sort_unstable_by_key(|(k, _)| *k);
+        let old = self.sorted.len();
+        self.sorted.reserve_exact(add.len());
+        self.sorted.resize(old + add.len(), (0, Entry::default()));
+        let (mut i, mut j, mut to) = (old, add.len(), old + add.len());
+        while j > 0 {
+            if i > 0 && self.sorted[i - 1].0 > add[j - 1].0 {
+                self.sorted[to - 1] = self.sorted[i - 1];
+                i -= 1;
+            } else {
+                self.sorted[to - 1] = add[j - 1];
+                j -= 1;
+            }
+            to -= 1;
+        }
+    }
+
+    fn values(&self) -> impl Iterator<Item = &Entry> {
+        self.sorted
+            .iter()
+            .map(|(_, e)| e)
+            .chain(self.recent.values())
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (u128, &Entry)> {
+        self.sorted
+            .iter()
+            .map(|(k, e)| (*k, e))
+            .chain(self.recent.iter().map(|(k, e)| (*k, e)))
     }
 }
 
@@ -421,7 +501,33 @@ mod tests {
 
     #[test]
     fn index_entry_fits_the_memory_budget() {
-        assert!(std::mem::size_of::<(u128, Entry)>() <= 64);
+        assert!(std::mem::size_of::<(u128, Entry)>() <= 48);
+    }
+
+    #[test]
+    fn key_index_merges_and_finds_everything() {
+        let mut idx = KeyIndex::default();
+        let key = |i: u64| records::key_hash(Kind::Graph, &i.to_string());
+        let entry = |i: u64| Entry {
+            word: i,
+            ..Entry::default()
+        };
+        for i in 0..20_000u64 {
+            idx.insert(key(i), entry(i));
+        }
+        // Updates land in place, wherever the key lives.
+        for i in (0..20_000u64).step_by(7) {
+            idx.insert(key(i), entry(i + 1_000_000));
+        }
+        assert_eq!(idx.len(), 20_000);
+        assert!(idx.sorted.len() >= 16_000, "merged: {}", idx.sorted.len());
+        assert!(idx.sorted.windows(2).all(|w| w[0].0 < w[1].0));
+        for i in 0..20_000u64 {
+            let want = if i % 7 == 0 { i + 1_000_000 } else { i };
+            assert_eq!(idx.get(key(i)).unwrap().word, want);
+        }
+        assert!(idx.get(key(20_001)).is_none());
+        assert_eq!(idx.values().count(), 20_000);
     }
 
     #[test]

@@ -65,6 +65,11 @@ impl Pacer {
         }
     }
 
+    /// True while a 429 holds every sender back.
+    pub fn waiting(&self) -> bool {
+        self.state.lock().expect("pacer lock").paused_until > Instant::now()
+    }
+
     /// Nobody starts a request for `wait` (a 429 answer asked for it).
     pub fn pause_for(&self, wait: Duration) {
         let mut s = self.state.lock().expect("pacer lock");

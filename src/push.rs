@@ -134,6 +134,7 @@ struct Run {
     done: Option<Receiver<Done>>,
     workers: Vec<JoinHandle<()>>,
     stats: Arc<Stats>,
+    pacer: Option<Arc<Pacer>>,
     /// Keys live at the remote (for `--max-active`).
     active: usize,
     fatal: Option<Error>,
@@ -306,6 +307,7 @@ impl Run {
             done: None,
             workers: Vec::new(),
             stats: Arc::new(Stats::default()),
+            pacer: None,
             active,
             fatal: None,
             interrupt,
@@ -330,11 +332,13 @@ impl Run {
             .opts
             .rpm
             .unwrap_or(self.opts.target.default_rpm() as f64);
+        let pacer = Arc::new(Pacer::new(rpm));
+        self.pacer = Some(Arc::clone(&pacer));
         let uploader = Arc::new(Uploader {
             target: self.opts.target,
             agent,
             tokens,
-            pacer: Arc::new(Pacer::new(rpm)),
+            pacer,
             interrupt: self.interrupt.clone(),
             max_retries: self.opts.max_retries,
             max_throttled: self.opts.max_throttled,
@@ -852,8 +856,12 @@ impl Run {
             return;
         }
         let c = &self.counts;
+        let waiting = match &self.pacer {
+            Some(p) if p.waiting() => ", waiting on quota",
+            _ => "",
+        };
         self.progress.set_message(format!(
-            "{} records, {} accepted, {} unchanged, {} failed, {} rejected, {} requests, {} throttled",
+            "{} records, {} accepted, {} unchanged, {} failed, {} rejected, {} requests, {} throttled{waiting}",
             c.records,
             c.accepted,
             c.unchanged,

@@ -97,13 +97,19 @@ fn server_errors_and_dropped_connections_are_retried() {
     emu.inject_on(Api::Sentinel, 1, Fault::Drop);
     emu.inject_on(Api::Sentinel, 1, Fault::DropAfterProcessing);
     emu.inject_on(Api::Sentinel, 1, Fault::Status(500));
+    // No answer within --timeout: the request is resent.
+    emu.inject_on(Api::Sentinel, 1, Fault::Delay(Duration::from_secs(3)));
     let records = stix_range(300);
-    let run = push(&emu, &["--parallel", "1", "--max-retries", "8"], &records);
+    let run = push(
+        &emu,
+        &["--parallel", "1", "--max-retries", "8", "--timeout", "1s"],
+        &records,
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     run.assert_accounted(300);
     assert_eq!(run.count("accepted"), 300);
     assert_sentinel_holds(&emu, &records, &run);
-    assert!(run.stderr.contains("6 retried"), "{}", run.stderr);
+    assert!(run.stderr.contains("7 retried"), "{}", run.stderr);
 }
 
 #[test]
@@ -274,7 +280,13 @@ fn a_401_mid_run_renews_once_and_resends() {
 }
 
 #[test]
-fn sigterm_mid_run_reports_the_rest_as_interrupted() {
+fn sigterm_and_sigint_mid_run_report_the_rest_as_interrupted() {
+    for (sig, code) in [(15, 143), (2, 130)] {
+        interrupted_run(sig, code);
+    }
+}
+
+fn interrupted_run(sig: i32, code: i32) {
     let emu = MsEmulator::start(Config::default());
     let records = stix_range(2000);
     let mut cmd = command(&emu, &["--rpm", "120", "--parallel", "1"]);
@@ -293,7 +305,7 @@ fn sigterm_mid_run_reports_the_rest_as_interrupted() {
     while emu.stats().objects_accepted < 300 && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
-    unsafe_kill(child.id(), 15);
+    unsafe_kill(child.id(), sig);
     let out = child.wait_with_output().unwrap();
     writer.join().unwrap();
     let run = Run {
@@ -301,7 +313,7 @@ fn sigterm_mid_run_reports_the_rest_as_interrupted() {
         stdout: String::from_utf8(out.stdout).unwrap(),
         stderr: String::from_utf8(out.stderr).unwrap(),
     };
-    assert_eq!(run.code, 143, "{}", run.stderr);
+    assert_eq!(run.code, code, "{}", run.stderr);
     let read = run.results().len();
     run.assert_accounted(read);
     assert!(run.count("accepted") >= 300, "{:?}", run.statuses());

@@ -201,23 +201,43 @@ fn graph_delete_by_external_id() {
     assert_eq!(emu.graph_indicators().len(), 2);
 }
 
+const CERT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/graph-push/test-client-cert.pem"
+);
+
 #[test]
 fn certificate_credentials() {
-    let emu = MsEmulator::start(Config::default());
+    // The emulator checks the signature and the thumbprint against this certificate.
+    let emu = MsEmulator::start(Config {
+        client_certificate_pem: Some(std::fs::read_to_string(CERT).unwrap()),
+        ..Config::default()
+    });
     let mut cmd = command(&emu, &[]);
-    cmd.env_remove("AZURE_CLIENT_SECRET").env(
-        "AZURE_CLIENT_CERTIFICATE_PATH",
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/graph-push/test-client-cert.pem"
-        ),
-    );
+    cmd.env_remove("AZURE_CLIENT_SECRET")
+        .env("AZURE_CLIENT_CERTIFICATE_PATH", CERT);
     let records = stix_range(3);
     let run = run_cmd(cmd, &ndjson(&records));
     assert_eq!(run.code, 0, "{}", run.stderr);
     run.assert_accounted(3);
     assert_sentinel_holds(&emu, &records, &run);
     assert_eq!(emu.stats().tokens_issued, 1);
+
+    // Another app's certificate: refused, exit 4.
+    let other = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/support/ms_emulator/test-client.pem"
+    );
+    let emu = MsEmulator::start(Config {
+        client_certificate_pem: Some(std::fs::read_to_string(other).unwrap()),
+        ..Config::default()
+    });
+    let mut cmd = command(&emu, &[]);
+    cmd.env_remove("AZURE_CLIENT_SECRET")
+        .env("AZURE_CLIENT_CERTIFICATE_PATH", CERT);
+    let run = run_cmd(cmd, &ndjson(&records));
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert!(run.stdout.is_empty());
 }
 
 #[test]
