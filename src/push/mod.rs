@@ -3,7 +3,6 @@
 //! result line per record (CONTRACT §6), the `--failed`/`--rejected` files,
 //! the ledger, and one summary line. Records in = the sum of all statuses.
 
-use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -12,57 +11,25 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::auth::{AuthSettings, Credential, TokenSource};
 use crate::error::{Error, Result};
 use crate::exit;
-use crate::http::HttpOptions;
 use crate::input::{Lines, Next};
 use crate::interrupt::Interrupt;
 use crate::ledger::{Accepted, Ledger};
 use crate::output::Output;
 use crate::pacer::Pacer;
 use crate::records::{self, Facts, Kind};
-use crate::targets::{self, Cloud, Endpoints, Target};
+use crate::targets::{self, Endpoints, Target};
 use crate::time::{self, Timestamp};
 use crate::uploader::{Outcome, Stats, Uploader};
 
-const TOOL: &str = "graph-push";
+mod setup;
+mod versions;
 
-/// Everything a run is told.
-#[derive(Debug, Clone)]
-pub struct Options {
-    pub files: Vec<String>,
-    pub strict: bool,
-    pub max_line: usize,
-    pub target: Target,
-    pub workspace_id: Option<String>,
-    pub source_system: String,
-    pub cloud: Cloud,
-    pub api_url: Option<String>,
-    pub authority_host: Option<String>,
-    pub scope: Option<String>,
-    pub tenant_id: Option<String>,
-    pub client_id: Option<String>,
-    pub client_secret_file: Option<PathBuf>,
-    pub rpm: Option<f64>,
-    pub parallel: usize,
-    pub batch_size: Option<usize>,
-    pub max_retries: u32,
-    pub max_throttled: u32,
-    pub retry_base: Duration,
-    pub ledger: Option<PathBuf>,
-    pub retire_missing: bool,
-    pub max_retire: f64,
-    pub force: bool,
-    pub refresh_before: Duration,
-    pub max_active: usize,
-    pub failed: Option<PathBuf>,
-    pub rejected: Option<PathBuf>,
-    pub dry_run: bool,
-    pub now: Option<String>,
-    pub delete_external_ids: Option<PathBuf>,
-    pub http: HttpOptions,
-}
+use setup::{check_retire_inputs, open_side_file, summary};
+pub use setup::{common_setup, token_source, Options};
+
+const TOOL: &str = "graph-push";
 
 /// Where a record came from: `FILE:LINE`, or `ledger` for a retirement it built.
 type Source = Arc<str>;
@@ -154,91 +121,6 @@ pub fn run(opts: Options, interrupt: Interrupt) -> Result<i32> {
     }
     let res = run.main_pass();
     run.finish(res)
-}
-
-/// Settings shared by the push and delete runs: the clock, endpoints and
-/// the workspace check.
-pub fn common_setup(opts: &Options) -> Result<(Timestamp, Endpoints, String)> {
-    let now = time::now(opts.now.as_deref())?;
-    let endpoints = targets::endpoints(
-        opts.target,
-        opts.cloud,
-        opts.api_url.as_deref(),
-        opts.authority_host.as_deref(),
-        opts.scope.as_deref(),
-    )?;
-    if opts.source_system.trim().is_empty() || opts.source_system.len() > 256 {
-        return Err(Error::usage("--source-system must be 1 to 256 characters"));
-    }
-    if opts
-        .source_system
-        .trim()
-        .eq_ignore_ascii_case("Microsoft Sentinel")
-    {
-        return Err(Error::usage(
-            "--source-system \"Microsoft Sentinel\" is reserved by Sentinel and refused; choose another name",
-        ));
-    }
-    let workspace = match opts.target {
-        Target::Sentinel => {
-            let ws = opts.workspace_id.as_deref().map(str::trim).unwrap_or("");
-            if ws.is_empty() {
-                return Err(Error::usage(
-                    "--target sentinel needs the Log Analytics workspace ID: --workspace-id or SENTINEL_WORKSPACE_ID",
-                ));
-            }
-            if ws.len() > 38
-                || !ws
-                    .chars()
-                    .all(|c| c.is_ascii_hexdigit() || matches!(c, '-' | '{' | '}'))
-            {
-                return Err(Error::usage(format!(
-                    "--workspace-id {ws:?} is not a workspace ID (a GUID, not the workspace name)"
-                )));
-            }
-            ws.to_string()
-        }
-        _ => opts.workspace_id.clone().unwrap_or_default(),
-    };
-    Ok((now, endpoints, workspace))
-}
-
-/// The token source of a run that talks to the remote.
-pub fn token_source(
-    opts: &Options,
-    endpoints: &Endpoints,
-    agent: ureq::Agent,
-    interrupt: &Interrupt,
-) -> Result<TokenSource> {
-    let tenant = opts
-        .tenant_id
-        .clone()
-        .ok_or_else(|| Error::usage("no tenant id: set AZURE_TENANT_ID or --tenant-id"))?;
-    let client = opts
-        .client_id
-        .clone()
-        .ok_or_else(|| Error::usage("no client id: set AZURE_CLIENT_ID or --client-id"))?;
-    let credential = Credential::from_env(opts.client_secret_file.as_deref())?;
-    let settings = AuthSettings::new(
-        &endpoints.authority,
-        &tenant,
-        &client,
-        &endpoints.scope,
-        credential,
-    )?;
-    Ok(TokenSource::new(
-        settings,
-        agent,
-        opts.retry_base,
-        opts.max_retries,
-        interrupt.clone(),
-    ))
-}
-
-fn open_side_file(path: &Option<PathBuf>) -> Result<Option<Output>> {
-    path.as_deref()
-        .map(|p| Output::open(Some(p), false))
-        .transpose()
 }
 
 impl Run {
@@ -555,50 +437,6 @@ impl Run {
         self.result(Some(key), status, reason, src)
     }
 
-    /// For a STIX key the ledger knows: keep the first `created`, and make
-    /// `modified` later than the version last sent (CONTRACT §6). Returns the
-    /// new body, or None when the record can go as it is.
-    fn bump_version(
-        &mut self,
-        v: &mut Value,
-        facts: &Facts,
-        entry: &crate::ledger::Entry,
-    ) -> Result<Option<Vec<u8>>> {
-        let ledger = self
-            .ledger
-            .as_mut()
-            .expect("a ledger entry implies a ledger");
-        let (_, stored) = ledger.stored(entry)?;
-        let sent_modified = stored
-            .get("modified")
-            .and_then(Value::as_str)
-            .and_then(time::parse_rfc3339);
-        let created = stored.get("created").cloned();
-        let incoming = facts.modified.expect("STIX facts have modified");
-        let mut modified = incoming;
-        if let Some(sent) = sent_modified {
-            if modified <= sent {
-                modified = sent + chrono::Duration::milliseconds(1);
-            }
-        }
-        let o = v.as_object_mut().expect("a record is an object");
-        let mut changed = false;
-        if modified != incoming {
-            o.insert(
-                "modified".into(),
-                Value::String(time::fmt_millis(&modified)),
-            );
-            changed = true;
-        }
-        if let Some(c) = created {
-            if o.get("created") != Some(&c) {
-                o.insert("created".into(), c);
-                changed = true;
-            }
-        }
-        Ok(changed.then(|| serde_json::to_vec(v).expect("a Value serialises")))
-    }
-
     fn enqueue(&mut self, p: Pending) -> Result<()> {
         self.batch.push(p);
         if self.batch.len() >= self.batch_size {
@@ -749,108 +587,6 @@ impl Run {
         Ok(())
     }
 
-    /// `--retire-missing`: retires every live key the input did not hold,
-    /// unless that is more than `--max-retire` of them (CONTRACT §5).
-    fn retire_missing(&mut self) -> Result<()> {
-        let Some(ledger) = self.ledger.as_ref() else {
-            return Ok(());
-        };
-        let live = ledger.active_count(self.now_ms);
-        let missing = ledger.missing(self.now_ms);
-        let limit = (live as f64 * self.opts.max_retire / 100.0).floor() as usize;
-        if missing.len() > limit && !self.opts.force {
-            return Err(Error::Other(format!(
-                "--retire-missing: refusing to retire {} of {live} live keys (more than \
-                 --max-retire {}%): is the input complete? Nothing was retired; use --force \
-                 to retire them anyway",
-                missing.len(),
-                self.opts.max_retire
-            )));
-        }
-        if !missing.is_empty() {
-            eprintln!(
-                "{TOOL}: retiring {} live keys absent from the input",
-                missing.len()
-            );
-        }
-        let source: Source = Arc::from("ledger");
-        for key_hash in missing {
-            if self.stopping() {
-                break;
-            }
-            self.drain(false)?;
-            let ledger = self.ledger.as_mut().expect("checked above");
-            let entry = ledger.get(key_hash).expect("listed keys are indexed");
-            let (key, stored) = ledger.stored(&entry)?;
-            let retirement = self.retirement(stored, &entry);
-            let line = serde_json::to_vec(&retirement).expect("a Value serialises");
-            let kind = self.opts.target.kind();
-            let mut facts = match records::facts(kind, &retirement, &self.now) {
-                Ok(f) => f,
-                Err(msg) => {
-                    return Err(Error::Other(format!(
-                        "ledger record of {key} unusable: {msg}"
-                    )))
-                }
-            };
-            // A retirement ends validity now, which `facts` sees as lapsed.
-            facts.live = false;
-            self.counts.records += 1;
-            self.counts.from_ledger += 1;
-            let echo = echo_of(kind, &retirement);
-            self.enqueue(Pending {
-                source: Arc::clone(&source),
-                body: line.clone(),
-                line,
-                facts,
-                echo,
-                took_slot: false,
-                frees_slot: self.opts.target == Target::Defender,
-            })?;
-        }
-        Ok(())
-    }
-
-    /// The retirement of a stored record: validity ends now (CONTRACT §5).
-    fn retirement(&self, mut rec: Value, entry: &crate::ledger::Entry) -> Value {
-        let now = self.now;
-        let o = rec.as_object_mut().expect("stored records are objects");
-        match self.opts.target {
-            Target::Sentinel => {
-                let last = o
-                    .get("modified")
-                    .and_then(Value::as_str)
-                    .and_then(time::parse_rfc3339)
-                    .unwrap_or(records::from_millis(entry.modified));
-                let modified = now.max(last + chrono::Duration::milliseconds(1));
-                let from = o
-                    .get("valid_from")
-                    .and_then(Value::as_str)
-                    .and_then(time::parse_rfc3339)
-                    .unwrap_or(now);
-                let until = now.max(from + chrono::Duration::milliseconds(1));
-                o.insert(
-                    "modified".into(),
-                    Value::String(time::fmt_millis(&modified)),
-                );
-                o.insert(
-                    "valid_until".into(),
-                    Value::String(time::fmt_millis(&until)),
-                );
-            }
-            Target::Defender => {
-                o.insert("expirationTime".into(), Value::String(time::fmt_secs(&now)));
-            }
-            Target::Graph => {
-                o.insert(
-                    "expirationDateTime".into(),
-                    Value::String(time::fmt_secs(&now)),
-                );
-            }
-        }
-        rec
-    }
-
     fn show_progress(&self) {
         if self.progress.is_hidden() {
             return;
@@ -954,63 +690,4 @@ fn echo_of(kind: Kind, v: &Value) -> String {
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string()
-}
-
-/// `--retire-missing` reads complete files only: a cut-off pipe would look
-/// like mass deletion (CONTRACT §5).
-fn check_retire_inputs(opts: &Options) -> Result<()> {
-    if opts.ledger.is_none() {
-        return Err(Error::usage("--retire-missing needs --ledger"));
-    }
-    if opts.files.is_empty() {
-        return Err(Error::usage(
-            "--retire-missing reads FILE arguments only, never stdin: write the complete input to files first",
-        ));
-    }
-    for f in &opts.files {
-        let meta = std::fs::metadata(f).map_err(|e| Error::io(f, e))?;
-        if f == "-" || !meta.is_file() {
-            return Err(Error::usage(format!(
-                "--retire-missing: {f} is not a regular file (pipes and stdin could be cut off)"
-            )));
-        }
-    }
-    if !(0.0..=100.0).contains(&opts.max_retire) {
-        return Err(Error::usage("--max-retire is a percentage, 0 to 100"));
-    }
-    Ok(())
-}
-
-fn summary(opts: &Options, c: &Counts, stats: &Stats, started: Instant) {
-    let secs = started.elapsed().as_secs_f64();
-    if opts.dry_run {
-        eprintln!(
-            "{TOOL}: dry run: {} records: {} would be sent in {} requests, {} unchanged, {} stale, \
-             {} skipped, {} malformed; {:.1}s",
-            c.records, c.would_send, c.dry_requests, c.unchanged, c.stale, c.skipped, c.malformed, secs
-        );
-        return;
-    }
-    let ledger = if c.from_ledger > 0 {
-        format!(" ({} retirements from the ledger)", c.from_ledger)
-    } else {
-        String::new()
-    };
-    eprintln!(
-        "{TOOL}: {} records{ledger}: {} accepted, {} unchanged, {} stale, {} skipped, {} rejected, \
-         {} failed ({} malformed); {} requests, {} throttled (429), {} retried, {} split; {:.1}s",
-        c.records,
-        c.accepted,
-        c.unchanged,
-        c.stale,
-        c.skipped,
-        c.rejected,
-        c.failed,
-        c.malformed,
-        Stats::get(&stats.requests),
-        Stats::get(&stats.throttled),
-        Stats::get(&stats.retried),
-        Stats::get(&stats.splits),
-        secs
-    );
 }
