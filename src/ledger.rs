@@ -269,9 +269,15 @@ impl Ledger {
     }
 
     /// Notes that this run's input holds the key (so `--retire-missing` spares it).
-    pub fn mark_seen(&mut self, key_hash: u128) {
-        if let Some(e) = self.index.get_mut(key_hash) {
-            e.word |= SEEN;
+    /// Returns true if the key was already seen in this run (a duplicate).
+    pub fn mark_seen(&mut self, key_hash: u128) -> bool {
+        match self.index.get_mut(key_hash) {
+            Some(e) => {
+                let before = e.word & SEEN != 0;
+                e.word |= SEEN;
+                before
+            }
+            None => false,
         }
     }
 
@@ -333,8 +339,8 @@ impl Ledger {
         line.extend_from_slice(a.record);
         line.extend_from_slice(b"}\n");
         w.write_all(&line).map_err(|e| Error::io(&self.path, e))?;
-        let seen = self.index.get(a.key_hash).map_or(0, |e| e.word & SEEN);
-        let mut word = self.end | seen;
+        // A key accepted in this run counts as seen: a later duplicate is noticed.
+        let mut word = self.end | SEEN;
         if a.live {
             word |= LIVE;
         }
@@ -567,12 +573,16 @@ mod tests {
         for k in ["a", "b", "c"] {
             l.append(&accept(k, 1, true, b"{}")).unwrap();
         }
-        l.mark_seen(records::key_hash(Kind::Stix, "b"));
+        assert!(l.missing(0).is_empty(), "accepted in this run means seen");
+        l.sync().unwrap();
+        // The next run.
+        let mut l = Ledger::open(&path, Kind::Stix, "sentinel", "ws", false).unwrap();
+        assert!(!l.mark_seen(records::key_hash(Kind::Stix, "b")));
+        assert!(l.mark_seen(records::key_hash(Kind::Stix, "b")), "a duplicate");
         assert_eq!(l.active_count(0), 3);
         assert_eq!(l.active_count(6000), 0, "lapsed keys are not active");
-        let missing = l.missing(0);
         assert_eq!(
-            missing,
+            l.missing(0),
             vec![
                 records::key_hash(Kind::Stix, "a"),
                 records::key_hash(Kind::Stix, "c")

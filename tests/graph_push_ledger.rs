@@ -211,3 +211,33 @@ fn a_ledger_belongs_to_one_target_and_workspace() {
     assert_eq!(other.code, 2, "{}", other.stderr);
     assert!(other.stderr.contains("one ledger per target and workspace"));
 }
+
+#[test]
+fn a_key_twice_in_one_run_gets_two_real_versions() {
+    // A replayed --failed file beside a new pull can hold a key twice.
+    let emu = MsEmulator::start(Config::default());
+    let dir = tempfile::tempdir().unwrap();
+    let l = dir.path().join("l").to_str().unwrap().to_string();
+    assert_eq!(
+        push(&emu, &["--ledger", &l], &[stix(1)]).count("accepted"),
+        1
+    );
+    let mut a = stix(1);
+    a["name"] = json!("first edit");
+    let mut b = stix(1);
+    b["name"] = json!("second edit");
+    let run = push(
+        &emu,
+        &["--ledger", &l],
+        &[a.clone(), stix(2), b.clone(), b.clone()],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.assert_accounted(4);
+    assert_eq!(run.count("accepted"), 3);
+    assert_eq!(run.count("unchanged"), 1);
+    let versions = emu.stix_versions(WORKSPACE, a["id"].as_str().unwrap());
+    assert_eq!(versions.len(), 3);
+    assert_eq!(versions[2].object["name"], "second edit");
+    assert_eq!(versions[2].object["modified"], "2026-03-02T10:15:00.002Z");
+    assert!(versions.iter().all(|v| v.newer && !v.created_changed));
+}

@@ -372,8 +372,17 @@ impl Run {
             Err(msg) => return self.malformed(&source, Some(&line), &msg),
         };
         self.counts.records += 1;
-        if let Some(l) = self.ledger.as_mut() {
-            l.mark_seen(facts.key_hash);
+        let duplicate = self
+            .ledger
+            .as_mut()
+            .is_some_and(|l| l.mark_seen(facts.key_hash));
+        if duplicate {
+            // The key came earlier in this run (a replayed --failed file beside a
+            // new pull, say): decide against the ledger once that one is answered.
+            self.submit()?;
+            while self.in_flight > 0 {
+                self.drain(true)?;
+            }
         }
         let entry = self.ledger.as_ref().and_then(|l| l.get(facts.key_hash));
         let end_ms = facts.valid_end.as_ref().map_or(i64::MAX, records::millis);
