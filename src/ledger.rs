@@ -578,7 +578,10 @@ mod tests {
         // The next run.
         let mut l = Ledger::open(&path, Kind::Stix, "sentinel", "ws", false).unwrap();
         assert!(!l.mark_seen(records::key_hash(Kind::Stix, "b")));
-        assert!(l.mark_seen(records::key_hash(Kind::Stix, "b")), "a duplicate");
+        assert!(
+            l.mark_seen(records::key_hash(Kind::Stix, "b")),
+            "a duplicate"
+        );
         assert_eq!(l.active_count(0), 3);
         assert_eq!(l.active_count(6000), 0, "lapsed keys are not active");
         assert_eq!(
