@@ -250,12 +250,12 @@ fn token_expiring_mid_run_is_renewed() {
         token_lifetime: Duration::from_secs(2),
         ..Config::default()
     });
-    // 8 requests at 240 a minute: the run outlives two tokens.
-    let records = stix_range(800);
+    // 12 requests at 240 a minute (about 2.8 s): the run outlives the first token.
+    let records = stix_range(1200);
     let run = push(&emu, &["--rpm", "240", "--parallel", "1"], &records);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    run.assert_accounted(800);
-    assert_eq!(run.count("accepted"), 800);
+    run.assert_accounted(1200);
+    assert_eq!(run.count("accepted"), 1200);
     assert_sentinel_holds(&emu, &records, &run);
     let stats = emu.stats();
     assert!(stats.tokens_issued >= 2, "{stats:?}");
