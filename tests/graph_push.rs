@@ -144,7 +144,9 @@ fn retries_exhausted_fail_one_batch_and_the_replay_delivers_it() {
     // The failed file holds the original lines, ready to replay.
     let lines = read_ndjson(&failed);
     assert_eq!(lines, records[..100].to_vec());
-    let replay = run_cmd(command(&emu, &[failed.to_str().unwrap()]), b"");
+    // Replayed in place: the file is read whole before it is rewritten.
+    let f = failed.to_str().unwrap();
+    let replay = run_cmd(command(&emu, &["--failed", f, f]), b"");
     assert_eq!(replay.code, 0, "{}", replay.stderr);
     replay.assert_accounted(100);
     assert_eq!(replay.count("accepted"), 100);
@@ -154,6 +156,7 @@ fn retries_exhausted_fail_one_batch_and_the_replay_delivers_it() {
     );
     assert_sentinel_holds(&emu, &records, &replay);
     assert_eq!(emu.stix_current(WORKSPACE).len(), 250);
+    assert_eq!(std::fs::read_to_string(&failed).unwrap(), "", "nothing failed this time");
 }
 
 #[test]
