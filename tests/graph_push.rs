@@ -156,7 +156,11 @@ fn retries_exhausted_fail_one_batch_and_the_replay_delivers_it() {
     );
     assert_sentinel_holds(&emu, &records, &replay);
     assert_eq!(emu.stix_current(WORKSPACE).len(), 250);
-    assert_eq!(std::fs::read_to_string(&failed).unwrap(), "", "nothing failed this time");
+    assert_eq!(
+        std::fs::read_to_string(&failed).unwrap(),
+        "",
+        "nothing failed this time"
+    );
 }
 
 #[test]
