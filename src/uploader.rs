@@ -123,11 +123,17 @@ impl Uploader {
         let mut renewed = false;
         let mut backoff = Backoff::new(self.retry_base, Duration::from_secs(60));
         let mut throttle_backoff = Backoff::new(self.retry_base, Duration::from_secs(60));
-        let mut token = self.tokens.token()?;
+        // The token refused by a 401, to be replaced before the resend.
+        let mut refused: Option<String> = None;
         loop {
             if !self.pacer.acquire(&self.interrupt) {
                 return Ok(Answer::GaveUp("interrupted".into()));
             }
+            // Asked for every attempt: a long wait on quota may outlast a token.
+            let token = match refused.take() {
+                Some(old) => self.tokens.renew(&old)?,
+                None => self.tokens.token()?,
+            };
             Stats::add(&self.stats.requests);
             let sent = self
                 .agent
@@ -174,7 +180,7 @@ impl Uploader {
                         }
                         (401, _) if !renewed => {
                             renewed = true;
-                            token = self.tokens.renew(&token)?;
+                            refused = Some(token);
                             continue;
                         }
                         (s, text) => {
