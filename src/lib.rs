@@ -2,10 +2,12 @@
 //! as three Unix filters, `misp-pull | ioc-map | graph-push`, speaking NDJSON.
 //! The binaries are thin; everything lives here.
 
+pub mod airgap;
 pub mod auth;
 pub mod cli;
 pub mod error;
 pub mod exit;
+pub mod generate;
 pub mod graph_delete;
 pub mod http;
 pub mod indicator;

@@ -165,7 +165,7 @@ struct Args {
 }
 
 fn main() {
-    let args = Args::parse();
+    let args: Args = misp2ms::generate::parse_or_generate();
     let result = Interrupt::install().and_then(|interrupt| push::run(options(args), interrupt));
     std::process::exit(misp2ms::error::report("graph-push", result));
 }
