@@ -160,7 +160,9 @@ fn misp_hash_name(algo: HashAlgo) -> String {
 }
 
 fn push_lower(out: &mut String, v: &str) {
-    out.extend(v.chars().map(|c| c.to_ascii_lowercase()));
+    let start = out.len();
+    out.push_str(v);
+    out[start..].make_ascii_lowercase();
 }
 
 fn x509(algo: HashAlgo, v: &str, out: &mut String) -> Result<Kind, SkipReason> {
@@ -242,24 +244,33 @@ fn domain(v: &str, out: &mut String) -> Result<(), SkipReason> {
 
 /// Whether `v` is a plausible DNS name (any case; non-ASCII labels allowed).
 pub fn is_domain(v: &str) -> bool {
-    if v.is_empty() || v.len() > 253 || v.parse::<IpAddr>().is_ok() {
+    // No IP check needed: an IPv4 address has an all-digit "TLD", IPv6 has ':'.
+    if v.is_empty() || v.len() > 253 {
         return false;
     }
+    let ascii = v.is_ascii();
     let mut labels = 0;
+    let mut last = "";
     for label in v.split('.') {
         labels += 1;
-        if label.is_empty()
-            || label.len() > 63
-            || label.starts_with('-')
-            || !label
-                .chars()
-                .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
-        {
+        let ok = !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && if ascii {
+                label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            } else {
+                label
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
+            };
+        if !ok {
             return false;
         }
+        last = label;
     }
-    let tld = v.rsplit('.').next().unwrap_or("");
-    labels >= 2 && !tld.bytes().all(|b| b.is_ascii_digit())
+    labels >= 2 && !last.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// An e-mail address: the domain lower-cased and checked, the local part kept.
