@@ -124,14 +124,16 @@ fn hash(algo: HashAlgo, v: &str, out: &mut String) -> Result<(), SkipReason> {
             }
             out.push_str(v);
         }
-        HashAlgo::Tlsh => {
-            // Optional version prefix `T1`, then hex.
+        HashAlgo::Tlsh | HashAlgo::Telfhash => {
+            // Optional version prefix `T1` (written `T1` for TLSH, `t1` for telfhash), then hex.
             let (prefix, hex) = match v.get(..2) {
-                Some(p) if p.eq_ignore_ascii_case("t1") => ("T1", &v[2..]),
+                Some(p) if p.eq_ignore_ascii_case("t1") => {
+                    (if algo == HashAlgo::Tlsh { "T1" } else { "t1" }, &v[2..])
+                }
                 _ => ("", v),
             };
-            if hex.len() < 70 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(invalid("not a TLSH digest"));
+            if hex.len() < 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(invalid(format!("not a {} digest", misp_hash_name(algo))));
             }
             out.push_str(prefix);
             push_lower(out, hex);
@@ -139,7 +141,7 @@ fn hash(algo: HashAlgo, v: &str, out: &mut String) -> Result<(), SkipReason> {
         _ => {
             let ok_len = match algo.hex_len() {
                 Some(n) => v.len() == n,
-                None => v.len() >= 32, // telfhash, cdhash
+                None => v.len() >= 40, // cdhash
             };
             if !ok_len || !v.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(invalid(format!(
