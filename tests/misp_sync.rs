@@ -1,0 +1,283 @@
+//! scripts/misp-sync, the cron wrapper, against the MISP and Microsoft emulators: one
+//! pull fanned out to two Sentinel workspaces and Defender (one after another, each
+//! with its own ledger and files), the weekly full run and its retirement guard, the
+//! lock, configuration errors, and a stopped target holding the state back.
+
+#[path = "support/misp_emulator.rs"]
+mod misp_emulator;
+#[path = "support/ms_emulator.rs"]
+mod ms_emulator;
+#[path = "support/pipeline.rs"]
+mod pipeline;
+
+use std::time::{Duration, Instant};
+
+use ms_emulator::{Api, MsEmulator, WORKSPACE};
+use pipeline::*;
+use serde_json::json;
+
+/// When each API's requests came (ms since the emulator started): (first, last).
+fn span(ms: &MsEmulator, pick: impl Fn(&ms_emulator::LogEntry) -> bool) -> (u64, u64) {
+    let t: Vec<u64> = ms
+        .log()
+        .iter()
+        .filter(|e| pick(e))
+        .map(|e| e.at_ms)
+        .collect();
+    assert!(!t.is_empty(), "no such requests");
+    (*t.iter().min().unwrap(), *t.iter().max().unwrap())
+}
+
+fn listings(misp: &misp_emulator::Emulator) -> usize {
+    misp.requests_to("/events/restSearch")
+        .iter()
+        .filter(|r| {
+            r.body
+                .get("metadata")
+                .is_some_and(|m| m == &json!(true) || m == &json!(1))
+        })
+        .count()
+}
+
+#[test]
+fn one_pull_fans_out_to_two_workspaces_and_defender() {
+    let misp = misp_emulator();
+    let ms = ms_emulator();
+    let tmp = tempfile::tempdir().unwrap();
+    let targets = format!("sentinel:{WORKSPACE} sentinel:{WS2} defender");
+    let sync = Sync::new(
+        tmp.path(),
+        &misp,
+        &ms,
+        &[("TARGETS", &targets), ("FULL_EVERY", "1d")],
+    );
+    let names = [
+        format!("sentinel-{WORKSPACE}"),
+        format!("sentinel-{WS2}"),
+        "defender".to_string(),
+    ];
+    let mut want = expected();
+
+    // First run: a full run (no target ever had one), one pull for all three.
+    let ran = sync.run(NOW, &[]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let s = ran.summary();
+    assert!(
+        s.contains("full run") && s.contains("state committed"),
+        "{s}"
+    );
+    assert_eq!(listings(&misp), 1, "one pull");
+    assert_sentinel_holds(&ms, WORKSPACE, &want);
+    assert_sentinel_holds(&ms, WS2, &want);
+    assert_defender_holds(&ms, &want);
+    for i in want.iter().filter(|i| i.defender.is_some()) {
+        let (t, v) = i.defender.as_ref().unwrap();
+        assert_eq!(defender_expiry(&ms, t, v), ts(i.until), "{t} {v}");
+    }
+    for n in &names {
+        let d = sync.target(n);
+        for f in ["ledger", "results.ndjson", "last-full"] {
+            assert!(d.join(f).is_file(), "{n}/{f}");
+        }
+        assert!(ndjson(&d.join("failed.ndjson")).is_empty());
+    }
+    let ledger = |n: &str| std::fs::read_to_string(sync.target(n).join("ledger")).unwrap();
+    assert_ne!(
+        ledger(&names[0]),
+        ledger(&names[1]),
+        "a ledger per workspace"
+    );
+    assert!(ledger(&names[0]).contains(WORKSPACE) && ledger(&names[1]).contains(WS2));
+    // One after another: they share the identity's quota.
+    let ws1 = span(&ms, |e| e.path.contains(WORKSPACE));
+    let ws2 = span(&ms, |e| e.path.contains(WS2));
+    let def = span(&ms, |e| e.api == Some(Api::Defender));
+    assert!(ws1.1 <= ws2.0 && ws2.1 <= def.0, "{ws1:?} {ws2:?} {def:?}");
+
+    // MISP changes; the next run (an hour later) is incremental.
+    misp.unpublish(EV_D);
+    misp.delete_event(EV_E);
+    want.push(add_event_f(&misp));
+    let ran = sync.run(&plus_hours(NOW, 1), &[]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(
+        ran.summary().contains("incremental run"),
+        "{}",
+        ran.summary()
+    );
+    assert_eq!(listings(&misp), 2, "one pull");
+    assert_sentinel_holds(&ms, WORKSPACE, &want);
+    assert_sentinel_holds(&ms, WS2, &want);
+    assert_defender_holds(&ms, &want);
+
+    // A day later the full run is due. D and E are 4 of 16 Sentinel keys and 4 of
+    // 14 Defender keys, beyond MAX_RETIRE's 10%: every target refuses, retires
+    // nothing, and the state is not committed.
+    let day = plus_hours(NOW, 24);
+    let ran = sync.run(&day, &[]);
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    let s = ran.summary();
+    assert!(
+        s.contains("full run") && s.contains("state not committed"),
+        "{s}"
+    );
+    assert!(ran.stderr.contains("--max-retire"), "{}", ran.stderr);
+    assert_sentinel_holds(&ms, WORKSPACE, &want);
+    assert_defender_holds(&ms, &want);
+    for i in &want {
+        assert!(!is_retired(&ms.stix_current(WS2)[&i.id], &day));
+    }
+
+    // Checked by a person: --force-retire. The full run is still due (the last
+    // one did not finish) and retires D and E in all three targets.
+    let later = plus_hours(NOW, 25);
+    let ran = sync.run(&later, &["--force-retire"]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(ran.summary().contains("full run"), "{}", ran.summary());
+    for ws in [WORKSPACE, WS2] {
+        let held = ms.stix_current(ws);
+        assert_eq!(held.len(), want.len(), "{ws}: nothing duplicated");
+        for i in &want {
+            let gone = i.event == EV_D || i.event == EV_E;
+            assert_eq!(is_retired(&held[&i.id], &later), gone, "{ws}: {}", i.id);
+        }
+        assert_versions_sane(&ms, ws);
+    }
+    assert_defender_holds(&ms, &want);
+    for i in want.iter().filter(|i| i.defender.is_some()) {
+        let (t, v) = i.defender.as_ref().unwrap();
+        let gone = i.event == EV_D || i.event == EV_E;
+        assert_eq!(
+            defender_expiry(&ms, t, v) <= parse_time(&later),
+            gone,
+            "{t} {v}"
+        );
+    }
+
+    // The next run is incremental again: the full run is not due for a day.
+    let ran = sync.run(&plus_hours(NOW, 26), &[]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(
+        ran.summary().contains("incremental run"),
+        "{}",
+        ran.summary()
+    );
+}
+
+#[test]
+fn a_stopped_target_holds_the_state_back_and_the_worst_status_wins() {
+    let misp = misp_emulator();
+    let ms = ms_emulator();
+    let tmp = tempfile::tempdir().unwrap();
+    // The second workspace does not exist: that target stops (exit 1).
+    let unknown = "3c0e7c1a-0000-4000-8000-0000000005ec";
+    let targets = format!("sentinel:{WORKSPACE} sentinel:{unknown} defender");
+    let sync = Sync::new(tmp.path(), &misp, &ms, &[("TARGETS", &targets)]);
+    let ran = sync.run(NOW, &[]);
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    let s = ran.summary();
+    assert!(
+        s.contains(&format!("sentinel-{unknown}: map 0, push 1")),
+        "{s}"
+    );
+    assert!(s.contains("state not committed"), "{s}");
+    assert!(!sync.state().join("pull.state").exists());
+    // The others were delivered all the same.
+    let want = expected();
+    assert_sentinel_holds(&ms, WORKSPACE, &want);
+    assert_defender_holds(&ms, &want);
+    // What the stopped target could not deliver waits in its failed file.
+    let failed = ndjson(
+        &sync
+            .target(&format!("sentinel-{unknown}"))
+            .join("failed.ndjson"),
+    );
+    assert_eq!(failed.len(), want.len());
+}
+
+#[test]
+fn a_second_run_waits_for_no_one_while_the_lock_is_held() {
+    let misp = misp_emulator();
+    let ms = ms_emulator();
+    ms.set_latency(Duration::from_millis(700));
+    let tmp = tempfile::tempdir().unwrap();
+    let sync = Sync::new(
+        tmp.path(),
+        &misp,
+        &ms,
+        &[("TARGETS", &format!("sentinel:{WORKSPACE}"))],
+    );
+    let mut first = sync.command(NOW, &[]).spawn().unwrap();
+    let lock = sync.state().join("lock");
+    let t = Instant::now();
+    while std::fs::read_to_string(&lock)
+        .unwrap_or_default()
+        .trim()
+        .is_empty()
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the first run never locked"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let second = sync.run(NOW, &[]);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert!(
+        second.stderr.contains("skipped: another run"),
+        "{}",
+        second.stderr
+    );
+    assert!(first.wait().unwrap().success());
+}
+
+#[test]
+fn bad_settings_are_exit_2_with_one_clear_line() {
+    let misp = misp_emulator();
+    let ms = ms_emulator();
+    let tmp = tempfile::tempdir().unwrap();
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (&[], "TARGETS is empty"),
+        (
+            &[("TARGETS", "sentinel:my-workspace")],
+            "workspace ID (a GUID)",
+        ),
+        (
+            &[("TARGETS", "splunk")],
+            "expected sentinel:WORKSPACE_ID, defender or graph",
+        ),
+        (&[("TARGETS", "defender defender")], "listed twice"),
+        (
+            &[("TARGETS", "defender"), ("MISP_FEED", "/nowhere")],
+            "not both",
+        ),
+        (
+            &[("TARGETS", "defender"), ("FULL_EVERY", "weekly")],
+            "FULL_EVERY",
+        ),
+        (
+            &[("TARGETS", "defender"), ("MISP_SYNC_BIN", "/nonexistent")],
+            "misp-pull not found",
+        ),
+    ];
+    for (i, (settings, message)) in cases.iter().enumerate() {
+        let dir = tmp.path().join(i.to_string());
+        std::fs::create_dir(&dir).unwrap();
+        let sync = Sync::new(&dir, &misp, &ms, settings);
+        let ran = sync.run(NOW, &[]);
+        assert_eq!(ran.code, 2, "{settings:?}: {}", ran.stderr);
+        assert!(ran.stderr.contains(message), "{settings:?}: {}", ran.stderr);
+        assert_eq!(ran.stderr.lines().count(), 1, "{}", ran.stderr);
+    }
+    let sync = Sync::new(tmp.path(), &misp, &ms, &[("TARGETS", "defender")]);
+    let ran = sync.run(NOW, &["--bogus"]);
+    assert_eq!(ran.code, 2);
+    assert!(ran.stderr.contains("unknown argument"), "{}", ran.stderr);
+    let ran = sync.run(NOW, &["--help"]);
+    assert_eq!(ran.code, 0);
+    assert!(ran.stdout.contains("FULL_EVERY"));
+    assert!(
+        ms.log().is_empty() && misp.requests().is_empty(),
+        "nothing ran"
+    );
+}
