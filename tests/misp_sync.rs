@@ -281,3 +281,107 @@ fn bad_settings_are_exit_2_with_one_clear_line() {
         "nothing ran"
     );
 }
+
+#[test]
+fn a_terminated_run_finishes_its_stage_then_stops_and_commits_nothing() {
+    let misp = misp_emulator();
+    let ms = ms_emulator();
+    ms.set_latency(Duration::from_millis(300));
+    let tmp = tempfile::tempdir().unwrap();
+    let targets = format!("sentinel:{WORKSPACE} sentinel:{WS2}");
+    let sync = Sync::new(tmp.path(), &misp, &ms, &[("TARGETS", &targets)]);
+    let child = sync
+        .command(NOW, &[])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lock = sync.state().join("lock");
+    let t = Instant::now();
+    while std::fs::read_to_string(&lock)
+        .unwrap_or_default()
+        .trim()
+        .is_empty()
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the run never locked"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // SIGTERM to the wrapper alone, as `kill PID` sends it.
+    let kill = run({
+        let mut c = clean("kill");
+        c.args(["-TERM", &child.id().to_string()]);
+        c
+    });
+    assert_eq!(kill.code, 0, "{}", kill.stderr);
+    let out = child.wait_with_output().unwrap();
+    let ran = Ran {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::new(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert_eq!(ran.code, 143, "{}", ran.stderr);
+    let s = ran.summary();
+    assert!(
+        s.contains("interrupted") && s.contains("state not committed"),
+        "{s}"
+    );
+    assert!(
+        s.contains(&format!("sentinel-{WS2}: map not run, push not run")),
+        "{s}"
+    );
+    // The stage under way (the pull, or the first target) finished; none started after.
+    assert!(ms.stix_current(WS2).is_empty());
+    assert!(!sync.state().join("pull.state").exists());
+    assert_versions_sane(&ms, WORKSPACE);
+}
+
+#[test]
+fn graph_target_with_a_log_file() {
+    let misp = misp_emulator();
+    let ms = ms_emulator();
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("sync.log");
+    let sync = Sync::new(
+        tmp.path(),
+        &misp,
+        &ms,
+        &[("TARGETS", "graph"), ("LOG_FILE", log.to_str().unwrap())],
+    );
+    let ran = sync.run(NOW, &[]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(
+        ran.stderr.lines().count(),
+        1,
+        "only the summary: {}",
+        ran.stderr
+    );
+    let logged = std::fs::read_to_string(&log).unwrap();
+    for tool in [
+        "misp-pull: ",
+        "ioc-map: ",
+        "graph-push: ",
+        "misp-sync: full run",
+    ] {
+        assert!(logged.contains(tool), "{tool} in the log:\n{logged}");
+    }
+    // One tiIndicator per attribute (a composite stays one), the tenant stamped on it.
+    let held = ms.graph_indicators();
+    let mut want: Vec<String> = expected()
+        .iter()
+        .map(|i| i.id.trim_start_matches("indicator--").to_string())
+        .filter(|u| u.contains("-1111-"))
+        .collect();
+    want.sort();
+    assert_eq!(held.keys().cloned().collect::<Vec<_>>(), want);
+    for (id, copies) in &held {
+        assert_eq!(copies.len(), 1, "{id}: one copy");
+        assert_eq!(copies[0].sent["azureTenantId"], ms_emulator::TENANT, "{id}");
+    }
+    // Again: the ledger keeps Graph from getting duplicates.
+    let ran = sync.run(&plus_hours(NOW, 1), &[]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(ms.graph_indicators().values().all(|c| c.len() == 1));
+}
