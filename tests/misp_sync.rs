@@ -385,3 +385,63 @@ fn graph_target_with_a_log_file() {
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     assert!(ms.graph_indicators().values().all(|c| c.len() == 1));
 }
+
+#[test]
+fn the_example_settings_file_works() {
+    let misp = misp_emulator();
+    let ms = ms_emulator();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scripts/misp-sync.env.example"
+    ))
+    .unwrap();
+    // The example as shipped (its MISP_PULL_ARGS, FULL_EVERY, MAX_RETIRE), with the
+    // places and credentials pointed at the emulators; secrets from files.
+    std::fs::write(dir.join("misp.key"), misp_emulator::TEST_KEY).unwrap();
+    std::fs::write(dir.join("client-secret"), ms_emulator::CLIENT_SECRET).unwrap();
+    let overrides = [
+        ("MISP_URL", misp.url.clone()),
+        ("MISP_KEY_FILE", dir.join("misp.key").display().to_string()),
+        ("TARGETS", format!("sentinel:{WORKSPACE} defender")),
+        ("AZURE_TENANT_ID", ms_emulator::TENANT.to_string()),
+        ("AZURE_CLIENT_ID", ms_emulator::CLIENT_ID.to_string()),
+        (
+            "AZURE_CLIENT_SECRET_FILE",
+            dir.join("client-secret").display().to_string(),
+        ),
+        ("AZURE_AUTHORITY_HOST", ms.url()),
+        ("SENTINEL_API_URL", ms.url()),
+        ("DEFENDER_API_URL", ms.url()),
+        ("STATE_DIR", dir.join("state").display().to_string()),
+        (
+            "MISP_SYNC_BIN",
+            bin("misp-pull").parent().unwrap().display().to_string(),
+        ),
+        ("GRAPH_PUSH_ARGS", "--rpm 60000".to_string()),
+    ];
+    let mut text = example;
+    for (k, v) in overrides {
+        text.push_str(&format!("{k}='{v}'\n"));
+    }
+    let env_file = dir.join("misp-sync.env");
+    std::fs::write(&env_file, text).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&env_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut c = clean("bash");
+    c.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/misp-sync"))
+        .arg("--env")
+        .arg(&env_file)
+        .args(["--now", NOW]);
+    let ran = run(c);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    // Readable by others: the wrapper says so.
+    assert!(ran.stderr.contains("chmod 600"), "{}", ran.stderr);
+    let want = expected();
+    assert_sentinel_holds(&ms, WORKSPACE, &want);
+    assert_defender_holds(&ms, &want);
+    // Its tag filter reached MISP.
+    let asked = &misp.requests_to("/events/restSearch")[0].body;
+    assert!(asked.to_string().contains("!tlp:red"), "{asked}");
+}
