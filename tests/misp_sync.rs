@@ -196,7 +196,7 @@ fn a_stopped_target_holds_the_state_back_and_the_worst_status_wins() {
 }
 
 #[test]
-fn a_second_run_waits_for_no_one_while_the_lock_is_held() {
+fn a_run_never_overlaps_another() {
     let misp = misp_emulator();
     let ms = ms_emulator();
     ms.set_latency(Duration::from_millis(700));
@@ -228,7 +228,20 @@ fn a_second_run_waits_for_no_one_while_the_lock_is_held() {
         "{}",
         second.stderr
     );
+    assert!(
+        !second.stderr.contains("misp-pull"),
+        "nothing ran: {}",
+        second.stderr
+    );
+    // --wait: a third run waits for the first, then runs.
+    let third = sync.run(NOW, &["--wait", "60"]);
     assert!(first.wait().unwrap().success());
+    assert_eq!(third.code, 0, "{}", third.stderr);
+    assert!(
+        third.summary().contains("incremental run"),
+        "{}",
+        third.stderr
+    );
 }
 
 #[test]
