@@ -8,12 +8,12 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::allowlist::Allowlist;
-use crate::documents::{Record, Records};
 use crate::error::{Error, Result};
 use crate::exit;
 use crate::indicator::SkipReason;
 use crate::input::{Lines, Location};
 use crate::interrupt::Interrupt;
+use crate::json_records::{Record, Records};
 use crate::mapping::{mapped_types, EventInfo, MapOptions, Mapper, ObjectInfo, Parts};
 use crate::misp::{is_feed_manifest, Attribute, Line, LineKind};
 use crate::output::Output;
