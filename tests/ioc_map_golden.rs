@@ -43,7 +43,10 @@ fn golden(format: &str, extra: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let skipped = dir.path().join("skipped.ndjson");
     let f = fixtures();
+    // Run from the crate root with relative paths, so that the `source` fields
+    // in the goldens do not depend on where the checkout lives.
     let out = Command::new(env!("CARGO_BIN_EXE_ioc-map"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args([
             "--format",
             format,
@@ -60,7 +63,7 @@ fn golden(format: &str, extra: &[&str]) {
         .arg("--skipped")
         .arg(&skipped)
         .args(extra)
-        .arg(f.join("types.ndjson"))
+        .arg("tests/fixtures/ioc-map/types.ndjson")
         .output()
         .unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();

@@ -222,6 +222,8 @@ impl Args {
 }
 
 fn main() {
-    let result = Args::parse().into_options().and_then(run);
+    let result = misp2ms::generate::parse_or_generate::<Args>()
+        .into_options()
+        .and_then(run);
     std::process::exit(misp2ms::error::report("ioc-map", result));
 }
