@@ -458,3 +458,79 @@ fn the_example_settings_file_works() {
     let asked = &misp.requests_to("/events/restSearch")[0].body;
     assert!(asked.to_string().contains("!tlp:red"), "{asked}");
 }
+
+#[test]
+fn a_feed_with_missing_events_retires_only_when_told_to() {
+    let misp = misp_emulator::Emulator::start(0); // unused: the source is a feed
+    let ms = ms_emulator();
+    let tmp = tempfile::tempdir().unwrap();
+    let feed = tmp.path().join("feed");
+    let events = seed_events();
+    let missing = "0badfeed-0000-4000-8000-000000000000";
+    write_feed(&feed, &events, &[missing]);
+    let feed_str = feed.display().to_string();
+    let base = [
+        ("MISP_URL", ""),
+        ("MISP_FEED", feed_str.as_str()),
+        ("TARGETS", &*format!("sentinel:{WORKSPACE}")),
+        ("MAX_RETIRE", "50"),
+    ];
+    let sync = Sync::new(tmp.path(), &misp, &ms, &base);
+    // TLP:RED stays out, as with a server.
+    let want = expected();
+    let ran = sync.run(NOW, &[]);
+    assert_eq!(
+        ran.code, 3,
+        "a missing feed event is exit 3: {}",
+        ran.stderr
+    );
+    let s = ran.summary();
+    assert!(s.contains("retirement skipped: the pull exited 3"), "{s}");
+    assert!(s.contains("state committed"), "{s}");
+    assert!(ran.stderr.contains(missing), "the missing event is named");
+    assert_sentinel_holds(&ms, WORKSPACE, &want);
+
+    // E leaves the feed. A full run with holes in its pull does not retire it...
+    let without_e: Vec<_> = events
+        .iter()
+        .filter(|e| e["Event"]["uuid"] != EV_E)
+        .cloned()
+        .collect();
+    std::fs::remove_dir_all(&feed).unwrap();
+    write_feed(&feed, &without_e, &[missing]);
+    let later = plus_hours(NOW, 1);
+    let ran = sync.run(&later, &["--full"]);
+    assert_eq!(ran.code, 3, "{}", ran.stderr);
+    assert!(
+        ran.summary().contains("retirement skipped"),
+        "{}",
+        ran.summary()
+    );
+    let held = ms.stix_current(WORKSPACE);
+    assert!(want.iter().all(|i| !is_retired(&held[&i.id], &later)));
+
+    // ...unless RETIRE_ON_EXIT_3=yes (MAX_RETIRE still guards).
+    let sync = Sync::new(
+        tmp.path(),
+        &misp,
+        &ms,
+        &[&base[..], &[("RETIRE_ON_EXIT_3", "yes")]].concat(),
+    );
+    let ran = sync.run(&later, &["--full"]);
+    assert_eq!(ran.code, 3, "{}", ran.stderr);
+    assert!(
+        !ran.summary().contains("retirement skipped"),
+        "{}",
+        ran.summary()
+    );
+    let held = ms.stix_current(WORKSPACE);
+    for i in &want {
+        assert_eq!(
+            is_retired(&held[&i.id], &later),
+            i.event == EV_E,
+            "{}",
+            i.id
+        );
+    }
+    assert_versions_sane(&ms, WORKSPACE);
+}

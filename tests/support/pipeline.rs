@@ -82,111 +82,120 @@ fn event(uuid: &str, info: &str, tlp: &str, attrs: Vec<Value>, objects: Vec<Valu
 /// The seeded events: several types, a refanged url, composites, an object,
 /// attribute- and event-level TLP, a TLP:RED event and a to_ids-false attribute.
 pub fn seed(misp: &Misp) {
-    let sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
-    misp.add_event(event(
-        EV_A,
-        "Testbot wave",
-        "tlp:green",
-        vec![
-            attr(&au('a', 1), "ip-dst", "45.33.32.156", true, &[]),
-            attr(
-                &au('a', 2),
-                "domain",
-                "Update-Check.EvilCorp-CDN.com",
-                true,
-                &[],
-            ),
-            attr(
-                &au('a', 3),
-                "url",
-                "hxxp://dl.evilcorp-cdn[.]com/payload.bin",
-                true,
-                &[],
-            ),
-            attr(
-                &au('a', 4),
-                "domain|ip",
-                "mail.evilcorp-cdn.com|91.215.85.17",
-                true,
-                &[],
-            ),
-            attr(
-                &au('a', 5),
-                "md5",
-                "0CC175B9C0F1B6A831C399E269772661",
-                true,
-                &["tlp:amber"],
-            ),
-            attr(&au('a', 6), "text", "beacons every 60 s", false, &[]),
-        ],
-        vec![json!({
-            "name": "file", "meta-category": "file", "uuid": "aaaaaaaa-2222-4000-8000-000000000001",
-            "timestamp": T0.to_string(), "deleted": false,
-            "Attribute": [
-                attr(&au('a', 7), "sha256", sha256, true, &[]),
-                attr(&au('a', 8), "filename", "dropper.exe", false, &[]),
-            ],
-        })],
-    ));
-    misp.add_event(event(
-        EV_B,
-        "Phishing run",
-        "tlp:amber",
-        vec![
-            attr(&au('b', 1), "ip-src", "185.220.101.4", true, &[]),
-            attr(&au('b', 2), "email-src", "phish@evil-mailer.com", true, &[]),
-            attr(
-                &au('b', 3),
-                "filename|sha1",
-                "invoice.exe|A9993E364706816ABA3E25717850C26C9CD0D89D",
-                true,
-                &[],
-            ),
-            attr(
-                &au('b', 4),
-                "url",
-                "https://evil-login.com/verify",
-                true,
-                &[],
-            ),
-        ],
-        vec![],
-    ));
-    misp.add_event(event(
-        EV_C,
-        "Red only",
-        "tlp:red",
-        vec![attr(&au('c', 1), "domain", "red-only.com", true, &[])],
-        vec![],
-    ));
-    misp.add_event(event(
-        EV_D,
-        "Soon unpublished",
-        "tlp:green",
-        vec![
-            attr(&au('d', 1), "domain", "to-be-unpublished.com", true, &[]),
-            attr(&au('d', 2), "ip-dst", "103.224.182.250", true, &[]),
-        ],
-        vec![],
-    ));
-    misp.add_event(event(
-        EV_E,
-        "Soon deleted",
-        "tlp:clear",
-        vec![
-            attr(
-                &au('e', 1),
-                "sha256",
-                "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
-                true,
-                &[],
-            ),
-            attr(&au('e', 2), "domain", "to-be-deleted.com", true, &[]),
-        ],
-        vec![],
-    ));
+    for e in seed_events() {
+        misp.add_event(e);
+    }
     // Edits made later stamp "now" on the emulator's clock: after the seeds.
     misp.set_clock(T0 + 3600);
+}
+
+/// The seeded events as `{"Event":{…}}`, in the order A to E.
+pub fn seed_events() -> Vec<Value> {
+    let sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    vec![
+        event(
+            EV_A,
+            "Testbot wave",
+            "tlp:green",
+            vec![
+                attr(&au('a', 1), "ip-dst", "45.33.32.156", true, &[]),
+                attr(
+                    &au('a', 2),
+                    "domain",
+                    "Update-Check.EvilCorp-CDN.com",
+                    true,
+                    &[],
+                ),
+                attr(
+                    &au('a', 3),
+                    "url",
+                    "hxxp://dl.evilcorp-cdn[.]com/payload.bin",
+                    true,
+                    &[],
+                ),
+                attr(
+                    &au('a', 4),
+                    "domain|ip",
+                    "mail.evilcorp-cdn.com|91.215.85.17",
+                    true,
+                    &[],
+                ),
+                attr(
+                    &au('a', 5),
+                    "md5",
+                    "0CC175B9C0F1B6A831C399E269772661",
+                    true,
+                    &["tlp:amber"],
+                ),
+                attr(&au('a', 6), "text", "beacons every 60 s", false, &[]),
+            ],
+            vec![json!({
+                "name": "file", "meta-category": "file", "uuid": "aaaaaaaa-2222-4000-8000-000000000001",
+                "timestamp": T0.to_string(), "deleted": false,
+                "Attribute": [
+                    attr(&au('a', 7), "sha256", sha256, true, &[]),
+                    attr(&au('a', 8), "filename", "dropper.exe", false, &[]),
+                ],
+            })],
+        ),
+        event(
+            EV_B,
+            "Phishing run",
+            "tlp:amber",
+            vec![
+                attr(&au('b', 1), "ip-src", "185.220.101.4", true, &[]),
+                attr(&au('b', 2), "email-src", "phish@evil-mailer.com", true, &[]),
+                attr(
+                    &au('b', 3),
+                    "filename|sha1",
+                    "invoice.exe|A9993E364706816ABA3E25717850C26C9CD0D89D",
+                    true,
+                    &[],
+                ),
+                attr(
+                    &au('b', 4),
+                    "url",
+                    "https://evil-login.com/verify",
+                    true,
+                    &[],
+                ),
+            ],
+            vec![],
+        ),
+        event(
+            EV_C,
+            "Red only",
+            "tlp:red",
+            vec![attr(&au('c', 1), "domain", "red-only.com", true, &[])],
+            vec![],
+        ),
+        event(
+            EV_D,
+            "Soon unpublished",
+            "tlp:green",
+            vec![
+                attr(&au('d', 1), "domain", "to-be-unpublished.com", true, &[]),
+                attr(&au('d', 2), "ip-dst", "103.224.182.250", true, &[]),
+            ],
+            vec![],
+        ),
+        event(
+            EV_E,
+            "Soon deleted",
+            "tlp:clear",
+            vec![
+                attr(
+                    &au('e', 1),
+                    "sha256",
+                    "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
+                    true,
+                    &[],
+                ),
+                attr(&au('e', 2), "domain", "to-be-deleted.com", true, &[]),
+            ],
+            vec![],
+        ),
+    ]
 }
 
 /// A new published event (TLP:GREEN, one domain) added between runs, stamped with the
@@ -677,4 +686,34 @@ impl Sync {
 pub fn state_mark(path: &Path) -> Option<i64> {
     let v: Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
     v["marks"].as_object()?.values().next()?["mark"].as_i64()
+}
+
+/// Writes a MISP-format feed into `dir`: `<uuid>.json` per event and a manifest that
+/// also lists the `missing` uuids (whose files are absent, as in real feeds).
+pub fn write_feed(dir: &Path, events: &[Value], missing: &[&str]) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut manifest = serde_json::Map::new();
+    for e in events {
+        let ev = &e["Event"];
+        let uuid = ev["uuid"].as_str().unwrap();
+        let ts: i64 = ev["timestamp"].as_str().unwrap().parse().unwrap();
+        manifest.insert(
+            uuid.to_string(),
+            json!({"Orgc": ev["Orgc"], "Tag": ev["Tag"], "info": ev["info"], "date": ev["date"],
+                   "analysis": 2, "threat_level_id": 2, "timestamp": ts}),
+        );
+        std::fs::write(dir.join(format!("{uuid}.json")), e.to_string()).unwrap();
+    }
+    for uuid in missing {
+        manifest.insert(
+            uuid.to_string(),
+            json!({"info": "gone", "date": "2026-11-19", "timestamp": T0, "Tag": []}),
+        );
+        let _ = std::fs::remove_file(dir.join(format!("{uuid}.json")));
+    }
+    std::fs::write(
+        dir.join("manifest.json"),
+        Value::Object(manifest).to_string(),
+    )
+    .unwrap();
 }
