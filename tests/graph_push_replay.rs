@@ -72,3 +72,17 @@ fn a_stopped_run_keeps_the_unread_lines_of_its_replay_file() {
     assert!(read_ndjson(&failed).is_empty());
     assert_eq!(emu.stix_current(WORKSPACE).len(), 1000);
 }
+
+#[test]
+fn a_usage_error_leaves_the_replay_file_alone() {
+    let emu = MsEmulator::start(Config::default());
+    let tmp = tempfile::tempdir().unwrap();
+    let failed = tmp.path().join("failed.ndjson");
+    let records = stix_range(5);
+    write_ndjson(&failed, &records);
+    let f = failed.to_str().unwrap();
+    // STIX records sent to Defender: exit 2 on the first record.
+    let run = push(&emu, &["--target", "defender", "--failed", f, f], &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(read_ndjson(&failed), records);
+}

@@ -697,11 +697,14 @@ impl Run {
             }
         }
         self.progress.finish_and_clear();
-        let closed = [
-            Some(self.out),
-            self.failed_out.take(),
-            self.rejected_out.take(),
-        ];
+        // A usage error ends the run before anything was decided: the side files
+        // stay as they were (one of them may be this run's input).
+        let (failed_out, rejected_out) = (self.failed_out.take(), self.rejected_out.take());
+        let closed = if abort {
+            [Some(self.out), None, None]
+        } else {
+            [Some(self.out), failed_out, rejected_out]
+        };
         for o in closed.into_iter().flatten() {
             if let Err(e) = o.finish() {
                 if !matches!(e, Error::BrokenPipe) {
