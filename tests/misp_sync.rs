@@ -187,12 +187,14 @@ fn a_stopped_target_holds_the_state_back_and_the_worst_status_wins() {
     assert_sentinel_holds(&ms, WORKSPACE, &want);
     assert_defender_holds(&ms, &want);
     // What the stopped target could not deliver waits in its failed file.
-    let failed = ndjson(
-        &sync
-            .target(&format!("sentinel-{unknown}"))
-            .join("failed.ndjson"),
-    );
-    assert_eq!(failed.len(), want.len());
+    let failed_file = sync
+        .target(&format!("sentinel-{unknown}"))
+        .join("failed.ndjson");
+    assert_eq!(ndjson(&failed_file).len(), want.len());
+    // Stopping again neither loses nor piles up failed records.
+    let ran = sync.run(&plus_hours(NOW, 1), &[]);
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    assert_eq!(ndjson(&failed_file).len(), want.len());
 }
 
 #[test]
