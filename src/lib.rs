@@ -3,6 +3,7 @@
 //! The binaries are thin; everything lives here.
 
 pub mod cli;
+pub mod csv_export;
 pub mod error;
 pub mod exit;
 pub mod http;
