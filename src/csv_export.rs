@@ -14,9 +14,11 @@ use std::path::{Path, PathBuf};
 
 use tempfile::NamedTempFile;
 
+use crate::defender::{is_network, Action, DefenderOptions};
 use crate::error::{Error, Result};
 use crate::indicator::{defender_severity, HashAlgo, Indicator, Kind, SkipReason, Tlp};
-use crate::time::Timestamp;
+use crate::sink::{Emitted, Sink};
+use crate::text;
 
 /// Sentinel rejects CSV files over 50 MB; parts stay at or under this many bytes.
 pub const SENTINEL_MAX_BYTES: u64 = 50_000_000;
@@ -53,10 +55,6 @@ const DEFENDER_HEADER: [&str; 12] = [
     "GenerateAlert",
 ];
 
-/// Longest `name`/`Title` and `description`/`Description` written, in characters.
-const TITLE_MAX: usize = 100;
-const DESCRIPTION_MAX: usize = 1000;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CsvFormat {
     Sentinel,
@@ -86,15 +84,13 @@ pub struct CsvOptions {
     pub max_rows: Option<u64>,
     /// Bytes per file, header included.
     pub max_bytes: u64,
-    /// Defender `Action` (`Audit`, `Block`, `Warn`, `Allowed`, `BlockAndRemediate`).
-    pub defender_action: String,
-    /// Defender `GenerateAlert`.
-    pub generate_alert: bool,
+    /// Defender `Action` and `GenerateAlert` (as `--format defender`).
+    pub defender: DefenderOptions,
 }
 
 impl CsvOptions {
-    /// The defaults for a format: Defender 500 rows a file, Sentinel 50 MB a file;
-    /// Defender rows `Audit` with an alert.
+    /// The defaults for a format (`--max-rows` given or not): Defender 500 rows
+    /// a file, Sentinel 50 MB a file; Defender rows `Audit` with an alert.
     pub fn for_format(format: CsvFormat, max_rows: Option<u64>) -> Self {
         let max_rows = match (format, max_rows) {
             (_, Some(0)) => None,
@@ -105,8 +101,7 @@ impl CsvOptions {
         CsvOptions {
             max_rows,
             max_bytes: SENTINEL_MAX_BYTES,
-            defender_action: "Audit".into(),
-            generate_alert: true,
+            defender: DefenderOptions::default(),
         }
     }
 }
@@ -134,9 +129,11 @@ pub struct CsvSink {
     done: Vec<NamedTempFile>,
     current: Option<Part>,
     /// Defender keys (`indicatorType` + value) already written, as 64-bit hashes.
-    seen: HashSet<u64>,
+    seen: HashSet<u128>,
     row: Vec<u8>,
     rows: u64,
+    /// Scratch space for names and descriptions.
+    text: (String, String),
 }
 
 impl CsvSink {
@@ -177,6 +174,7 @@ impl CsvSink {
             seen: HashSet::new(),
             row: Vec::new(),
             rows: 0,
+            text: Default::default(),
         })
     }
 
@@ -188,8 +186,8 @@ impl CsvSink {
     /// Writes one indicator, or says why it cannot be written in this format.
     pub fn write(&mut self, ind: &Indicator) -> Result<Outcome> {
         let fields = match self.format {
-            CsvFormat::Sentinel => sentinel_row(ind),
-            CsvFormat::Defender => defender_row(ind, &self.opts),
+            CsvFormat::Sentinel => sentinel_row(ind, &mut self.text),
+            CsvFormat::Defender => defender_row(ind, &self.opts.defender, &mut self.text),
         };
         let fields = match fields {
             Ok(f) => f,
@@ -197,9 +195,7 @@ impl CsvSink {
         };
         if self.format == CsvFormat::Defender {
             // Defender keys indicators by type and value: one row per key and run.
-            let mut h = DefaultHasher::new();
-            (&fields[0], &fields[1]).hash(&mut h);
-            if !self.seen.insert(h.finish()) {
+            if !self.seen.insert(key(&fields[0], &fields[1])) {
                 return Ok(Outcome::Skipped(SkipReason::DuplicateKey));
             }
         }
@@ -312,6 +308,48 @@ impl CsvSink {
     }
 }
 
+impl Sink for CsvSink {
+    fn write(&mut self, parts: &[Indicator]) -> Result<Emitted> {
+        let mut written = 0;
+        let mut first_skip = None;
+        for ind in parts {
+            match CsvSink::write(self, ind)? {
+                Outcome::Written => written += 1,
+                Outcome::Skipped(reason) => {
+                    first_skip.get_or_insert(reason);
+                }
+            }
+        }
+        Ok(match first_skip {
+            Some(reason) if written == 0 => Emitted::Skipped(reason),
+            _ => Emitted::Written(written),
+        })
+    }
+
+    fn finish(self: Box<Self>) -> Result<()> {
+        let paths = CsvSink::finish(*self)?;
+        if paths.len() > 1 {
+            eprintln!(
+                "ioc-map: {} files: {} … {}",
+                paths.len(),
+                paths[0].display(),
+                paths[paths.len() - 1].display()
+            );
+        }
+        Ok(())
+    }
+}
+
+/// A 128-bit hash of a Defender key (CONTRACT §9: at most 64 bytes a key in memory).
+fn key(indicator_type: &str, value: &str) -> u128 {
+    let half = |salt: u8| {
+        let mut h = DefaultHasher::new();
+        (salt, indicator_type, value).hash(&mut h);
+        u128::from(h.finish())
+    };
+    half(1) << 64 | half(2)
+}
+
 /// `dir/out.csv` → `dir/out-0001.csv`; a name without extension gets the number at its end.
 pub fn numbered(path: &Path, n: usize) -> PathBuf {
     let stem = path
@@ -341,7 +379,10 @@ fn encode<'a>(fields: impl IntoIterator<Item = &'a str>) -> Result<Vec<u8>> {
 }
 
 /// The row of Sentinel's "All other indicator types" template, or why not.
-fn sentinel_row(ind: &Indicator) -> std::result::Result<[String; 12], SkipReason> {
+fn sentinel_row(
+    ind: &Indicator,
+    text: &mut (String, String),
+) -> std::result::Result<[String; 12], SkipReason> {
     if ind.retired {
         return Err(SkipReason::NotExpressible(
             "sentinel-csv: retirement (a CSV import cannot update an indicator it created)".into(),
@@ -365,15 +406,21 @@ fn sentinel_row(ind: &Indicator) -> std::result::Result<[String; 12], SkipReason
         .map(|t| one_line(t).replace(',', ";"))
         .collect::<Vec<_>>()
         .join(", ");
+    // The same name and description as the STIX indicator.
+    let (name, description) = text;
+    text::name(ind, name);
+    text::truncate(name, crate::stix::NAME_MAX);
+    text::describe(ind, description);
+    text::truncate(description, crate::stix::DESCRIPTION_MAX);
     Ok([
-        String::new(), // threatTypes: MISP says nothing that maps onto it reliably
+        String::new(), // threatTypes: its vocabulary is undocumented
         tags,
-        indicator_title(ind),
-        indicator_description(ind),
+        one_line(name),
+        one_line(description),
         ind.confidence.to_string(),
         String::new(), // revoked: retirements are not written
-        fmt_millis(&ind.valid_from),
-        fmt_millis(&ind.valid_until),
+        crate::time::fmt_millis(&ind.valid_from),
+        crate::time::fmt_millis(&ind.valid_until),
         tlp_level.into(),
         String::new(), // severity: its scale is undocumented
         observable.into(),
@@ -404,109 +451,63 @@ pub fn sentinel_observable(kind: Kind) -> std::result::Result<&'static str, Skip
 /// The row of Defender's import file, or why not.
 fn defender_row(
     ind: &Indicator,
-    opts: &CsvOptions,
+    opts: &DefenderOptions,
+    text: &mut (String, String),
 ) -> std::result::Result<[String; 12], SkipReason> {
     if ind.retired {
         return Err(SkipReason::DeletedNoRetirement);
     }
     let itype = ind.kind.defender_type()?;
+    let refuse = |why: &str| Err(SkipReason::NotExpressible(format!("defender-csv: {why}")));
     match ind.kind {
         Kind::Hash(HashAlgo::Md5) => {
-            return Err(SkipReason::NotExpressible(
-                "defender-csv: MD5 (the file import takes no FileMd5; use --format defender)"
-                    .into(),
-            ))
+            return refuse("MD5 (the file import takes no FileMd5; use --format defender)")
         }
-        Kind::X509(_) => {
-            return Err(SkipReason::NotExpressible(
-                "defender-csv: certificate (the file import takes no CertificateThumbprint; use --format defender)".into(),
-            ))
-        }
+        Kind::X509(_) => return refuse(
+            "certificate (the file import takes no CertificateThumbprint; use --format defender)",
+        ),
+        Kind::Url if !ind.value.contains("://") => return refuse("relative URI"),
         _ => {}
     }
-    let network = matches!(itype, "IpAddress" | "DomainName" | "Url");
-    if network && opts.defender_action == "BlockAndRemediate" {
-        return Err(SkipReason::NotExpressible(
-            "defender-csv: BlockAndRemediate for a network indicator".into(),
-        ));
+    if opts.action == Action::BlockAndRemediate && is_network(ind.kind) {
+        return refuse("BlockAndRemediate on a network indicator");
     }
+    // The same title and description as `--format defender`.
+    let (title, description) = text;
+    text::name(ind, description);
+    title.clear();
+    title.push_str("MISP: ");
+    title.push_str(description);
+    text::truncate(title, crate::defender::TITLE_MAX);
+    text::describe(ind, description);
+    text::truncate(description, crate::defender::DESCRIPTION_MAX);
     Ok([
         itype.into(),
         ind.value.clone(),
         // The sample's form: seconds and one decimal, `2026-06-01T00:00:00.0Z`.
         ind.valid_until.format("%Y-%m-%dT%H:%M:%S.0Z").to_string(),
-        opts.defender_action.clone(),
+        opts.action.as_str().into(),
         defender_severity(ind.event.threat_level).into(),
-        indicator_title(ind),
-        indicator_description(ind),
-        String::new(),
-        String::new(),
+        one_line(title),
+        one_line(description),
+        String::new(), // RecommendedActions
+        String::new(), // RbacGroups
         String::new(), // Category: only Pascal-case values from the portal's list
-        String::new(),
+        String::new(), // MitreTechniques
         if opts.generate_alert { "True" } else { "False" }.into(),
     ])
-}
-
-fn fmt_millis(t: &Timestamp) -> String {
-    crate::time::fmt_millis(t)
-}
-
-/// `MISP <event id>: <event info>`, or the type and value when the event is unknown.
-fn indicator_title(ind: &Indicator) -> String {
-    let ev = &ind.event;
-    let title = match (ev.id.as_deref(), ev.info.as_deref()) {
-        (Some(id), Some(info)) => format!("MISP {id}: {info}"),
-        (None, Some(info)) => format!("MISP: {info}"),
-        (Some(id), None) => format!("MISP {id}: {} {}", ind.part_type, ind.value),
-        (None, None) => format!("MISP: {} {}", ind.part_type, ind.value),
-    };
-    truncate(&one_line(&title), TITLE_MAX)
-}
-
-/// What the attribute is and where it comes from, in one line.
-fn indicator_description(ind: &Indicator) -> String {
-    let mut d = format!("{} {}", ind.misp_type, ind.value);
-    if let Some(port) = ind.port {
-        d.push_str(&format!(" port {port}"));
-    }
-    if let Some(cat) = &ind.category {
-        d.push_str(&format!(" ({cat})"));
-    }
-    if let Some(obj) = &ind.object {
-        d.push_str(&format!("; object {}", obj.name));
-        if let Some(rel) = &obj.relation {
-            d.push_str(&format!(" / {rel}"));
-        }
-    }
-    if let Some(c) = ind.comment.as_deref().filter(|c| !c.trim().is_empty()) {
-        d.push_str(&format!("; {c}"));
-    }
-    d.push_str(&format!("; attribute {}", ind.attribute_uuid));
-    if let Some(ev) = &ind.event.uuid {
-        d.push_str(&format!(", event {ev}"));
-    }
-    truncate(&one_line(&d), DESCRIPTION_MAX)
 }
 
 /// Line breaks and tabs become spaces: a multi-line cell is legal CSV but
 /// not every importer reads it.
 fn one_line(s: &str) -> String {
+    if !s.contains(['\r', '\n', '\t']) {
+        return s.to_string();
+    }
     s.split(['\r', '\n', '\t'])
         .filter(|p| !p.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
-        .trim()
-        .to_string()
-}
-
-/// At most `max` characters, the last one `…` when cut.
-fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(max - 1).collect();
-    out.push('…');
-    out
 }
 
 #[cfg(test)]
@@ -542,6 +543,7 @@ mod tests {
             tlp: Tlp::Green,
             tlp_tagged: true,
             confidence: 75,
+            to_ids: true,
             kill_chain: vec![],
             created: t("2026-03-02T00:00:00Z"),
             modified: t("2026-03-02T10:15:00Z"),
@@ -550,6 +552,14 @@ mod tests {
             retired: false,
             revoked: false,
         }
+    }
+
+    fn srow(i: &Indicator) -> std::result::Result<[String; 12], SkipReason> {
+        sentinel_row(i, &mut Default::default())
+    }
+
+    fn drow(i: &Indicator, o: &DefenderOptions) -> std::result::Result<[String; 12], SkipReason> {
+        defender_row(i, o, &mut Default::default())
     }
 
     fn read_dir(dir: &Path) -> Vec<String> {
@@ -591,7 +601,7 @@ mod tests {
         assert_eq!(
             text,
             "threatTypes,tags,name,description,confidence,revoked,validFrom,validUntil,tlpLevel,severity,observableType,observableValue\r\n\
-             ,\"misp, demo, a;b, tlp:amber+strict\",\"MISP 4711: C2, \"\"infra\"\"\",\"domain login.example.org (Network activity); attribute 5f0e8b1a-6d2c-4a8e-b1f3-0c9d8e7f6a5b, event 0b3c6d1e-2f4a-4b5c-8d6e-7f8091a2b3c4\",75,,2026-03-02T10:15:00.000Z,2026-06-01T00:00:00.000Z,amber,,domain-name,login.example.org\r\n"
+             ,\"misp, demo, a;b, tlp:amber+strict\",\"C2, \"\"infra\"\"\",\"MISP domain from event \"\"C2, \"\"infra\"\"\"\" (0b3c6d1e-2f4a-4b5c-8d6e-7f8091a2b3c4)\",75,,2026-03-02T10:15:00.000Z,2026-06-01T00:00:00.000Z,amber,,domain-name,login.example.org\r\n"
         );
     }
 
@@ -629,7 +639,7 @@ mod tests {
         ] {
             let mut i = ind(Kind::Url, "url", "http://x.example/");
             i.tlp = tlp;
-            assert_eq!(sentinel_row(&i).unwrap()[8], level);
+            assert_eq!(srow(&i).unwrap()[8], level);
         }
     }
 
@@ -643,24 +653,24 @@ mod tests {
             name: "domain-ip".into(),
             relation: Some("domain".into()),
         });
-        let row = defender_row(&i, &CsvOptions::for_format(CsvFormat::Defender, None)).unwrap();
+        let row = drow(&i, &DefenderOptions::default()).unwrap();
         assert_eq!(row[0], "DomainName");
         assert_eq!(row[1], "c2.example.net");
         assert_eq!(row[2], "2026-06-01T00:00:00.0Z");
         assert_eq!(row[3], "Audit");
         assert_eq!(row[4], "Medium");
-        assert_eq!(row[5], "MISP 4711: C2, \"infra\"");
+        assert_eq!(row[5], "MISP: C2, \"infra\"");
         assert_eq!(
             row[6],
-            "hostname|port c2.example.net port 8443 (Network activity); object domain-ip / domain; seen in logs; attribute 5f0e8b1a-6d2c-4a8e-b1f3-0c9d8e7f6a5b, event 0b3c6d1e-2f4a-4b5c-8d6e-7f8091a2b3c4"
+            "MISP hostname|port (hostname part) from event \"C2, \"infra\"\" (0b3c6d1e-2f4a-4b5c-8d6e-7f8091a2b3c4); object domain-ip/domain; port 8443; comment: seen in logs"
         );
         assert_eq!(row[11], "True");
     }
 
     #[test]
     fn defender_skips_what_its_import_refuses() {
-        let opts = CsvOptions::for_format(CsvFormat::Defender, None);
-        let skip = |i: Indicator| defender_row(&i, &opts).unwrap_err().to_string();
+        let opts = DefenderOptions::default();
+        let skip = |i: Indicator| drow(&i, &opts).unwrap_err().to_string();
         assert!(skip(ind(Kind::Hash(HashAlgo::Md5), "md5", &"a".repeat(32))).contains("FileMd5"));
         assert!(skip(ind(
             Kind::X509(HashAlgo::Sha1),
@@ -670,23 +680,20 @@ mod tests {
         .contains("CertificateThumbprint"));
         assert!(skip(ind(Kind::Ipv4 { cidr: true }, "ip-dst", "198.51.100.0/24")).contains("CIDR"));
         assert!(skip(ind(Kind::Email, "email", "a@example.org")).contains("e-mail"));
-        assert!(defender_row(
+        assert!(drow(
             &ind(Kind::Hash(HashAlgo::Sha1), "sha1", &"a".repeat(40)),
             &opts
         )
         .is_ok());
         let mut retired = ind(Kind::Url, "url", "http://x.example/");
         retired.retired = true;
-        assert_eq!(
-            defender_row(&retired, &opts),
-            Err(SkipReason::DeletedNoRetirement)
-        );
-        let bar = CsvOptions {
-            defender_action: "BlockAndRemediate".into(),
+        assert_eq!(drow(&retired, &opts), Err(SkipReason::DeletedNoRetirement));
+        let bar = DefenderOptions {
+            action: Action::BlockAndRemediate,
             ..opts.clone()
         };
-        assert!(defender_row(&ind(Kind::Url, "url", "http://x.example/"), &bar).is_err());
-        assert!(defender_row(
+        assert!(drow(&ind(Kind::Url, "url", "http://x.example/"), &bar).is_err());
+        assert!(drow(
             &ind(Kind::Hash(HashAlgo::Sha256), "sha256", &"b".repeat(64)),
             &bar
         )
@@ -710,7 +717,7 @@ mod tests {
             Outcome::Skipped(SkipReason::DuplicateKey)
         );
         assert_eq!(
-            sink.write(&ind(Kind::Url, "url", "c2.example.net"))
+            sink.write(&ind(Kind::Url, "url", "http://c2.example.net"))
                 .unwrap(),
             Outcome::Written
         );
@@ -768,7 +775,7 @@ mod tests {
         let path = dir.path().join("s.csv");
         let header_len = encode(SENTINEL_HEADER).unwrap().len() as u64;
         let one = ind(Kind::Domain, "domain", "a.example.net");
-        let row_len = encode(sentinel_row(&one).unwrap().iter().map(String::as_str))
+        let row_len = encode(srow(&one).unwrap().iter().map(String::as_str))
             .unwrap()
             .len() as u64;
         let opts = CsvOptions {
@@ -854,8 +861,8 @@ mod tests {
     fn long_text_is_cut() {
         let mut i = ind(Kind::Domain, "domain", "x.example");
         i.event.info = Some("é".repeat(500));
-        let row = sentinel_row(&i).unwrap();
-        assert_eq!(row[2].chars().count(), TITLE_MAX);
+        let row = srow(&i).unwrap();
+        assert_eq!(row[2].chars().count(), crate::stix::NAME_MAX);
         assert!(row[2].ends_with('…'));
     }
 }
