@@ -62,11 +62,65 @@ def summary_counts(err_path):
         fail(f"{err_path}: no summary line")
     line = lines[-1]
     counts = {}
-    for key in ("attributes", "mapped", "skipped", "written"):
-        m = re.search(rf"(\d+) {key}\b|\b{key}[ =:]+(\d+)", line)
+    for key, pattern in (
+        ("attributes", r"(\d+) attributes"),
+        ("mapped", r"(\d+) mapped"),
+        ("skipped", r"(\d+) skipped"),
+        ("written", r"(\d+) indicators written"),
+    ):
+        m = re.search(pattern, line)
         if m:
-            counts[key] = int(m.group(1) or m.group(2))
+            counts[key] = int(m.group(1))
     return line, counts
+
+
+# The portals' CSV headers (REFERENCE §8) and the most data rows a file may hold.
+CSV_HEADERS = {
+    "sentinel-csv": "threatTypes,tags,name,description,confidence,revoked,validFrom,validUntil,"
+    "tlpLevel,severity,observableType,observableValue",
+    "defender-csv": "IndicatorType,IndicatorValue,ExpirationTime,Action,Severity,Title,Description,"
+    "RecommendedActions,RbacGroups,Category,MitreTechniques,GenerateAlert",
+}
+CSV_MAX_ROWS = {"sentinel-csv": None, "defender-csv": 500}
+CSV_MAX_BYTES = 50_000_000
+
+
+def csv_rows(out_dir, fmt):
+    """Data rows over the files of one CSV run (`FMT.csv`, or `FMT-0001.csv`, …)."""
+    import csv
+
+    single = pathlib.Path(out_dir, f"{fmt}.csv")
+    parts = sorted(pathlib.Path(out_dir).glob(f"{fmt}-[0-9][0-9][0-9][0-9].csv"))
+    files = [single] if single.exists() else parts
+    if not files or (single.exists() and parts):
+        fail(f"{fmt}: expected {single.name} or numbered parts, found {[p.name for p in files]}")
+    rows, keys = 0, set()
+    for path in files:
+        if path.stat().st_size > CSV_MAX_BYTES:
+            fail(f"{path.name}: {path.stat().st_size} bytes, more than {CSV_MAX_BYTES}")
+        with open(path, encoding="utf-8", newline="") as f:
+            table = list(csv.reader(f))
+        if not table or ",".join(table[0]) != CSV_HEADERS[fmt]:
+            fail(f"{path.name}: header is not {CSV_HEADERS[fmt]}")
+        data = table[1:]
+        limit = CSV_MAX_ROWS[fmt]
+        if limit and len(data) > limit:
+            fail(f"{path.name}: {len(data)} rows, more than {limit}")
+        for n, row in enumerate(data, 2):
+            if len(row) != 12:
+                fail(f"{path.name}:{n}: {len(row)} columns, expected 12")
+            if fmt == "defender-csv":
+                if not row[1] or row[11] not in ("True", "False"):
+                    fail(f"{path.name}:{n}: IndicatorValue and GenerateAlert are required")
+                if row[0] not in ("FileSha1", "FileSha256", "IpAddress", "DomainName", "Url"):
+                    fail(f"{path.name}:{n}: IndicatorType {row[0]} is not accepted by the import")
+                if (row[0], row[1]) in keys:
+                    fail(f"{path.name}:{n}: {row[0]} {row[1]} written twice")
+                keys.add((row[0], row[1]))
+            elif not (row[6] and row[10] and row[11]):
+                fail(f"{path.name}:{n}: validFrom, observableType and observableValue are required")
+        rows += len(data)
+    return rows, len(files)
 
 
 def skipped_uuids(path):
@@ -119,6 +173,16 @@ def accounting(feed_dir, out_dir, formats):
             fail(f"{fmt}: summary says {counts.get('skipped')} skipped, --skipped has {len(skipped)}: {line}")
         if counts.get("mapped", -1) + len(skipped) != len(attrs):
             fail(f"{fmt}: mapped {counts.get('mapped')} + skipped {len(skipped)} != {len(attrs)}: {line}")
+        if fmt in CSV_HEADERS:
+            rows, files = csv_rows(out_dir, fmt)
+            if rows != counts.get("written"):
+                fail(f"{fmt}: {rows} rows in {files} files, summary says {counts.get('written')} written")
+            print(f"conformance: {fmt}: {rows} rows in {files} files, headers, limits and keys checked")
+        else:
+            with open(os.path.join(out_dir, f"{fmt}.ndjson"), encoding="utf-8") as f:
+                lines = sum(1 for _ in f)
+            if lines != counts.get("written"):
+                fail(f"{fmt}: {lines} lines out, summary says {counts.get('written')} written")
         if fmt == "stix":
             mapped = stix_attribute_uuids(os.path.join(out_dir, "stix.ndjson"), attrs)
             if mapped & unique:
