@@ -8,7 +8,6 @@
 //! several are numbered (`out.csv` → `out-0001.csv`, `out-0002.csv`, …).
 
 use std::collections::HashSet;
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -195,7 +194,10 @@ impl CsvSink {
         };
         if self.format == CsvFormat::Defender {
             // Defender keys indicators by type and value: one row per key and run.
-            if !self.seen.insert(key(&fields[0], &fields[1])) {
+            if !self
+                .seen
+                .insert(crate::defender::key(&fields[0], &fields[1]))
+            {
                 return Ok(Outcome::Skipped(SkipReason::DuplicateKey));
             }
         }
@@ -338,16 +340,6 @@ impl Sink for CsvSink {
         }
         Ok(())
     }
-}
-
-/// A 128-bit hash of a Defender key (CONTRACT §9: at most 64 bytes a key in memory).
-fn key(indicator_type: &str, value: &str) -> u128 {
-    let half = |salt: u8| {
-        let mut h = DefaultHasher::new();
-        (salt, indicator_type, value).hash(&mut h);
-        u128::from(h.finish())
-    };
-    half(1) << 64 | half(2)
 }
 
 /// `dir/out.csv` → `dir/out-0001.csv`; a name without extension gets the number at its end.
@@ -601,7 +593,7 @@ mod tests {
         assert_eq!(
             text,
             "threatTypes,tags,name,description,confidence,revoked,validFrom,validUntil,tlpLevel,severity,observableType,observableValue\r\n\
-             ,\"misp, demo, a;b, tlp:amber+strict\",\"C2, \"\"infra\"\"\",\"MISP domain from event \"\"C2, \"\"infra\"\"\"\" (0b3c6d1e-2f4a-4b5c-8d6e-7f8091a2b3c4)\",75,,2026-03-02T10:15:00.000Z,2026-06-01T00:00:00.000Z,amber,,domain-name,login.example.org\r\n"
+             ,\"misp, demo, a;b, tlp:amber+strict\",\"C2, \"\"infra\"\"\",\"MISP domain from event: C2, \"\"infra\"\"\",75,,2026-03-02T10:15:00.000Z,2026-06-01T00:00:00.000Z,amber,,domain-name,login.example.org\r\n"
         );
     }
 
@@ -662,7 +654,7 @@ mod tests {
         assert_eq!(row[5], "MISP: C2, \"infra\"");
         assert_eq!(
             row[6],
-            "MISP hostname|port (hostname part) from event \"C2, \"infra\"\" (0b3c6d1e-2f4a-4b5c-8d6e-7f8091a2b3c4); object domain-ip/domain; port 8443; comment: seen in logs"
+            "MISP hostname|port (hostname part) from event: C2, \"infra\"; object domain-ip/domain; port 8443; comment: seen in logs"
         );
         assert_eq!(row[11], "True");
     }

@@ -102,7 +102,9 @@ pub struct DefenderSink {
     buf: Vec<u8>,
 }
 
-fn key(t: &str, v: &str) -> u128 {
+/// The 16-byte hash of a Defender key (`indicatorType` + `indicatorValue`), for
+/// the per-run set of keys written (also usable by the Defender CSV format).
+pub fn key(t: &str, v: &str) -> u128 {
     let half = |salt: u8| {
         let mut h = DefaultHasher::new();
         (salt, t, v).hash(&mut h);

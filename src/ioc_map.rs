@@ -101,7 +101,7 @@ struct Run {
 
 /// Checks flag combinations that the target would refuse (exit 2).
 fn check(opts: &RunOptions) -> Result<()> {
-    let known: HashSet<String> = mapped_types().into_iter().collect();
+    let known: HashSet<&str> = mapped_types().into_iter().collect();
     for t in opts
         .map
         .types
@@ -109,7 +109,7 @@ fn check(opts: &RunOptions) -> Result<()> {
         .flatten()
         .chain(&opts.map.exclude_types)
     {
-        if !known.contains(t) {
+        if !known.contains(t.as_str()) {
             return Err(Error::usage(format!(
                 "--types/--exclude-types: {t:?} is not a MISP type ioc-map maps (see the README's mapping table)"
             )));

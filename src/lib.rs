@@ -15,6 +15,7 @@ pub mod input;
 pub mod interrupt;
 pub mod ioc_map;
 pub mod ipset;
+pub mod jsonw;
 pub mod keys;
 pub mod mapping;
 pub mod misp;

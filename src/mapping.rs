@@ -10,7 +10,8 @@
 //! Indicators are written into reusable slots ([`Parts`]) so that mapping
 //! millions of attributes does not allocate for each.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
 
 use chrono::Duration as ChronoDuration;
 
@@ -77,8 +78,8 @@ impl MapOptions {
     }
 }
 
-/// How a MISP type splits into parts: (part type, primary?) for the left and
-/// right halves of a composite; a plain type is its own single part.
+/// How a MISP type splits into parts.
+#[derive(Clone, Copy)]
 enum Shape {
     Plain,
     /// `left|right`; `None` for a half that is no indicator (a port, a registry value).
@@ -92,6 +93,13 @@ enum Shape {
         /// The left half is a file name (emitted only with `--include-filenames`).
         filename_left: bool,
     },
+}
+
+/// What the mapping knows of a MISP type it maps.
+struct TypeInfo {
+    /// The type's name, `'static` (a plain type is its own part type).
+    name: &'static str,
+    shape: Shape,
 }
 
 const PLAIN_TYPES: &[&str] = &[
@@ -149,68 +157,71 @@ const PLAIN_TYPES: &[&str] = &[
     "suricata",
 ];
 
-const FILENAME_HASHES: &[&str] = &[
-    "md5",
-    "sha1",
-    "sha224",
-    "sha256",
-    "sha384",
-    "sha512",
-    "sha512/224",
-    "sha512/256",
-    "sha3-224",
-    "sha3-256",
-    "sha3-384",
-    "sha3-512",
-    "authentihash",
-    "vhash",
-    "ssdeep",
-    "imphash",
-    "impfuzzy",
-    "pehash",
-    "tlsh",
+const FILENAME_HASHES: &[(&str, &str)] = &[
+    ("filename|md5", "md5"),
+    ("filename|sha1", "sha1"),
+    ("filename|sha224", "sha224"),
+    ("filename|sha256", "sha256"),
+    ("filename|sha384", "sha384"),
+    ("filename|sha512", "sha512"),
+    ("filename|sha512/224", "sha512/224"),
+    ("filename|sha512/256", "sha512/256"),
+    ("filename|sha3-224", "sha3-224"),
+    ("filename|sha3-256", "sha3-256"),
+    ("filename|sha3-384", "sha3-384"),
+    ("filename|sha3-512", "sha3-512"),
+    ("filename|authentihash", "authentihash"),
+    ("filename|vhash", "vhash"),
+    ("filename|ssdeep", "ssdeep"),
+    ("filename|imphash", "imphash"),
+    ("filename|impfuzzy", "impfuzzy"),
+    ("filename|pehash", "pehash"),
+    ("filename|tlsh", "tlsh"),
 ];
 
-const COMPOSITE_TYPES: &[&str] = &[
-    "malware-sample",
-    "regkey|value",
-    "domain|ip",
-    "ip-src|port",
-    "ip-dst|port",
-    "hostname|port",
-];
-
-fn shape(t: &str) -> Option<Shape> {
-    let comp = |left, right, primary, port, filename_left| Shape::Composite {
-        left,
-        right,
-        primary,
-        port,
-        filename_left,
-    };
-    if PLAIN_TYPES.contains(&t) {
-        return Some(Shape::Plain);
-    }
-    if let Some(h) = t.strip_prefix("filename|") {
-        let h = FILENAME_HASHES.iter().find(|x| **x == h)?;
-        return Some(comp(Some("filename"), Some(h), 1, false, true));
-    }
-    Some(match t {
-        "malware-sample" => comp(Some("filename"), Some("md5"), 1, false, true),
-        "regkey|value" => comp(Some("regkey"), None, 0, false, false),
-        "domain|ip" => comp(Some("domain"), Some("ip-dst"), 0, false, false),
-        "ip-src|port" => comp(Some("ip-src"), None, 0, true, false),
-        "ip-dst|port" => comp(Some("ip-dst"), None, 0, true, false),
-        "hostname|port" => comp(Some("hostname"), None, 0, true, false),
-        _ => return None,
+fn type_table() -> &'static HashMap<&'static str, TypeInfo> {
+    static TABLE: OnceLock<HashMap<&'static str, TypeInfo>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let comp = |left, right, primary, port, filename_left| Shape::Composite {
+            left,
+            right,
+            primary,
+            port,
+            filename_left,
+        };
+        let mut m = HashMap::new();
+        let mut add = |name: &'static str, shape| {
+            m.insert(name, TypeInfo { name, shape });
+        };
+        for t in PLAIN_TYPES {
+            add(t, Shape::Plain);
+        }
+        for (t, h) in FILENAME_HASHES {
+            add(t, comp(Some("filename"), Some(*h), 1, false, true));
+        }
+        add(
+            "malware-sample",
+            comp(Some("filename"), Some("md5"), 1, false, true),
+        );
+        add("regkey|value", comp(Some("regkey"), None, 0, false, false));
+        add(
+            "domain|ip",
+            comp(Some("domain"), Some("ip-dst"), 0, false, false),
+        );
+        add("ip-src|port", comp(Some("ip-src"), None, 0, true, false));
+        add("ip-dst|port", comp(Some("ip-dst"), None, 0, true, false));
+        add(
+            "hostname|port",
+            comp(Some("hostname"), None, 0, true, false),
+        );
+        m
     })
 }
 
-/// Every MISP type ioc-map maps (for `--types` and the README).
-pub fn mapped_types() -> Vec<String> {
-    let mut v: Vec<String> = PLAIN_TYPES.iter().map(|s| s.to_string()).collect();
-    v.extend(FILENAME_HASHES.iter().map(|h| format!("filename|{h}")));
-    v.extend(COMPOSITE_TYPES.iter().map(|s| s.to_string()));
+/// Every MISP type ioc-map maps (for `--types` and the README), sorted.
+pub fn mapped_types() -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = type_table().keys().copied().collect();
+    v.sort_unstable();
     v
 }
 
@@ -483,7 +494,18 @@ fn set_event(dst: &mut EventContext, src: &EventContext) {
 /// `Network activity` → `network-activity` (STIX wants lower case and hyphens in phase names).
 fn push_slug(dst: &mut String, s: &str) {
     dst.clear();
-    for c in s.trim().chars() {
+    let s = s.trim();
+    if s.is_ascii() {
+        for b in s.bytes() {
+            dst.push(if b.is_ascii_whitespace() || b == b'_' {
+                '-'
+            } else {
+                b.to_ascii_lowercase() as char
+            });
+        }
+        return;
+    }
+    for c in s.chars() {
         if c.is_whitespace() || c == '_' {
             dst.push('-');
         } else {
@@ -533,7 +555,9 @@ impl Mapper {
         let uuid =
             uuid::Uuid::try_parse(uuid_str.trim()).map_err(|_| malformed("uuid is not a UUID"))?;
 
-        let shape = shape(misp_type).ok_or(SkipReason::NotIndicatorType)?;
+        let info = type_table()
+            .get(misp_type)
+            .ok_or(SkipReason::NotIndicatorType)?;
         if o.types.as_ref().is_some_and(|t| !t.contains(misp_type)) {
             return Err(SkipReason::Filtered("--types"));
         }
@@ -598,9 +622,9 @@ impl Mapper {
         let mut port = None;
         let primary;
         let mut filename_left = false;
-        match shape {
+        match info.shape {
             Shape::Plain => {
-                halves = [Some((raw, static_type(misp_type))), None];
+                halves = [Some((raw, info.name)), None];
                 primary = 0;
             }
             Shape::Composite {
@@ -852,15 +876,6 @@ impl Mapper {
             reference,
         })
     }
-}
-
-/// The `'static` name of a plain type (part types are kept without allocating).
-fn static_type(t: &str) -> &'static str {
-    PLAIN_TYPES
-        .iter()
-        .find(|x| **x == t)
-        .copied()
-        .unwrap_or("unknown")
 }
 
 #[cfg(test)]

@@ -34,17 +34,17 @@ pub enum LineKind<'l, 'a> {
 
 #[derive(Debug, Default, Deserialize)]
 pub struct Attribute<'a> {
-    #[serde(default, borrow, deserialize_with = "opt_id")]
+    #[serde(default, borrow, deserialize_with = "opt_str")]
     pub id: Option<Str<'a>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "opt_str")]
     pub uuid: Option<Str<'a>>,
-    #[serde(default, borrow, rename = "type")]
+    #[serde(default, borrow, rename = "type", deserialize_with = "opt_str")]
     pub kind: Option<Str<'a>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "opt_str")]
     pub value: Option<Str<'a>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "opt_str")]
     pub category: Option<Str<'a>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "opt_str")]
     pub comment: Option<Str<'a>>,
     #[serde(default, deserialize_with = "opt_bool")]
     pub to_ids: Option<bool>,
@@ -52,13 +52,13 @@ pub struct Attribute<'a> {
     pub deleted: Option<bool>,
     #[serde(default, deserialize_with = "opt_i64")]
     pub timestamp: Option<i64>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "opt_str")]
     pub first_seen: Option<Str<'a>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "opt_str")]
     pub last_seen: Option<Str<'a>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "opt_str")]
     pub object_relation: Option<Str<'a>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "opt_str")]
     pub event_uuid: Option<Str<'a>>,
     #[serde(default, borrow, rename = "Tag")]
     pub tags: Vec<Tag<'a>>,
@@ -105,14 +105,14 @@ impl<'a> Attribute<'a> {
 
 #[derive(Debug, Default, Deserialize)]
 pub struct Event<'a> {
-    #[serde(default, borrow, deserialize_with = "opt_id")]
+    #[serde(default, borrow, deserialize_with = "opt_str")]
     pub id: Option<Str<'a>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "opt_str")]
     pub uuid: Option<Str<'a>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "opt_str")]
     pub info: Option<Str<'a>>,
     /// `YYYY-MM-DD`.
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "opt_str")]
     pub date: Option<Str<'a>>,
     #[serde(default, deserialize_with = "opt_i64")]
     pub threat_level_id: Option<i64>,
@@ -132,26 +132,26 @@ pub struct Event<'a> {
 
 #[derive(Debug, Default, Deserialize)]
 pub struct Org<'a> {
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "opt_str")]
     pub uuid: Option<Str<'a>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "opt_str")]
     pub name: Option<Str<'a>>,
 }
 
 /// A MISP object inside an event, with its own attributes.
 #[derive(Debug, Default, Deserialize)]
 pub struct Object<'a> {
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "opt_str")]
     pub name: Option<Str<'a>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "opt_str")]
     pub uuid: Option<Str<'a>>,
     #[serde(default, deserialize_with = "opt_i64")]
     pub timestamp: Option<i64>,
     #[serde(default, deserialize_with = "opt_bool")]
     pub deleted: Option<bool>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "opt_str")]
     pub first_seen: Option<Str<'a>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "opt_str")]
     pub last_seen: Option<Str<'a>>,
     #[serde(default, borrow, rename = "Attribute")]
     pub attributes: Vec<Attribute<'a>>,
@@ -161,7 +161,7 @@ pub struct Object<'a> {
 /// some servers add `name`).
 #[derive(Debug, Default, Deserialize)]
 pub struct ObjectStub<'a> {
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "opt_str")]
     pub name: Option<Str<'a>>,
     #[serde(default, deserialize_with = "opt_i64")]
     pub timestamp: Option<i64>,
@@ -282,8 +282,9 @@ fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
     d.deserialize_any(V)
 }
 
-/// An id sent as a string or an integer.
-fn opt_id<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<Str<'a>>, D::Error> {
+/// A string, borrowed from the input where it has no escapes (serde's own
+/// `Option<Cow<str>>` always copies). Integers are accepted too (ids).
+fn opt_str<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<Str<'a>>, D::Error> {
     struct V;
     impl<'de> Visitor<'de> for V {
         type Value = Option<Str<'de>>;

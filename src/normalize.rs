@@ -124,14 +124,16 @@ fn hash(algo: HashAlgo, v: &str, out: &mut String) -> Result<(), SkipReason> {
             }
             out.push_str(v);
         }
-        HashAlgo::Tlsh => {
-            // Optional version prefix `T1`, then hex.
+        HashAlgo::Tlsh | HashAlgo::Telfhash => {
+            // Optional version prefix `T1` (written `T1` for TLSH, `t1` for telfhash), then hex.
             let (prefix, hex) = match v.get(..2) {
-                Some(p) if p.eq_ignore_ascii_case("t1") => ("T1", &v[2..]),
+                Some(p) if p.eq_ignore_ascii_case("t1") => {
+                    (if algo == HashAlgo::Tlsh { "T1" } else { "t1" }, &v[2..])
+                }
                 _ => ("", v),
             };
-            if hex.len() < 70 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(invalid("not a TLSH digest"));
+            if hex.len() < 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(invalid(format!("not a {} digest", misp_hash_name(algo))));
             }
             out.push_str(prefix);
             push_lower(out, hex);
@@ -139,7 +141,7 @@ fn hash(algo: HashAlgo, v: &str, out: &mut String) -> Result<(), SkipReason> {
         _ => {
             let ok_len = match algo.hex_len() {
                 Some(n) => v.len() == n,
-                None => v.len() >= 32, // telfhash, cdhash
+                None => v.len() >= 40, // cdhash
             };
             if !ok_len || !v.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(invalid(format!(
@@ -160,7 +162,9 @@ fn misp_hash_name(algo: HashAlgo) -> String {
 }
 
 fn push_lower(out: &mut String, v: &str) {
-    out.extend(v.chars().map(|c| c.to_ascii_lowercase()));
+    let start = out.len();
+    out.push_str(v);
+    out[start..].make_ascii_lowercase();
 }
 
 fn x509(algo: HashAlgo, v: &str, out: &mut String) -> Result<Kind, SkipReason> {
@@ -242,24 +246,33 @@ fn domain(v: &str, out: &mut String) -> Result<(), SkipReason> {
 
 /// Whether `v` is a plausible DNS name (any case; non-ASCII labels allowed).
 pub fn is_domain(v: &str) -> bool {
-    if v.is_empty() || v.len() > 253 || v.parse::<IpAddr>().is_ok() {
+    // No IP check needed: an IPv4 address has an all-digit "TLD", IPv6 has ':'.
+    if v.is_empty() || v.len() > 253 {
         return false;
     }
+    let ascii = v.is_ascii();
     let mut labels = 0;
+    let mut last = "";
     for label in v.split('.') {
         labels += 1;
-        if label.is_empty()
-            || label.len() > 63
-            || label.starts_with('-')
-            || !label
-                .chars()
-                .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
-        {
+        let ok = !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && if ascii {
+                label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            } else {
+                label
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
+            };
+        if !ok {
             return false;
         }
+        last = label;
     }
-    let tld = v.rsplit('.').next().unwrap_or("");
-    labels >= 2 && !tld.bytes().all(|b| b.is_ascii_digit())
+    labels >= 2 && !last.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// An e-mail address: the domain lower-cased and checked, the local part kept.

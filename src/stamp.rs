@@ -4,7 +4,6 @@
 
 use std::fmt;
 
-use chrono::{Datelike, Timelike};
 use serde::{Serialize, Serializer};
 
 use crate::time::Timestamp;
@@ -27,17 +26,19 @@ fn put(buf: &mut [u8], mut n: u32) {
 /// Formats into `buf`; returns the used length (20 or 24). Years outside
 /// 0–9999 fall back to chrono's formatting.
 fn format(t: &Timestamp, millis: bool, buf: &mut [u8; 24]) -> Option<usize> {
-    let y = t.year();
+    let secs = t.timestamp();
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
     if !(0..=9999).contains(&y) {
         return None;
     }
+    let sod = secs.rem_euclid(86_400) as u32;
     *buf = *b"0000-00-00T00:00:00.000Z";
     put(&mut buf[0..4], y as u32);
-    put(&mut buf[5..7], t.month());
-    put(&mut buf[8..10], t.day());
-    put(&mut buf[11..13], t.hour());
-    put(&mut buf[14..16], t.minute());
-    put(&mut buf[17..19], t.second());
+    put(&mut buf[5..7], m);
+    put(&mut buf[8..10], d);
+    put(&mut buf[11..13], sod / 3600);
+    put(&mut buf[14..16], sod / 60 % 60);
+    put(&mut buf[17..19], sod % 60);
     if millis {
         put(&mut buf[20..23], t.timestamp_subsec_millis().min(999));
         Some(24)
@@ -47,12 +48,38 @@ fn format(t: &Timestamp, millis: bool, buf: &mut [u8; 24]) -> Option<usize> {
     }
 }
 
+/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian
+/// (H. Hinnant's `civil_from_days`).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
 fn write(t: &Timestamp, millis: bool, f: impl FnOnce(&str) -> fmt::Result) -> fmt::Result {
     let mut buf = [0u8; 24];
     match format(t, millis, &mut buf) {
         Some(n) => f(std::str::from_utf8(&buf[..n]).expect("ASCII")),
         None if millis => f(&crate::time::fmt_millis(t)),
         None => f(&crate::time::fmt_secs(t)),
+    }
+}
+
+impl Millis {
+    /// Appends the text to a byte buffer.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        let mut buf = [0u8; 24];
+        match format(&self.0, true, &mut buf) {
+            Some(_) => out.extend_from_slice(&buf), // always 24 bytes with milliseconds
+            None => out.extend_from_slice(crate::time::fmt_millis(&self.0).as_bytes()),
+        }
     }
 }
 

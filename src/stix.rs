@@ -2,15 +2,13 @@
 //! (REFERENCE §3.2, §3.6, §14): one comparison per pattern, §14.2 escaping,
 //! TLP 1.0 markings (§16.1), millisecond UTC times.
 
-use serde::ser::{SerializeMap, SerializeSeq};
-use serde::{Serialize, Serializer};
-
 use crate::error::Result;
 use crate::indicator::{HashAlgo, Indicator, Kind, SkipReason, Tlp};
 use crate::output::Output;
 use crate::sink::{Emitted, Sink};
 use crate::stamp::Millis;
-use crate::text;
+use crate::time::Timestamp;
+use crate::{jsonw, text};
 
 #[derive(Debug, Clone, Default)]
 pub struct StixOptions {
@@ -59,6 +57,11 @@ fn hash_key(a: HashAlgo) -> Option<&'static str> {
 /// Writes a single-quoted STIX string literal: `\` → `\\` first, then `'` → `\'`.
 pub fn push_quoted(out: &mut String, v: &str) {
     out.push('\'');
+    if !v.contains(['\\', '\'']) {
+        out.push_str(v);
+        out.push('\'');
+        return;
+    }
     for c in v.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -130,123 +133,6 @@ pub fn pattern(ind: &Indicator, out: &mut String) -> Result<&'static str, SkipRe
     Ok("stix")
 }
 
-/// `<prefix>--<uuid>` without allocating.
-struct Id<'a>(&'a str, uuid::Uuid);
-
-impl Serialize for Id<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut buf = [0u8; 64];
-        let p = self.0.len();
-        buf[..p].copy_from_slice(self.0.as_bytes());
-        buf[p..p + 2].copy_from_slice(b"--");
-        let u = self
-            .1
-            .hyphenated()
-            .encode_lower(&mut buf[p + 2..p + 38])
-            .len();
-        s.serialize_str(std::str::from_utf8(&buf[..p + 2 + u]).expect("ASCII"))
-    }
-}
-
-struct Labels<'a>(&'a Indicator);
-
-impl Serialize for Labels<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let ind = self.0;
-        let mut seq = s.serialize_seq(None)?;
-        for l in &ind.labels {
-            seq.serialize_element(l)?;
-        }
-        // TLP 1.0 has no amber+strict marking: keep the strictness as a label.
-        if ind.tlp == Tlp::AmberStrict {
-            seq.serialize_element("tlp:amber+strict")?;
-        }
-        seq.end()
-    }
-}
-
-struct KillChain<'a>(&'a [(String, String)]);
-
-impl Serialize for KillChain<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(self.0.len()))?;
-        for (chain, phase) in self.0 {
-            seq.serialize_element(&Phase {
-                kill_chain_name: chain,
-                phase_name: phase,
-            })?;
-        }
-        seq.end()
-    }
-}
-
-#[derive(Serialize)]
-struct Phase<'a> {
-    kill_chain_name: &'a str,
-    phase_name: &'a str,
-}
-
-struct ExtRefs<'a> {
-    event_uuid: &'a str,
-    url: Option<(&'a str, &'a str)>,
-}
-
-impl Serialize for ExtRefs<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        struct One<'b>(&'b ExtRefs<'b>);
-        impl Serialize for One<'_> {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                let mut m = s.serialize_map(None)?;
-                m.serialize_entry("source_name", "MISP")?;
-                m.serialize_entry("external_id", self.0.event_uuid)?;
-                if let Some((base, u)) = self.0.url {
-                    m.serialize_entry("url", &format!("{base}/events/view/{u}"))?;
-                }
-                m.end()
-            }
-        }
-        let mut seq = s.serialize_seq(Some(1))?;
-        seq.serialize_element(&One(self))?;
-        seq.end()
-    }
-}
-
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-
-#[derive(Serialize)]
-struct StixIndicator<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    spec_version: &'static str,
-    id: Id<'a>,
-    created: Millis,
-    modified: Millis,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    created_by_ref: Option<Id<'a>>,
-    name: &'a str,
-    description: &'a str,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    indicator_types: &'a [&'static str],
-    pattern: &'a str,
-    pattern_type: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pattern_version: Option<&'static str>,
-    valid_from: Millis,
-    valid_until: Millis,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    kill_chain_phases: Option<KillChain<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    labels: Option<Labels<'a>>,
-    confidence: u8,
-    #[serde(skip_serializing_if = "is_false")]
-    revoked: bool,
-    object_marking_refs: [&'static str; 1],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    external_references: Option<ExtRefs<'a>>,
-}
-
 /// Longest `name` and `description` written.
 pub const NAME_MAX: usize = 256;
 pub const DESCRIPTION_MAX: usize = 1024;
@@ -258,9 +144,29 @@ pub struct StixSink {
     name: String,
     description: String,
     buf: Vec<u8>,
+    /// The last text of each of the four time fields: consecutive indicators
+    /// of one event mostly share them, and formatting dates is not free.
+    stamps: [(Timestamp, [u8; 26]); 4],
 }
 
 impl StixSink {
+    /// Writes time field `i` (quoted), from the cache when unchanged.
+    fn time(&mut self, i: usize, t: Timestamp) {
+        let (last, text) = &mut self.stamps[i];
+        if *last != t || text[0] != b'"' {
+            let mut v = Vec::with_capacity(26);
+            jsonw::time(&mut v, Millis(t));
+            if v.len() == 26 {
+                text.copy_from_slice(&v);
+                *last = t;
+            } else {
+                self.buf.extend_from_slice(&v); // outside years 0–9999: not cached
+                return;
+            }
+        }
+        self.buf.extend_from_slice(text);
+    }
+
     pub fn new(out: Output, mut opts: StixOptions) -> Self {
         opts.misp_url = opts.misp_url.map(|u| u.trim_end_matches('/').to_string());
         StixSink {
@@ -270,6 +176,7 @@ impl StixSink {
             name: String::new(),
             description: String::new(),
             buf: Vec::with_capacity(4096),
+            stamps: [(Timestamp::default(), [0; 26]); 4],
         }
     }
 
@@ -290,37 +197,90 @@ impl StixSink {
             .as_deref()
             .map(str::trim)
             .filter(|u| !u.is_empty());
-        let rec = StixIndicator {
-            kind: "indicator",
-            spec_version: "2.1",
-            id: Id("indicator", ind.id),
-            created: Millis(ind.created),
-            modified: Millis(ind.modified),
-            created_by_ref: parse_uuid(&ind.event.orgc_uuid).map(|u| Id("identity", u)),
-            name: &self.name,
-            description: &self.description,
-            indicator_types: if ind.to_ids {
-                &["malicious-activity"]
-            } else {
-                &[]
-            },
-            pattern: &self.pattern,
-            pattern_type,
-            pattern_version: (pattern_type == "stix").then_some("2.1"),
-            valid_from: Millis(ind.valid_from),
-            valid_until: Millis(ind.valid_until),
-            kill_chain_phases: (!ind.kill_chain.is_empty()).then_some(KillChain(&ind.kill_chain)),
-            labels: (!ind.labels.is_empty() || ind.tlp == Tlp::AmberStrict).then_some(Labels(ind)),
-            confidence: ind.confidence,
-            revoked: ind.revoked,
-            object_marking_refs: [tlp_marking(ind.tlp)],
-            external_references: event_uuid.map(|u| ExtRefs {
-                event_uuid: u,
-                url: self.opts.misp_url.as_deref().map(|b| (b, u)),
-            }),
-        };
         self.buf.clear();
-        serde_json::to_writer(&mut self.buf, &rec).expect("serialising to memory");
+        self.buf
+            .extend_from_slice(b"{\"type\":\"indicator\",\"spec_version\":\"2.1\"");
+        self.buf.extend_from_slice(b",\"id\":");
+        jsonw::id(&mut self.buf, "indicator", ind.id);
+        self.buf.extend_from_slice(b",\"created\":");
+        self.time(0, ind.created);
+        self.buf.extend_from_slice(b",\"modified\":");
+        self.time(1, ind.modified);
+        if let Some(org) = parse_uuid(&ind.event.orgc_uuid) {
+            self.buf.extend_from_slice(b",\"created_by_ref\":");
+            jsonw::id(&mut self.buf, "identity", org);
+        }
+        self.buf.extend_from_slice(b",\"name\":");
+        jsonw::string(&mut self.buf, &self.name);
+        self.buf.extend_from_slice(b",\"description\":");
+        jsonw::string(&mut self.buf, &self.description);
+        if ind.to_ids {
+            self.buf
+                .extend_from_slice(b",\"indicator_types\":[\"malicious-activity\"]");
+        }
+        self.buf.extend_from_slice(b",\"pattern\":");
+        jsonw::string(&mut self.buf, &self.pattern);
+        self.buf.extend_from_slice(b",\"pattern_type\":");
+        jsonw::string(&mut self.buf, pattern_type);
+        if pattern_type == "stix" {
+            self.buf.extend_from_slice(b",\"pattern_version\":\"2.1\"");
+        }
+        self.buf.extend_from_slice(b",\"valid_from\":");
+        self.time(2, ind.valid_from);
+        self.buf.extend_from_slice(b",\"valid_until\":");
+        self.time(3, ind.valid_until);
+        if !ind.kill_chain.is_empty() {
+            self.buf.extend_from_slice(b",\"kill_chain_phases\":[");
+            for (i, (chain, phase)) in ind.kill_chain.iter().enumerate() {
+                if i > 0 {
+                    self.buf.push(b',');
+                }
+                self.buf.extend_from_slice(b"{\"kill_chain_name\":");
+                jsonw::string(&mut self.buf, chain);
+                self.buf.extend_from_slice(b",\"phase_name\":");
+                jsonw::string(&mut self.buf, phase);
+                self.buf.push(b'}');
+            }
+            self.buf.push(b']');
+        }
+        // TLP 1.0 has no amber+strict marking: the strictness is kept as a label.
+        let strict = (ind.tlp == Tlp::AmberStrict).then_some("tlp:amber+strict");
+        if !ind.labels.is_empty() || strict.is_some() {
+            self.buf.extend_from_slice(b",\"labels\":[");
+            for (i, l) in ind
+                .labels
+                .iter()
+                .map(String::as_str)
+                .chain(strict)
+                .enumerate()
+            {
+                if i > 0 {
+                    self.buf.push(b',');
+                }
+                jsonw::string(&mut self.buf, l);
+            }
+            self.buf.push(b']');
+        }
+        self.buf.extend_from_slice(b",\"confidence\":");
+        let _ = std::io::Write::write_fmt(&mut self.buf, format_args!("{}", ind.confidence));
+        if ind.revoked {
+            self.buf.extend_from_slice(b",\"revoked\":true");
+        }
+        self.buf.extend_from_slice(b",\"object_marking_refs\":[");
+        jsonw::string(&mut self.buf, tlp_marking(ind.tlp));
+        self.buf.push(b']');
+        if let Some(u) = event_uuid {
+            self.buf.extend_from_slice(
+                b",\"external_references\":[{\"source_name\":\"MISP\",\"external_id\":",
+            );
+            jsonw::string(&mut self.buf, u);
+            if let Some(base) = &self.opts.misp_url {
+                self.buf.extend_from_slice(b",\"url\":");
+                jsonw::string(&mut self.buf, &format!("{base}/events/view/{u}"));
+            }
+            self.buf.extend_from_slice(b"}]");
+        }
+        self.buf.push(b'}');
         Ok(())
     }
 

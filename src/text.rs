@@ -35,7 +35,8 @@ pub fn name(ind: &Indicator, out: &mut String) {
     }
 }
 
-/// `MISP <type> from event "<info>" (<event uuid>); object file/sha256; port 443; comment: …`
+/// `MISP <type> from event: <info>; object file/sha256; port 443; comment: …`
+/// (the event uuid is in the records' references; no quotes, so no JSON escaping).
 pub fn describe(ind: &Indicator, out: &mut String) {
     out.clear();
     let _ = write!(out, "MISP {}", ind.misp_type);
@@ -43,14 +44,13 @@ pub fn describe(ind: &Indicator, out: &mut String) {
         let _ = write!(out, " ({} part)", ind.part_type);
     }
     match (&ind.event.info, &ind.event.uuid) {
-        (Some(info), Some(u)) => {
-            let _ = write!(out, " from event \"{}\" ({u})", info.trim());
-        }
-        (Some(info), None) => {
-            let _ = write!(out, " from event \"{}\"", info.trim());
+        (Some(info), _) => {
+            out.push_str(" from event: ");
+            out.push_str(info.trim());
         }
         (None, Some(u)) => {
-            let _ = write!(out, " from event {u}");
+            out.push_str(" from event ");
+            out.push_str(u);
         }
         (None, None) => {}
     }
