@@ -177,7 +177,7 @@ def accounting(feed_dir, out_dir, formats):
             rows, files = csv_rows(out_dir, fmt)
             if rows != counts.get("written"):
                 fail(f"{fmt}: {rows} rows in {files} files, summary says {counts.get('written')} written")
-            print(f"conformance: {fmt}: {rows} rows in {files} files, headers, limits and keys checked")
+            print(f"conformance: {fmt}: {rows} rows in {files} file(s); headers, limits and keys checked")
         else:
             with open(os.path.join(out_dir, f"{fmt}.ndjson"), encoding="utf-8") as f:
                 lines = sum(1 for _ in f)
