@@ -90,8 +90,8 @@ struct DefenderIndicator<'a> {
     severity: &'static str,
 }
 
-const TITLE_MAX: usize = 200;
-const DESCRIPTION_MAX: usize = 1000;
+pub const TITLE_MAX: usize = 200;
+pub const DESCRIPTION_MAX: usize = 1000;
 
 pub struct DefenderSink {
     out: Output,

@@ -134,8 +134,8 @@ pub fn pattern(ind: &Indicator, out: &mut String) -> Result<&'static str, SkipRe
 }
 
 /// Longest `name` and `description` written.
-const NAME_MAX: usize = 256;
-const DESCRIPTION_MAX: usize = 1024;
+pub const NAME_MAX: usize = 256;
+pub const DESCRIPTION_MAX: usize = 1024;
 
 pub struct StixSink {
     out: Output,
