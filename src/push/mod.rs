@@ -289,6 +289,9 @@ impl Run {
                 self.show_progress();
             }
         }
+        if self.stopping() {
+            self.keep_unread(&mut lines, &mut buf)?;
+        }
         if !self.stopping() && self.opts.retire_missing {
             self.retire_missing()?;
         }
@@ -299,6 +302,44 @@ impl Run {
     }
 
     /// A line that is not a usable record: counted, reported, kept in `--rejected`.
+    /// A run that stopped (fatal error, signal) has FILE lines it never read: each
+    /// goes to `--failed` as it is, with a `failed` result. Otherwise a replay file
+    /// given as input and as `--failed` (`--failed F F new`) would lose its unread
+    /// lines. Stdin is left alone: its producer's window is pulled again, as the
+    /// pipeline's state is not committed after a stop.
+    fn keep_unread(&mut self, lines: &mut Lines, buf: &mut Vec<u8>) -> Result<()> {
+        if self.failed_out.is_none() {
+            return Ok(());
+        }
+        lines.stop_at_stdin();
+        let reason = if self.interrupt.fired() {
+            "interrupted: not read"
+        } else {
+            "not read: the run stopped"
+        };
+        let mut kept = 0u64;
+        while let Some(next) = lines.next_line(buf)? {
+            let Next::Line(at) = next else {
+                continue; // too long to keep; it would have been rejected
+            };
+            let key = serde_json::from_slice::<Value>(buf).ok().and_then(|v| {
+                let kind = records::kind_of(&v)?;
+                records::key_of(kind, v.as_object()?).ok()
+            });
+            if let Some(f) = self.failed_out.as_mut() {
+                f.write_line(buf)?;
+            }
+            self.counts.records += 1;
+            self.counts.failed += 1;
+            self.result(key.as_deref(), "failed", Some(reason), &at.to_string())?;
+            kept += 1;
+        }
+        if kept > 0 {
+            eprintln!("{TOOL}: {kept} input lines not read before the stop kept as failed");
+        }
+        Ok(())
+    }
+
     fn malformed(&mut self, source: &str, line: Option<&[u8]>, msg: &str) -> Result<()> {
         self.counts.records += 1;
         self.counts.malformed += 1;
@@ -656,11 +697,14 @@ impl Run {
             }
         }
         self.progress.finish_and_clear();
-        let closed = [
-            Some(self.out),
-            self.failed_out.take(),
-            self.rejected_out.take(),
-        ];
+        // A usage error ends the run before anything was decided: the side files
+        // stay as they were (one of them may be this run's input).
+        let (failed_out, rejected_out) = (self.failed_out.take(), self.rejected_out.take());
+        let closed = if abort {
+            [Some(self.out), None, None]
+        } else {
+            [Some(self.out), failed_out, rejected_out]
+        };
         for o in closed.into_iter().flatten() {
             if let Err(e) = o.finish() {
                 if !matches!(e, Error::BrokenPipe) {
