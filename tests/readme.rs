@@ -6,10 +6,8 @@
 //! MISP, throttles Sentinel, creates old Graph indicators, and checks what each
 //! block did to files and emulators.
 //!
-//! The one thing not in the README: `graph-push` has no environment variable
-//! for its API base URL, so `graph-push` is a shell function that adds
-//! `--api-url <emulator>`; the token endpoint comes through the documented
-//! `AZURE_AUTHORITY_HOST`.
+//! The emulator's address comes through the documented `GRAPH_PUSH_API_URL`
+//! (API base) and `AZURE_AUTHORITY_HOST` (token endpoint).
 
 #[path = "support/misp_emulator.rs"]
 mod misp_emulator;
@@ -77,26 +75,30 @@ impl Walkthrough {
     fn run(&mut self, name: &str, expect: i32) -> Ran {
         let block = readme::tested(&self.text, name);
         self.ran.insert(name.to_string());
-        let script = format!(
-            "graph-push() {{ command graph-push --api-url \"$MS_EMULATOR_URL\" \"$@\"; }}\n{}",
-            block.code
-        );
+        let script = &block.code;
         let path = format!(
             "{}:{}",
             readme::bin_dir().display(),
             std::env::var("PATH").unwrap_or_default()
         );
         let mut cmd = Command::new("bash");
-        cmd.args(["-e", "-o", "pipefail", "-c", &script])
+        cmd.args(["-e", "-o", "pipefail", "-c", script])
             .current_dir(self.work.path())
             .env("PATH", path)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         for (var, _) in std::env::vars() {
-            if ["MISP_", "AZURE_", "SENTINEL_", "HTTPS_PROXY", "HTTP_PROXY"]
-                .iter()
-                .any(|p| var.starts_with(p))
+            if [
+                "MISP_",
+                "AZURE_",
+                "SENTINEL_",
+                "GRAPH_PUSH_",
+                "HTTPS_PROXY",
+                "HTTP_PROXY",
+            ]
+            .iter()
+            .any(|p| var.starts_with(p))
             {
                 cmd.env_remove(var);
             }
@@ -248,7 +250,7 @@ fn walkthrough_runs_as_written_against_the_emulators() {
     }
     let ms = MsEmulator::start(cfg);
     w.set("AZURE_AUTHORITY_HOST", &ms.url());
-    w.set("MS_EMULATOR_URL", &ms.url());
+    w.set("GRAPH_PUSH_API_URL", &ms.url());
 
     // 7. Check the MISP connection.
     let ran = w.run("check", 0);
