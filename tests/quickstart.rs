@@ -45,7 +45,7 @@ fn quick_start_runs_the_whole_pipeline_offline_as_written() {
             ]
             .iter()
             .any(|p| var.starts_with(p));
-        let settings = ["MISP_", "AZURE_", "SENTINEL_"]
+        let settings = ["MISP_", "AZURE_", "SENTINEL_", "GRAPH_PUSH_"]
             .iter()
             .any(|p| var.starts_with(p));
         if cargo_test || settings {
