@@ -114,6 +114,38 @@ pub enum Kind {
     MacAddress,
     UserAgent,
     GithubUsername,
+    /// A detection rule (`yara`, `sigma`, `snort`, `suricata`): the value is the raw rule.
+    Rule(RuleLang),
+}
+
+/// The languages of MISP's rule types; STIX `pattern_type` takes the same names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RuleLang {
+    Yara,
+    Sigma,
+    Snort,
+    Suricata,
+}
+
+impl RuleLang {
+    pub fn from_misp(t: &str) -> Option<Self> {
+        Some(match t {
+            "yara" => RuleLang::Yara,
+            "sigma" => RuleLang::Sigma,
+            "snort" => RuleLang::Snort,
+            "suricata" => RuleLang::Suricata,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleLang::Yara => "yara",
+            RuleLang::Sigma => "sigma",
+            RuleLang::Snort => "snort",
+            RuleLang::Suricata => "suricata",
+        }
+    }
 }
 
 impl Kind {
@@ -145,6 +177,7 @@ impl Kind {
             Kind::MacAddress => no("MAC address"),
             Kind::UserAgent => no("user agent"),
             Kind::GithubUsername => no("user account"),
+            Kind::Rule(_) => no("detection rule"),
         }
     }
 }
@@ -256,6 +289,8 @@ pub struct Indicator {
     pub tlp_tagged: bool,
     /// 0–100.
     pub confidence: u8,
+    /// The attribute's `to_ids` (the type's default when MISP omitted it).
+    pub to_ids: bool,
     /// `kill_chain_phases` as (kill chain name, phase name).
     pub kill_chain: Vec<(String, String)>,
     pub created: Timestamp,
@@ -288,6 +323,8 @@ pub enum SkipReason {
     DuplicateKey,
     /// A deleted attribute in a format that retires only through the ledger.
     DeletedNoRetirement,
+    /// The attribute cannot be read (no uuid, no type, …): counted as malformed input (exit 3).
+    Malformed(String),
 }
 
 impl SkipReason {
@@ -307,6 +344,7 @@ impl SkipReason {
             SkipReason::NotExpressible(_) => "not expressible in this format",
             SkipReason::DuplicateKey => "duplicate key",
             SkipReason::DeletedNoRetirement => "deleted (retired only by --retire-missing)",
+            SkipReason::Malformed(_) => "malformed attribute",
         }
     }
 }
@@ -316,7 +354,8 @@ impl fmt::Display for SkipReason {
         match self {
             SkipReason::InvalidValue(d)
             | SkipReason::Warninglist(d)
-            | SkipReason::NotExpressible(d) => write!(f, "{}: {d}", self.code()),
+            | SkipReason::NotExpressible(d)
+            | SkipReason::Malformed(d) => write!(f, "{}: {d}", self.code()),
             SkipReason::Filtered(why) => write!(f, "filtered: {why}"),
             _ => f.write_str(self.code()),
         }

@@ -182,7 +182,7 @@ fn read_line_limited(
 }
 
 fn memchr(hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|&b| b == b'\n')
+    memchr::memchr(b'\n', hay)
 }
 
 #[cfg(test)]

@@ -36,6 +36,17 @@ const SCHEMES: &[(&str, &str)] = &[
 
 /// Refangs one value. Returns the input unchanged (borrowed) when there is nothing to undo.
 pub fn refang(value: &str) -> std::borrow::Cow<'_, str> {
+    // Fast path (most values): every infix form has a bracket, every scheme is a prefix.
+    let start = value.trim_start();
+    let bracket = value.bytes().any(|b| matches!(b, b'[' | b'(' | b'{'));
+    let scheme = SCHEMES.iter().any(|(from, _)| {
+        start
+            .get(..from.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(from))
+    });
+    if !bracket && !scheme {
+        return std::borrow::Cow::Borrowed(value);
+    }
     let lower = value.to_ascii_lowercase();
     let needs = INFIX.iter().any(|(from, _)| lower.contains(from))
         || SCHEMES.iter().any(|(from, _)| lower.contains(from))

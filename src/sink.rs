@@ -1,0 +1,79 @@
+//! Output formats of `ioc-map`. Each format is a [`Sink`] that receives the
+//! indicators of one attribute at a time (its parts, primary first) and writes
+//! zero or more records. Adding a format = a [`Format`] variant, a `Sink`
+//! implementation and one arm in [`open`].
+
+use std::path::PathBuf;
+
+use crate::error::Result;
+use crate::indicator::{Indicator, SkipReason};
+use crate::output::Output;
+
+/// `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// STIX 2.1 indicators for Sentinel's STIX objects upload API (NDJSON).
+    Stix,
+    /// Defender for Endpoint indicator import objects (NDJSON).
+    Defender,
+    /// Legacy Microsoft Graph tiIndicator objects (NDJSON; the API is deprecated).
+    Tiindicator,
+}
+
+impl Format {
+    /// Whether the format carries retirements of single attributes (CONTRACT §5).
+    pub fn retirements(self) -> bool {
+        matches!(self, Format::Stix)
+    }
+
+    /// Whether the format wants file-name parts as context of their hash (one record for both).
+    pub fn filename_context(self) -> bool {
+        matches!(self, Format::Tiindicator)
+    }
+}
+
+/// What one attribute's indicators became.
+#[derive(Debug, PartialEq)]
+pub enum Emitted {
+    /// This many records were written (at least one).
+    Written(usize),
+    /// None was written, for this reason.
+    Skipped(SkipReason),
+}
+
+/// A destination for indicators.
+pub trait Sink {
+    /// Writes the records for one attribute's indicators (`parts` is never empty;
+    /// the primary part comes first). A part the format cannot express is left
+    /// out; when nothing is written the first part's reason is returned.
+    fn write(&mut self, parts: &[Indicator]) -> Result<Emitted>;
+
+    /// Flushes and completes the output (renames `-o FILE` into place).
+    fn finish(self: Box<Self>) -> Result<()>;
+}
+
+/// Options of all formats (each format reads its own).
+#[derive(Debug, Clone)]
+pub struct FormatOptions {
+    /// `-o FILE`; `None` is stdout.
+    pub output: Option<PathBuf>,
+    pub stix: crate::stix::StixOptions,
+    pub defender: crate::defender::DefenderOptions,
+    pub tiindicator: crate::tiindicator::TiOptions,
+}
+
+/// Opens the sink of a format.
+pub fn open(format: Format, opts: &FormatOptions) -> Result<Box<dyn Sink>> {
+    let out = || Output::open(opts.output.as_deref(), false);
+    Ok(match format {
+        Format::Stix => Box::new(crate::stix::StixSink::new(out()?, opts.stix.clone())),
+        Format::Defender => Box::new(crate::defender::DefenderSink::new(
+            out()?,
+            opts.defender.clone(),
+        )),
+        Format::Tiindicator => Box::new(crate::tiindicator::TiSink::new(
+            out()?,
+            opts.tiindicator.clone(),
+        )),
+    })
+}

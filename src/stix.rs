@@ -1,0 +1,308 @@
+//! STIX 2.1 `indicator` objects for Sentinel's STIX objects upload API
+//! (REFERENCE §3.2, §3.6, §14): one comparison per pattern, §14.2 escaping,
+//! TLP 1.0 markings (§16.1), millisecond UTC times.
+
+use crate::error::Result;
+use crate::indicator::{HashAlgo, Indicator, Kind, SkipReason, Tlp};
+use crate::output::Output;
+use crate::sink::{Emitted, Sink};
+use crate::stamp::Millis;
+use crate::{jsonw, text};
+
+#[derive(Debug, Clone, Default)]
+pub struct StixOptions {
+    /// `--misp-url`: adds the event's URL to `external_references`.
+    pub misp_url: Option<String>,
+}
+
+/// The STIX 2.1 TLP marking-definition ids (TLP 1.0, REFERENCE §16.1).
+pub fn tlp_marking(tlp: Tlp) -> &'static str {
+    match tlp {
+        Tlp::Clear => "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9",
+        Tlp::Green => "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da",
+        Tlp::Amber | Tlp::AmberStrict => "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82",
+        Tlp::Red => "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed",
+    }
+}
+
+/// The STIX hash key, quoted where it is not a plain identifier (§14.2);
+/// `None` where no key is right (`sha512/224` and `sha512/256`).
+fn hash_key(a: HashAlgo) -> Option<&'static str> {
+    use HashAlgo::*;
+    Some(match a {
+        Md5 => "MD5",
+        Sha1 => "'SHA-1'",
+        Sha224 => "'SHA-224'",
+        Sha256 => "'SHA-256'",
+        Sha384 => "'SHA-384'",
+        Sha512 => "'SHA-512'",
+        Sha3_224 => "'SHA3-224'",
+        Sha3_256 => "'SHA3-256'",
+        Sha3_384 => "'SHA3-384'",
+        Sha3_512 => "'SHA3-512'",
+        Ssdeep => "SSDEEP",
+        Tlsh => "TLSH",
+        Imphash => "IMPHASH",
+        Impfuzzy => "IMPFUZZY",
+        Authentihash => "AUTHENTIHASH",
+        Vhash => "VHASH",
+        Pehash => "PEHASH",
+        Telfhash => "TELFHASH",
+        Cdhash => "CDHASH",
+        Sha512_224 | Sha512_256 => return None,
+    })
+}
+
+/// Writes a single-quoted STIX string literal: `\` → `\\` first, then `'` → `\'`.
+pub fn push_quoted(out: &mut String, v: &str) {
+    out.push('\'');
+    if !v.contains(['\\', '\'']) {
+        out.push_str(v);
+        out.push('\'');
+        return;
+    }
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+}
+
+/// Builds the pattern into `out`; returns its `pattern_type`.
+pub fn pattern(ind: &Indicator, out: &mut String) -> Result<&'static str, SkipReason> {
+    out.clear();
+    let path: &str = match ind.kind {
+        Kind::Ipv4 { .. } => "ipv4-addr:value",
+        Kind::Ipv6 { .. } => "ipv6-addr:value",
+        Kind::Domain => "domain-name:value",
+        Kind::Url => "url:value",
+        Kind::Email => "email-addr:value",
+        Kind::EmailDisplayName => "email-addr:display_name",
+        Kind::EmailSubject => "email-message:subject",
+        Kind::EmailReplyTo => "email-message:additional_header_fields.reply_to",
+        Kind::EmailXMailer => "email-message:additional_header_fields.x_mailer",
+        Kind::EmailAttachment => "email-message:body_multipart[*].body_raw_ref.name",
+        Kind::Hash(a) => {
+            let key = hash_key(a).ok_or_else(|| {
+                SkipReason::NotExpressible(format!(
+                    "stix: no correct hash key for {}",
+                    ind.part_type
+                ))
+            })?;
+            out.push_str("[file:hashes.");
+            out.push_str(key);
+            ""
+        }
+        Kind::X509(a) => {
+            out.push_str("[x509-certificate:hashes.");
+            out.push_str(hash_key(a).expect("md5, sha1 or sha256"));
+            ""
+        }
+        Kind::FileName => "file:name",
+        Kind::RegistryKey => "windows-registry-key:key",
+        Kind::Mutex => "mutex:name",
+        Kind::AutonomousSystem => {
+            // An integer property: a bare number (§14.2).
+            out.push_str("[autonomous-system:number = ");
+            out.push_str(&ind.value);
+            out.push(']');
+            return Ok("stix");
+        }
+        Kind::MacAddress => "mac-addr:value",
+        Kind::UserAgent => {
+            "network-traffic:extensions.'http-request-ext'.request_header.'User-Agent'"
+        }
+        Kind::GithubUsername => "user-account:account_login",
+        Kind::Rule(lang) => {
+            // Not a STIX pattern: the rule itself, in its own language.
+            out.push_str(&ind.value);
+            return Ok(lang.as_str());
+        }
+    };
+    if !path.is_empty() {
+        out.push('[');
+        out.push_str(path);
+    }
+    out.push_str(" = ");
+    push_quoted(out, &ind.value);
+    out.push(']');
+    Ok("stix")
+}
+
+/// Longest `name` and `description` written.
+const NAME_MAX: usize = 256;
+const DESCRIPTION_MAX: usize = 1024;
+
+pub struct StixSink {
+    out: Output,
+    opts: StixOptions,
+    pattern: String,
+    name: String,
+    description: String,
+    buf: Vec<u8>,
+}
+
+impl StixSink {
+    pub fn new(out: Output, mut opts: StixOptions) -> Self {
+        opts.misp_url = opts.misp_url.map(|u| u.trim_end_matches('/').to_string());
+        StixSink {
+            out,
+            opts,
+            pattern: String::new(),
+            name: String::new(),
+            description: String::new(),
+            buf: Vec::with_capacity(4096),
+        }
+    }
+
+    /// Serialises one indicator as one JSON object (no newline) into `buf`.
+    pub fn record(&mut self, ind: &Indicator) -> Result<(), SkipReason> {
+        let pattern_type = pattern(ind, &mut self.pattern)?;
+        text::name(ind, &mut self.name);
+        text::truncate(&mut self.name, NAME_MAX);
+        text::describe(ind, &mut self.description);
+        text::truncate(&mut self.description, DESCRIPTION_MAX);
+        let parse_uuid = |s: &Option<String>| {
+            s.as_deref()
+                .and_then(|u| uuid::Uuid::try_parse(u.trim()).ok())
+        };
+        let event_uuid = ind
+            .event
+            .uuid
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty());
+        let o = &mut self.buf;
+        o.clear();
+        o.extend_from_slice(b"{\"type\":\"indicator\",\"spec_version\":\"2.1\"");
+        jsonw::id(o, "id", "indicator", ind.id);
+        jsonw::time(o, "created", Millis(ind.created));
+        jsonw::time(o, "modified", Millis(ind.modified));
+        if let Some(org) = parse_uuid(&ind.event.orgc_uuid) {
+            jsonw::id(o, "created_by_ref", "identity", org);
+        }
+        jsonw::field(o, "name", &self.name);
+        jsonw::field(o, "description", &self.description);
+        if ind.to_ids {
+            o.extend_from_slice(b",\"indicator_types\":[\"malicious-activity\"]");
+        }
+        jsonw::field(o, "pattern", &self.pattern);
+        jsonw::field(o, "pattern_type", pattern_type);
+        if pattern_type == "stix" {
+            o.extend_from_slice(b",\"pattern_version\":\"2.1\"");
+        }
+        jsonw::time(o, "valid_from", Millis(ind.valid_from));
+        jsonw::time(o, "valid_until", Millis(ind.valid_until));
+        if !ind.kill_chain.is_empty() {
+            jsonw::key(o, "kill_chain_phases");
+            o.push(b'[');
+            for (i, (chain, phase)) in ind.kill_chain.iter().enumerate() {
+                if i > 0 {
+                    o.push(b',');
+                }
+                o.push(b'{');
+                jsonw::field(o, "kill_chain_name", chain);
+                jsonw::field(o, "phase_name", phase);
+                o.push(b'}');
+            }
+            o.push(b']');
+        }
+        // TLP 1.0 has no amber+strict marking: the strictness is kept as a label.
+        let strict = (ind.tlp == Tlp::AmberStrict).then_some("tlp:amber+strict");
+        if !ind.labels.is_empty() || strict.is_some() {
+            jsonw::key(o, "labels");
+            o.push(b'[');
+            for (i, l) in ind
+                .labels
+                .iter()
+                .map(String::as_str)
+                .chain(strict)
+                .enumerate()
+            {
+                if i > 0 {
+                    o.push(b',');
+                }
+                jsonw::string(o, l);
+            }
+            o.push(b']');
+        }
+        jsonw::key(o, "confidence");
+        let _ = std::io::Write::write_fmt(o, format_args!("{}", ind.confidence));
+        if ind.revoked {
+            o.extend_from_slice(b",\"revoked\":true");
+        }
+        jsonw::key(o, "object_marking_refs");
+        o.push(b'[');
+        jsonw::string(o, tlp_marking(ind.tlp));
+        o.push(b']');
+        if let Some(u) = event_uuid {
+            jsonw::key(o, "external_references");
+            o.extend_from_slice(b"[{\"source_name\":\"MISP\"");
+            jsonw::field(o, "external_id", u);
+            if let Some(base) = &self.opts.misp_url {
+                jsonw::field(o, "url", &format!("{base}/events/view/{u}"));
+            }
+            o.extend_from_slice(b"}]");
+        }
+        o.push(b'}');
+        Ok(())
+    }
+
+    pub fn buffer(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+impl Sink for StixSink {
+    fn write(&mut self, parts: &[Indicator]) -> Result<Emitted> {
+        let mut written = 0;
+        let mut first_err = None;
+        for ind in parts {
+            match self.record(ind) {
+                Ok(()) => {
+                    self.out.write_line(&self.buf)?;
+                    written += 1;
+                }
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        Ok(match first_err {
+            Some(e) if written == 0 => Emitted::Skipped(e),
+            _ => Emitted::Written(written),
+        })
+    }
+
+    fn finish(self: Box<Self>) -> Result<()> {
+        self.out.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_backslash_first() {
+        let mut s = String::new();
+        push_quoted(&mut s, r"C:\Temp\O'Brien.exe");
+        assert_eq!(s, r"'C:\\Temp\\O\'Brien.exe'");
+        assert_eq!(
+            serde_json::to_string(&s).unwrap(),
+            r#""'C:\\\\Temp\\\\O\\'Brien.exe'""#
+        );
+    }
+
+    #[test]
+    fn markings() {
+        assert_eq!(
+            tlp_marking(Tlp::Clear),
+            "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9"
+        );
+        assert_eq!(tlp_marking(Tlp::AmberStrict), tlp_marking(Tlp::Amber));
+    }
+}
