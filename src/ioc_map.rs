@@ -13,10 +13,10 @@ use crate::exit;
 use crate::indicator::SkipReason;
 use crate::input::{Lines, Location};
 use crate::interrupt::Interrupt;
+use crate::json_records::{Record, Records};
 use crate::mapping::{mapped_types, EventInfo, MapOptions, Mapper, ObjectInfo, Parts};
 use crate::misp::{is_feed_manifest, Attribute, Line, LineKind};
 use crate::output::Output;
-use crate::json_records::{Record, Records};
 use crate::sink::{self, Emitted, Format, FormatOptions, Sink};
 use crate::warninglist::Warninglists;
 
