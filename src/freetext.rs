@@ -378,7 +378,7 @@ pub fn resolve(raw: &str) -> Option<Hit> {
     }
     // 3. Refang what is left.
     let refanged = refang(t);
-    let v = refanged.trim().trim_end_matches('.');
+    let v = refanged.trim().trim_matches('.');
     if let Ok(ip) = v.parse::<IpAddr>() {
         return Some(Hit::new("ip-dst", ip.to_string()));
     }
