@@ -232,9 +232,16 @@ fn regression_journal_at_the_largest_sequence() {
     };
     pack_seq(&Sequence::Fixed(0)).unwrap();
     let bundle = std::fs::read(&out).unwrap();
-    let journal = format!("{} 2026-03-01T00:00:00.000Z {} x\n", u64::MAX, "ab".repeat(32));
+    let journal = format!(
+        "{} 2026-03-01T00:00:00.000Z {} x\n",
+        u64::MAX,
+        "ab".repeat(32)
+    );
     // Sequence 0 after u64::MAX is a late bundle, not the next one.
-    assert_eq!(verify(&k, dir.path(), &bundle, Some(&journal), true).unwrap(), 0);
+    assert_eq!(
+        verify(&k, dir.path(), &bundle, Some(&journal), true).unwrap(),
+        0
+    );
     // A sequence file at the maximum cannot give a next number.
     let seq_file = dir.path().join("seq");
     std::fs::write(&seq_file, format!("{}\n", u64::MAX)).unwrap();
