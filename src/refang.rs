@@ -54,6 +54,23 @@ pub fn refang(value: &str) -> std::borrow::Cow<'_, str> {
     if !needs {
         return std::borrow::Cow::Borrowed(value);
     }
+    // One pass undoes one layer of defanging around a scheme; repeat until
+    // nothing changes, so that refanging its own output changes nothing.
+    let mut out = refang_once(value.trim());
+    for _ in 0..MAX_PASSES {
+        let next = refang_once(&out);
+        if next == out {
+            break;
+        }
+        out = next;
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// More passes than any real defanging needs (nested brackets around a scheme).
+const MAX_PASSES: usize = 8;
+
+fn refang_once(value: &str) -> String {
     let mut out = value.trim().to_string();
     // A bracketed scheme prefix: `[hxxp://]bad.example` or `[http]://`.
     if out.starts_with('[') {
@@ -68,9 +85,7 @@ pub fn refang(value: &str) -> std::borrow::Cow<'_, str> {
             }
         }
     }
-    for (from, to) in INFIX {
-        out = replace_ci(&out, from, to);
-    }
+    out = undo_infix(&out);
     let lower = out.to_ascii_lowercase();
     for (from, to) in SCHEMES {
         if lower.starts_with(from) {
@@ -81,23 +96,29 @@ pub fn refang(value: &str) -> std::borrow::Cow<'_, str> {
             break;
         }
     }
-    std::borrow::Cow::Owned(out)
+    out
 }
 
-/// Replaces every ASCII-case-insensitive occurrence of `from` (ASCII) in `s`.
-fn replace_ci(s: &str, from: &str, to: &str) -> String {
-    let lower = s.to_ascii_lowercase();
-    if !lower.contains(from) {
-        return s.to_string();
-    }
+/// Replaces the [`INFIX`] forms, ASCII-case-insensitively, each as soon as its
+/// closing bracket arrives: nested forms (`[[.]]`, defanged twice) go in the
+/// same pass, in linear time.
+fn undo_infix(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    let mut i = 0;
-    while let Some(pos) = lower[i..].find(from) {
-        out.push_str(&s[i..i + pos]);
-        out.push_str(to);
-        i += pos + from.len();
+    for c in s.chars() {
+        out.push(c);
+        if !matches!(c, ']' | ')' | '}') {
+            continue;
+        }
+        let tail = out.as_bytes();
+        let found = INFIX.iter().find(|(from, _)| {
+            tail.len() >= from.len()
+                && tail[tail.len() - from.len()..].eq_ignore_ascii_case(from.as_bytes())
+        });
+        if let Some((from, to)) = found {
+            out.truncate(out.len() - from.len());
+            out.push_str(to);
+        }
     }
-    out.push_str(&s[i..]);
     out
 }
 
@@ -116,6 +137,9 @@ mod tests {
         assert_eq!(refang("[hxxp://]bad.example"), "http://bad.example");
         assert_eq!(refang("http[:]//x.example"), "http://x.example");
         assert_eq!(refang("meow://x.example"), "http://x.example");
+        // Defanged twice.
+        assert_eq!(refang("www[[.]]bad[[.]]example"), "www.bad.example");
+        assert_eq!(refang("[[hxxp://]]bad.example"), "http://bad.example");
     }
 
     #[test]
