@@ -72,18 +72,8 @@ const MAX_PASSES: usize = 8;
 
 fn refang_once(value: &str) -> String {
     let mut out = value.trim().to_string();
-    // A bracketed scheme prefix: `[hxxp://]bad.example` or `[http]://`.
-    if out.starts_with('[') {
-        if let Some(end) = out.find(']') {
-            let inner = &out[1..end];
-            let inner_l = inner.to_ascii_lowercase();
-            if inner_l.contains("://")
-                || SCHEMES.iter().any(|(f, _)| inner_l.starts_with(f))
-                || inner_l.starts_with("http")
-            {
-                out = format!("{inner}{}", &out[end + 1..]);
-            }
-        }
+    if let Some(unwrapped) = unwrap_scheme(&out) {
+        out = unwrapped;
     }
     out = undo_infix(&out);
     let lower = out.to_ascii_lowercase();
@@ -97,6 +87,34 @@ fn refang_once(value: &str) -> String {
         }
     }
     out
+}
+
+/// A bracketed scheme prefix: `[hxxp://]bad.example`, `[http]://`, or nested
+/// (`[[hxxp://]]…`). Every further `[` encloses the first one's `://` too, so
+/// all leading `[` go at once, each with the first `]` left (linear time).
+fn unwrap_scheme(s: &str) -> Option<String> {
+    let opens = s.bytes().take_while(|&b| b == b'[').count();
+    let end = s.find(']')?;
+    if opens == 0 {
+        return None;
+    }
+    let inner = s[1..end].to_ascii_lowercase();
+    let scheme = opens == 1
+        && (SCHEMES.iter().any(|(f, _)| inner.starts_with(f)) || inner.starts_with("http"));
+    if !inner.contains("://") && !scheme {
+        return None;
+    }
+    let closes = s.bytes().filter(|&b| b == b']').count().min(opens);
+    let mut out = "[".repeat(opens - closes);
+    let mut left = closes;
+    for c in s[opens..].chars() {
+        if c == ']' && left > 0 {
+            left -= 1;
+        } else {
+            out.push(c);
+        }
+    }
+    Some(out)
 }
 
 /// Replaces the [`INFIX`] forms, ASCII-case-insensitively, each as soon as its
