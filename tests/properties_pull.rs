@@ -414,3 +414,14 @@ fn regression_events_and_attributes_are_objects() {
     }
     assert!(attribute_info(b"[7,12]").is_err());
 }
+
+/// A value defanged twice was typed as the file name `www[.]bad.example.com`,
+/// and as a host name when typed again (found by the fuzzer).
+#[test]
+fn regression_typing_doubly_defanged() {
+    let hit = resolve("www[[.]]bad[.]example[.]com").unwrap();
+    assert_eq!(
+        (hit.kind, hit.value.as_str()),
+        ("hostname", "www.bad.example.com")
+    );
+}
