@@ -425,3 +425,18 @@ fn regression_typing_doubly_defanged() {
         ("hostname", "www.bad.example.com")
     );
 }
+
+/// A dot before a quote stopped the trimming: `."x@example.org"` was typed
+/// as the e-mail `"x@example.org` (found by the fuzzer).
+#[test]
+fn regression_mixed_dots_and_quotes() {
+    for t in [
+        r#"."x@example.org""#,
+        r#"[.]"x@example.org"#,
+        r#"("evil.example.com".)"#,
+    ] {
+        let hit = resolve(t).unwrap();
+        assert!(!hit.value.starts_with(['"', '.']), "{t}: {hit:?}");
+        assert_eq!(resolve(&hit.value), Some(hit));
+    }
+}
