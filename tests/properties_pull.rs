@@ -383,11 +383,12 @@ fn candidate() -> impl Strategy<Value = String> {
         "\\PC{1,30}",
     ]
     .prop_flat_map(|s| {
-        // Sometimes defanged, sometimes wrapped in quotes or trailing dots.
-        (Just(s), 0u8..4).prop_map(|(s, how)| match how {
+        // Sometimes defanged, sometimes wrapped in what surrounds values in prose.
+        let junk = "[\"'(),. ]{0,3}";
+        (Just(s), 0u8..4, junk, junk).prop_map(|(s, how, pre, post)| match how {
             0 => s.replace('.', "[.]"),
-            1 => format!("\"{s}\""),
-            2 => format!("{s}."),
+            1 => format!("{pre}{s}{post}"),
+            2 => format!("{pre}{}{post}", s.replace('.', "[.]")),
             _ => s,
         })
     })
