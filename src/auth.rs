@@ -307,11 +307,7 @@ impl TokenSource {
             let wait = match sent {
                 Ok(mut resp) => {
                     let status = resp.status().as_u16();
-                    let retry_after = resp
-                        .headers()
-                        .get("retry-after")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| http::parse_retry_after(v, SystemTime::now()));
+                    let retry_after = http::retry_after(&resp);
                     let body = resp
                         .body_mut()
                         .with_config()

@@ -90,8 +90,8 @@ struct DefenderIndicator<'a> {
     severity: &'static str,
 }
 
-const TITLE_MAX: usize = 200;
-const DESCRIPTION_MAX: usize = 1000;
+pub const TITLE_MAX: usize = 200;
+pub const DESCRIPTION_MAX: usize = 1000;
 
 pub struct DefenderSink {
     out: Output,
@@ -102,7 +102,9 @@ pub struct DefenderSink {
     buf: Vec<u8>,
 }
 
-fn key(t: &str, v: &str) -> u128 {
+/// The 16-byte hash of a Defender key (`indicatorType` + `indicatorValue`), for
+/// the per-run set of keys written (also usable by the Defender CSV format).
+pub fn key(t: &str, v: &str) -> u128 {
     let half = |salt: u8| {
         let mut h = DefaultHasher::new();
         (salt, t, v).hash(&mut h);

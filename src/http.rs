@@ -97,6 +97,16 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     Some(when.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
+/// A response header as text, if present and ASCII.
+pub fn header<'a>(resp: &'a ureq::http::Response<ureq::Body>, name: &str) -> Option<&'a str> {
+    resp.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The wait a response's `Retry-After` header asks for, if any.
+pub fn retry_after(resp: &ureq::http::Response<ureq::Body>) -> Option<Duration> {
+    header(resp, "retry-after").and_then(|v| parse_retry_after(v, SystemTime::now()))
+}
+
 /// Finds "Try again in N seconds" in a Sentinel 429 body.
 pub fn parse_try_again_in(body: &str) -> Option<Duration> {
     let lower = body.to_ascii_lowercase();

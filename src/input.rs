@@ -39,6 +39,7 @@ pub struct Lines {
     pending: std::vec::IntoIter<String>,
     current: Option<(Arc<str>, Box<dyn BufRead>, u64)>,
     max_line: usize,
+    files_only: bool,
 }
 
 /// The display name of an input argument.
@@ -92,6 +93,20 @@ impl Lines {
             pending: list.into_iter(),
             current: None,
             max_line,
+            files_only: false,
+        }
+    }
+
+    /// From now on, read only FILE arguments: stdin (`-`) ends like an empty input.
+    /// For reading what is left of the files once a run has stopped.
+    pub fn stop_at_stdin(&mut self) {
+        self.files_only = true;
+        if self
+            .current
+            .as_ref()
+            .is_some_and(|(name, _, _)| &**name == "stdin")
+        {
+            self.current = None;
         }
     }
 
@@ -102,6 +117,7 @@ impl Lines {
             if self.current.is_none() {
                 match self.pending.next() {
                     None => return Ok(None),
+                    Some(arg) if self.files_only && arg == "-" => continue,
                     Some(arg) => {
                         let reader = open(&arg)?;
                         self.current = Some((display_name(&arg), reader, 0));

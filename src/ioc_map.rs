@@ -115,7 +115,13 @@ fn check(opts: &RunOptions) -> Result<()> {
             )));
         }
     }
-    if opts.format == Format::Defender {
+    let csv = matches!(opts.format, Format::SentinelCsv | Format::DefenderCsv);
+    if opts.formats.max_rows.is_some() && !csv {
+        return Err(Error::usage(
+            "--max-rows applies to --format sentinel-csv and defender-csv only",
+        ));
+    }
+    if matches!(opts.format, Format::Defender | Format::DefenderCsv) {
         opts.formats.defender.check()?;
         if opts.formats.defender.action == crate::defender::Action::BlockAndRemediate {
             let network = [
@@ -386,7 +392,11 @@ impl Run {
 }
 
 fn parse<'a, T: serde::Deserialize<'a>>(text: &'a [u8]) -> Result<T> {
-    serde_json::from_slice(text).map_err(|e| {
+    // One UTF-8 check of the whole line, then `from_str`, which does not check
+    // every string again as `from_slice` does.
+    let text = std::str::from_utf8(text)
+        .map_err(|e| Error::input(String::new(), format!("not valid JSON: not UTF-8: {e}")))?;
+    serde_json::from_str(text).map_err(|e| {
         let msg = if e.is_eof() {
             EOF_MARK.to_string()
         } else if e.is_data() {

@@ -1,5 +1,5 @@
 //! A small JSON writer for the hot output path: keys and fixed text are
-//! written as they are, strings are escaped only when they need it (checked
+//! written by the caller as byte literals, strings are escaped only when they need it (checked
 //! for the whole string at once), everything else through serde_json.
 
 use crate::stamp::Millis;
@@ -23,33 +23,15 @@ pub fn string(out: &mut Vec<u8>, s: &str) {
     }
 }
 
-/// Writes `,"key":` (or `"key":` for the first member): `key` must need no escaping.
-pub fn key(out: &mut Vec<u8>, key: &str) {
-    if !matches!(out.last(), Some(b'{') | None) {
-        out.push(b',');
-    }
-    out.push(b'"');
-    out.extend_from_slice(key.as_bytes());
-    out.extend_from_slice(b"\":");
-}
-
-/// `"key":"value"` with the value escaped as needed.
-pub fn field(out: &mut Vec<u8>, k: &str, v: &str) {
-    key(out, k);
-    string(out, v);
-}
-
-/// `"key":"<millisecond time>"`.
-pub fn time(out: &mut Vec<u8>, k: &str, t: Millis) {
-    key(out, k);
+/// `"<millisecond time>"`.
+pub fn time(out: &mut Vec<u8>, t: Millis) {
     out.push(b'"');
     t.write_to(out);
     out.push(b'"');
 }
 
-/// `"key":"<prefix>--<uuid>"`.
-pub fn id(out: &mut Vec<u8>, k: &str, prefix: &str, u: uuid::Uuid) {
-    key(out, k);
+/// `"<prefix>--<uuid>"`.
+pub fn id(out: &mut Vec<u8>, prefix: &str, u: uuid::Uuid) {
     out.push(b'"');
     out.extend_from_slice(prefix.as_bytes());
     out.extend_from_slice(b"--");
@@ -64,10 +46,10 @@ mod tests {
 
     #[test]
     fn escapes_only_when_needed() {
-        let mut out = Vec::new();
-        out.push(b'{');
-        field(&mut out, "a", "plain");
-        field(&mut out, "b", "q\"uote\\ and\nnewline\u{1}");
+        let mut out = b"{\"a\":".to_vec();
+        string(&mut out, "plain");
+        out.extend_from_slice(b",\"b\":");
+        string(&mut out, "q\"uote\\ and\nnewline\u{1}");
         out.push(b'}');
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["a"], "plain");

@@ -55,6 +55,35 @@ impl Entry {
     fn offset(&self) -> u64 {
         self.word & OFFSET
     }
+
+    /// An entry with no journal line (a [`RunKeys`] entry).
+    pub fn in_memory(live: bool, content_hash: u64, modified: i64, valid_end: i64) -> Self {
+        Entry {
+            word: if live { LIVE } else { 0 },
+            content_hash,
+            modified,
+            valid_end,
+        }
+    }
+}
+
+/// What a run without a ledger remembers of the versions it sent, so that a
+/// key coming twice in one run is decided like the ledger would (CONTRACT §6):
+/// the same 48 bytes a key as the ledger's index, nothing on disk. `modified`
+/// is the version as sent (after any bump).
+#[derive(Default)]
+pub struct RunKeys {
+    index: KeyIndex,
+}
+
+impl RunKeys {
+    pub fn get(&self, key_hash: u128) -> Option<Entry> {
+        self.index.get(key_hash).copied()
+    }
+
+    pub fn insert(&mut self, key_hash: u128, entry: Entry) {
+        self.index.insert(key_hash, entry);
+    }
 }
 
 /// What is recorded for one accepted record.

@@ -6,6 +6,7 @@ pub mod airgap;
 pub mod allowlist;
 pub mod auth;
 pub mod cli;
+pub mod csv_export;
 pub mod defender;
 pub mod error;
 pub mod exit;

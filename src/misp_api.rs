@@ -165,12 +165,15 @@ fn retryable_transport(e: &ureq::Error) -> bool {
     }
 }
 
-fn header<'a>(resp: &'a Response<Body>, name: &str) -> Option<&'a str> {
-    resp.headers().get(name).and_then(|v| v.to_str().ok())
+/// The `Last-Modified` time of a response (feeds take their timestamps from it).
+fn last_modified(resp: &Response<Body>) -> Option<SystemTime> {
+    let t =
+        chrono::DateTime::parse_from_rfc2822(http::header(resp, "Last-Modified")?.trim()).ok()?;
+    Some(SystemTime::UNIX_EPOCH + Duration::from_secs(t.timestamp().max(0) as u64))
 }
 
 fn header_u64(resp: &Response<Body>, name: &str) -> Option<u64> {
-    header(resp, name).and_then(|v| v.trim().parse().ok())
+    http::header(resp, name).and_then(|v| v.trim().parse().ok())
 }
 
 impl Client {
@@ -265,14 +268,12 @@ impl Client {
                     if (200..300).contains(&status) {
                         return Ok(resp);
                     }
-                    let hint = header(&resp, "Retry-After")
-                        .and_then(|v| http::parse_retry_after(v, SystemTime::now()))
-                        .or_else(|| {
-                            (status == 429)
-                                .then(|| header_u64(&resp, "X-Rate-Limit-Reset"))
-                                .flatten()
-                                .map(Duration::from_secs)
-                        });
+                    let hint = http::retry_after(&resp).or_else(|| {
+                        (status == 429)
+                            .then(|| header_u64(&resp, "X-Rate-Limit-Reset"))
+                            .flatten()
+                            .map(Duration::from_secs)
+                    });
                     let body = resp
                         .body_mut()
                         .with_config()
@@ -369,9 +370,7 @@ impl Client {
         loop {
             let resp = self.send(req, &mut backoff, started)?;
             let result_count = header_u64(&resp, "X-Result-Count");
-            let last_modified = header(&resp, "Last-Modified")
-                .and_then(|v| chrono::DateTime::parse_from_rfc2822(v.trim()).ok())
-                .map(|t| SystemTime::UNIX_EPOCH + Duration::from_secs(t.timestamp().max(0) as u64));
+            let last_modified = last_modified(&resp);
             let mut bytes = 0u64;
             let reader = Counting {
                 inner: resp.into_body().into_reader(),
@@ -405,44 +404,16 @@ impl Client {
 
     /// GETs a small JSON document (connection checks, feed manifests).
     pub fn get_json(&mut self, url: &str, what: &str) -> Result<(serde_json::Value, Fetched)> {
-        let req = Request {
-            post: None,
+        let (body, fetched) = self.get_bytes(url, what)?;
+        let v = serde_json::from_slice(&body).map_err(|e| Error::Http {
             url: url.to_string(),
-            what: what.to_string(),
-        };
-        let started = Instant::now();
-        let mut backoff = Backoff::new(self.retry.base, Duration::from_secs(60));
-        loop {
-            let resp = self.send(&req, &mut backoff, started)?;
-            let last_modified = header(&resp, "Last-Modified")
-                .and_then(|v| chrono::DateTime::parse_from_rfc2822(v.trim()).ok())
-                .map(|t| SystemTime::UNIX_EPOCH + Duration::from_secs(t.timestamp().max(0) as u64));
-            let mut body = Vec::new();
-            match resp.into_body().into_reader().read_to_end(&mut body) {
-                Ok(_) => {
-                    self.stats.bytes += body.len() as u64;
-                    let v = serde_json::from_slice(&body).map_err(|e| Error::Http {
-                        url: url.to_string(),
-                        status: Some(200),
-                        msg: format!(
-                            "{what}: not JSON ({e}): {}",
-                            error_message(&String::from_utf8_lossy(&body))
-                        ),
-                    })?;
-                    return Ok((
-                        v,
-                        Fetched {
-                            last_modified,
-                            ..Fetched::default()
-                        },
-                    ));
-                }
-                Err(e) => {
-                    let reason = format!("reading the response failed: {e}");
-                    self.wait(&req, &mut backoff, started, &reason, None)?;
-                }
-            }
-        }
+            status: Some(200),
+            msg: format!(
+                "{what}: not JSON ({e}): {}",
+                error_message(&String::from_utf8_lossy(&body))
+            ),
+        })?;
+        Ok((v, fetched))
     }
 
     /// GETs a whole body as bytes (CSV and freetext feeds), with retries.
@@ -456,9 +427,7 @@ impl Client {
         let mut backoff = Backoff::new(self.retry.base, Duration::from_secs(60));
         loop {
             let resp = self.send(&req, &mut backoff, started)?;
-            let last_modified = header(&resp, "Last-Modified")
-                .and_then(|v| chrono::DateTime::parse_from_rfc2822(v.trim()).ok())
-                .map(|t| SystemTime::UNIX_EPOCH + Duration::from_secs(t.timestamp().max(0) as u64));
+            let last_modified = last_modified(&resp);
             let mut body = Vec::new();
             match resp.into_body().into_reader().read_to_end(&mut body) {
                 Ok(_) => {

@@ -3,8 +3,9 @@
 //! zero or more records. Adding a format = a [`Format`] variant, a `Sink`
 //! implementation and one arm in [`open`].
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use crate::csv_export::{CsvFormat, CsvOptions, CsvSink};
 use crate::error::Result;
 use crate::indicator::{Indicator, SkipReason};
 use crate::output::Output;
@@ -18,6 +19,10 @@ pub enum Format {
     Defender,
     /// Legacy Microsoft Graph tiIndicator objects (NDJSON; the API is deprecated).
     Tiindicator,
+    /// Sentinel's CSV file import (needs -o FILE; split at 50 MB).
+    SentinelCsv,
+    /// Defender's CSV file import (needs -o FILE; 500 rows a file).
+    DefenderCsv,
 }
 
 impl Format {
@@ -60,6 +65,8 @@ pub struct FormatOptions {
     pub stix: crate::stix::StixOptions,
     pub defender: crate::defender::DefenderOptions,
     pub tiindicator: crate::tiindicator::TiOptions,
+    /// CSV formats: `--max-rows` (`None`: the format's default; 0: no row limit).
+    pub max_rows: Option<u64>,
 }
 
 /// Opens the sink of a format.
@@ -75,5 +82,16 @@ pub fn open(format: Format, opts: &FormatOptions) -> Result<Box<dyn Sink>> {
             out()?,
             opts.tiindicator.clone(),
         )),
+        Format::SentinelCsv | Format::DefenderCsv => {
+            let csv = if format == Format::SentinelCsv {
+                CsvFormat::Sentinel
+            } else {
+                CsvFormat::Defender
+            };
+            let mut o = CsvOptions::for_format(csv, opts.max_rows);
+            o.defender = opts.defender.clone();
+            let path = opts.output.as_deref().unwrap_or(Path::new("-"));
+            Box::new(CsvSink::create(csv, path, o)?)
+        }
     })
 }

@@ -77,7 +77,7 @@ impl Millis {
     pub fn write_to(&self, out: &mut Vec<u8>) {
         let mut buf = [0u8; 24];
         match format(&self.0, true, &mut buf) {
-            Some(n) => out.extend_from_slice(&buf[..n]),
+            Some(_) => out.extend_from_slice(&buf), // always 24 bytes with milliseconds
             None => out.extend_from_slice(crate::time::fmt_millis(&self.0).as_bytes()),
         }
     }

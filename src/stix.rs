@@ -7,6 +7,7 @@ use crate::indicator::{HashAlgo, Indicator, Kind, SkipReason, Tlp};
 use crate::output::Output;
 use crate::sink::{Emitted, Sink};
 use crate::stamp::Millis;
+use crate::time::Timestamp;
 use crate::{jsonw, text};
 
 #[derive(Debug, Clone, Default)]
@@ -133,8 +134,8 @@ pub fn pattern(ind: &Indicator, out: &mut String) -> Result<&'static str, SkipRe
 }
 
 /// Longest `name` and `description` written.
-const NAME_MAX: usize = 256;
-const DESCRIPTION_MAX: usize = 1024;
+pub const NAME_MAX: usize = 256;
+pub const DESCRIPTION_MAX: usize = 1024;
 
 pub struct StixSink {
     out: Output,
@@ -143,9 +144,29 @@ pub struct StixSink {
     name: String,
     description: String,
     buf: Vec<u8>,
+    /// The last text of each of the four time fields: consecutive indicators
+    /// of one event mostly share them, and formatting dates is not free.
+    stamps: [(Timestamp, [u8; 26]); 4],
 }
 
 impl StixSink {
+    /// Writes time field `i` (quoted), from the cache when unchanged.
+    fn time(&mut self, i: usize, t: Timestamp) {
+        let (last, text) = &mut self.stamps[i];
+        if *last != t || text[0] != b'"' {
+            let mut v = Vec::with_capacity(26);
+            jsonw::time(&mut v, Millis(t));
+            if v.len() == 26 {
+                text.copy_from_slice(&v);
+                *last = t;
+            } else {
+                self.buf.extend_from_slice(&v); // outside years 0–9999: not cached
+                return;
+            }
+        }
+        self.buf.extend_from_slice(text);
+    }
+
     pub fn new(out: Output, mut opts: StixOptions) -> Self {
         opts.misp_url = opts.misp_url.map(|u| u.trim_end_matches('/').to_string());
         StixSink {
@@ -155,6 +176,7 @@ impl StixSink {
             name: String::new(),
             description: String::new(),
             buf: Vec::with_capacity(4096),
+            stamps: [(Timestamp::default(), [0; 26]); 4],
         }
     }
 
@@ -175,46 +197,56 @@ impl StixSink {
             .as_deref()
             .map(str::trim)
             .filter(|u| !u.is_empty());
-        let o = &mut self.buf;
-        o.clear();
-        o.extend_from_slice(b"{\"type\":\"indicator\",\"spec_version\":\"2.1\"");
-        jsonw::id(o, "id", "indicator", ind.id);
-        jsonw::time(o, "created", Millis(ind.created));
-        jsonw::time(o, "modified", Millis(ind.modified));
+        self.buf.clear();
+        self.buf
+            .extend_from_slice(b"{\"type\":\"indicator\",\"spec_version\":\"2.1\"");
+        self.buf.extend_from_slice(b",\"id\":");
+        jsonw::id(&mut self.buf, "indicator", ind.id);
+        self.buf.extend_from_slice(b",\"created\":");
+        self.time(0, ind.created);
+        self.buf.extend_from_slice(b",\"modified\":");
+        self.time(1, ind.modified);
         if let Some(org) = parse_uuid(&ind.event.orgc_uuid) {
-            jsonw::id(o, "created_by_ref", "identity", org);
+            self.buf.extend_from_slice(b",\"created_by_ref\":");
+            jsonw::id(&mut self.buf, "identity", org);
         }
-        jsonw::field(o, "name", &self.name);
-        jsonw::field(o, "description", &self.description);
+        self.buf.extend_from_slice(b",\"name\":");
+        jsonw::string(&mut self.buf, &self.name);
+        self.buf.extend_from_slice(b",\"description\":");
+        jsonw::string(&mut self.buf, &self.description);
         if ind.to_ids {
-            o.extend_from_slice(b",\"indicator_types\":[\"malicious-activity\"]");
+            self.buf
+                .extend_from_slice(b",\"indicator_types\":[\"malicious-activity\"]");
         }
-        jsonw::field(o, "pattern", &self.pattern);
-        jsonw::field(o, "pattern_type", pattern_type);
+        self.buf.extend_from_slice(b",\"pattern\":");
+        jsonw::string(&mut self.buf, &self.pattern);
+        self.buf.extend_from_slice(b",\"pattern_type\":");
+        jsonw::string(&mut self.buf, pattern_type);
         if pattern_type == "stix" {
-            o.extend_from_slice(b",\"pattern_version\":\"2.1\"");
+            self.buf.extend_from_slice(b",\"pattern_version\":\"2.1\"");
         }
-        jsonw::time(o, "valid_from", Millis(ind.valid_from));
-        jsonw::time(o, "valid_until", Millis(ind.valid_until));
+        self.buf.extend_from_slice(b",\"valid_from\":");
+        self.time(2, ind.valid_from);
+        self.buf.extend_from_slice(b",\"valid_until\":");
+        self.time(3, ind.valid_until);
         if !ind.kill_chain.is_empty() {
-            jsonw::key(o, "kill_chain_phases");
-            o.push(b'[');
+            self.buf.extend_from_slice(b",\"kill_chain_phases\":[");
             for (i, (chain, phase)) in ind.kill_chain.iter().enumerate() {
                 if i > 0 {
-                    o.push(b',');
+                    self.buf.push(b',');
                 }
-                o.push(b'{');
-                jsonw::field(o, "kill_chain_name", chain);
-                jsonw::field(o, "phase_name", phase);
-                o.push(b'}');
+                self.buf.extend_from_slice(b"{\"kill_chain_name\":");
+                jsonw::string(&mut self.buf, chain);
+                self.buf.extend_from_slice(b",\"phase_name\":");
+                jsonw::string(&mut self.buf, phase);
+                self.buf.push(b'}');
             }
-            o.push(b']');
+            self.buf.push(b']');
         }
         // TLP 1.0 has no amber+strict marking: the strictness is kept as a label.
         let strict = (ind.tlp == Tlp::AmberStrict).then_some("tlp:amber+strict");
         if !ind.labels.is_empty() || strict.is_some() {
-            jsonw::key(o, "labels");
-            o.push(b'[');
+            self.buf.extend_from_slice(b",\"labels\":[");
             for (i, l) in ind
                 .labels
                 .iter()
@@ -223,31 +255,32 @@ impl StixSink {
                 .enumerate()
             {
                 if i > 0 {
-                    o.push(b',');
+                    self.buf.push(b',');
                 }
-                jsonw::string(o, l);
+                jsonw::string(&mut self.buf, l);
             }
-            o.push(b']');
+            self.buf.push(b']');
         }
-        jsonw::key(o, "confidence");
-        let _ = std::io::Write::write_fmt(o, format_args!("{}", ind.confidence));
+        self.buf.extend_from_slice(b",\"confidence\":");
+        let _ = std::io::Write::write_fmt(&mut self.buf, format_args!("{}", ind.confidence));
         if ind.revoked {
-            o.extend_from_slice(b",\"revoked\":true");
+            self.buf.extend_from_slice(b",\"revoked\":true");
         }
-        jsonw::key(o, "object_marking_refs");
-        o.push(b'[');
-        jsonw::string(o, tlp_marking(ind.tlp));
-        o.push(b']');
+        self.buf.extend_from_slice(b",\"object_marking_refs\":[");
+        jsonw::string(&mut self.buf, tlp_marking(ind.tlp));
+        self.buf.push(b']');
         if let Some(u) = event_uuid {
-            jsonw::key(o, "external_references");
-            o.extend_from_slice(b"[{\"source_name\":\"MISP\"");
-            jsonw::field(o, "external_id", u);
+            self.buf.extend_from_slice(
+                b",\"external_references\":[{\"source_name\":\"MISP\",\"external_id\":",
+            );
+            jsonw::string(&mut self.buf, u);
             if let Some(base) = &self.opts.misp_url {
-                jsonw::field(o, "url", &format!("{base}/events/view/{u}"));
+                self.buf.extend_from_slice(b",\"url\":");
+                jsonw::string(&mut self.buf, &format!("{base}/events/view/{u}"));
             }
-            o.extend_from_slice(b"}]");
+            self.buf.extend_from_slice(b"}]");
         }
-        o.push(b'}');
+        self.buf.push(b'}');
         Ok(())
     }
 

@@ -7,7 +7,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use ureq::Agent;
 
@@ -146,11 +146,7 @@ impl Uploader {
                 Err(e) => (format!("{e}"), None),
                 Ok(mut resp) => {
                     let status = resp.status().as_u16();
-                    let retry_after = resp
-                        .headers()
-                        .get("retry-after")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| http::parse_retry_after(v, SystemTime::now()));
+                    let retry_after = http::retry_after(&resp);
                     let text = resp
                         .body_mut()
                         .with_config()

@@ -1,7 +1,9 @@
 //! Golden tests: the real `ioc-map` binary over `tests/fixtures/ioc-map/types.ndjson`
 //! (one attribute of every mapped MISP type, one of each skip reason, an event
 //! with an object) in each format; stdout, `--skipped` and the summary are
-//! compared with the files in `expected/`. `UPDATE_GOLDEN=1 cargo test` rewrites them.
+//! compared with the files in `expected/` (for the CSV formats, the file written
+//! with `-o`). `UPDATE_GOLDEN=1 cargo test` rewrites them. The binary runs in the
+//! fixtures directory, so the `FILE:LINE` sources do not depend on the checkout.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -39,11 +41,12 @@ fn check(name: &str, got: &str) {
     }
 }
 
-fn golden(format: &str, extra: &[&str]) {
-    let dir = tempfile::tempdir().unwrap();
-    let skipped = dir.path().join("skipped.ndjson");
+/// Runs ioc-map over the fixture; returns (stdout, the `--skipped` file, the summary line).
+fn run(format: &str, extra: &[&str], dir: &Path) -> (String, String, String) {
+    let skipped = dir.join("skipped.ndjson");
     let f = fixtures();
     let out = Command::new(env!("CARGO_BIN_EXE_ioc-map"))
+        .current_dir(&f)
         .args([
             "--format",
             format,
@@ -60,20 +63,40 @@ fn golden(format: &str, extra: &[&str]) {
         .arg("--skipped")
         .arg(&skipped)
         .args(extra)
-        .arg(f.join("types.ndjson"))
+        .arg("types.ndjson")
         .output()
         .unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let summary = stderr.lines().last().unwrap_or("").to_string() + "\n";
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        std::fs::read_to_string(&skipped).unwrap(),
+        summary,
+    )
+}
+
+fn golden(format: &str, extra: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let (stdout, skipped, summary) = run(format, extra, dir.path());
+    check(&format!("types.{format}.ndjson"), &stdout);
+    check(&format!("types.{format}.skipped.ndjson"), &skipped);
+    check(&format!("types.{format}.summary"), &summary);
+}
+
+/// The CSV formats write files only: stdout stays empty, the file is the record.
+fn golden_csv(format: &str, extra: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("out.csv");
+    let mut args = vec!["-o", csv.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let (stdout, skipped, summary) = run(format, &args, dir.path());
+    assert_eq!(stdout, "");
     check(
-        &format!("types.{format}.ndjson"),
-        &String::from_utf8(out.stdout).unwrap(),
+        &format!("types.{format}.csv"),
+        &std::fs::read_to_string(&csv).unwrap(),
     );
-    check(
-        &format!("types.{format}.skipped.ndjson"),
-        &std::fs::read_to_string(&skipped).unwrap(),
-    );
+    check(&format!("types.{format}.skipped.ndjson"), &skipped);
     check(&format!("types.{format}.summary"), &summary);
 }
 
@@ -93,4 +116,80 @@ fn tiindicator() {
         "tiindicator",
         &["--azure-tenant-id", "00000000-0000-0000-0000-0000000000aa"],
     );
+}
+
+#[test]
+fn sentinel_csv() {
+    golden_csv("sentinel-csv", &[]);
+}
+
+#[test]
+fn defender_csv() {
+    golden_csv("defender-csv", &["--max-rows", "0"]);
+}
+
+/// `--max-rows 3` splits the same rows into numbered files, each with the header.
+#[test]
+fn defender_csv_split() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = dir.path().join("whole.csv");
+    run(
+        "defender-csv",
+        &["-o", whole.to_str().unwrap(), "--max-rows", "0"],
+        dir.path(),
+    );
+    let whole = std::fs::read_to_string(&whole).unwrap();
+    let (header, rows) = whole.split_once("\r\n").unwrap();
+    let rows: Vec<&str> = rows.split_terminator("\r\n").collect();
+    assert!(rows.len() > 3, "the fixture should give several files");
+
+    let split = dir.path().join("parts");
+    std::fs::create_dir(&split).unwrap();
+    let out = split.join("out.csv");
+    run(
+        "defender-csv",
+        &["-o", out.to_str().unwrap(), "--max-rows", "3"],
+        dir.path(),
+    );
+    let mut names: Vec<String> = std::fs::read_dir(&split)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    let want: Vec<String> = (1..=rows.len().div_ceil(3))
+        .map(|n| format!("out-{n:04}.csv"))
+        .collect();
+    assert_eq!(names, want);
+    let mut again = Vec::new();
+    for name in &names {
+        let text = std::fs::read_to_string(split.join(name)).unwrap();
+        let (h, body) = text.split_once("\r\n").unwrap();
+        assert_eq!(h, header, "{name}");
+        let part: Vec<&str> = body.split_terminator("\r\n").collect();
+        assert!(
+            !part.is_empty() && part.len() <= 3,
+            "{name}: {} rows",
+            part.len()
+        );
+        again.extend(part.iter().map(|r| r.to_string()));
+    }
+    assert_eq!(again, rows);
+}
+
+#[test]
+fn csv_needs_a_file() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ioc-map"))
+        .current_dir(fixtures())
+        .args(["--format", "sentinel-csv", "types.ndjson"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("-o FILE"));
+    let out = Command::new(env!("CARGO_BIN_EXE_ioc-map"))
+        .current_dir(fixtures())
+        .args(["--max-rows", "10", "types.ndjson"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
 }

@@ -66,7 +66,7 @@ struct Args {
     cloud: Cloud,
 
     /// API base URL instead of the cloud's (e.g. a regional Defender host, a test server).
-    #[arg(long, value_name = "URL")]
+    #[arg(long, env = "GRAPH_PUSH_API_URL", value_name = "URL")]
     api_url: Option<String>,
 
     /// Entra authority host or URL instead of the cloud's.

@@ -1,4 +1,5 @@
-//! ioc-map: MISP JSON lines in, indicators out (STIX 2.1, Defender, Graph tiIndicator).
+//! ioc-map: MISP JSON lines in, indicators out (STIX 2.1, Defender, Graph tiIndicator,
+//! the portals' CSV files).
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -23,6 +24,7 @@ Examples:
   ioc-map --now 2026-11-28T00:00:00Z examples/sample-feed/*.json
   ioc-map --format defender --types ip-dst,domain,url,sha256 events.ndjson.gz
   ioc-map --format tiindicator --azure-tenant-id $TENANT -o ti.ndjson events.ndjson
+  ioc-map --format defender-csv -o defender.csv events.ndjson    # defender-0001.csv, … when split
   ioc-map --warninglist-dir misp-warninglists/lists --allowlist ours.txt --skipped skipped.ndjson events.ndjson
 
 Expiry classes (--expire CLASS=DURATION,…; all=DURATION sets every class):
@@ -45,6 +47,11 @@ struct Args {
     /// Write to FILE (atomically: a temporary file renamed when complete; .gz compresses).
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
+
+    /// CSV formats: data rows per file, more are split into FILE-0001.csv, … (0: no limit).
+    /// Default: 500 for defender-csv, none for sentinel-csv (its files are cut at 50 MB).
+    #[arg(long, value_name = "N")]
+    max_rows: Option<u64>,
 
     /// Write one NDJSON line per skipped attribute (source, uuid, type, value, reason) to FILE.
     #[arg(long, value_name = "FILE")]
@@ -211,6 +218,7 @@ impl Args {
                     threat_type: self.threat_type,
                     include_filenames: self.include_filenames,
                 },
+                max_rows: self.max_rows,
             },
             map,
             allowlists: self.allowlist,
@@ -222,6 +230,8 @@ impl Args {
 }
 
 fn main() {
-    let result = Args::parse().into_options().and_then(run);
+    let result = misp2ms::generate::parse_or_generate::<Args>()
+        .into_options()
+        .and_then(run);
     std::process::exit(misp2ms::error::report("ioc-map", result));
 }

@@ -3,6 +3,7 @@
 //! result line per record (CONTRACT §6), the `--failed`/`--rejected` files,
 //! the ledger, and one summary line. Records in = the sum of all statuses.
 
+use std::collections::HashSet;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -15,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::exit;
 use crate::input::{Lines, Next};
 use crate::interrupt::Interrupt;
-use crate::ledger::{Accepted, Ledger};
+use crate::ledger::{Accepted, Entry, Ledger, RunKeys};
 use crate::output::Output;
 use crate::pacer::Pacer;
 use crate::records::{self, Facts, Kind};
@@ -90,6 +91,10 @@ struct Run {
     url: String,
     batch_size: usize,
     ledger: Option<Ledger>,
+    /// Without a ledger: the versions this run sent (or would send, dry run).
+    run_keys: RunKeys,
+    /// Keys in the batch or in a request not yet answered (at most one copy each).
+    on_the_way: HashSet<u128>,
     out: Output,
     failed_out: Option<Output>,
     rejected_out: Option<Output>,
@@ -178,6 +183,8 @@ impl Run {
             url,
             batch_size,
             ledger,
+            run_keys: RunKeys::default(),
+            on_the_way: HashSet::new(),
             out: Output::stdout(),
             failed_out,
             rejected_out,
@@ -289,6 +296,9 @@ impl Run {
                 self.show_progress();
             }
         }
+        if self.stopping() {
+            self.keep_unread(&mut lines, &mut buf)?;
+        }
         if !self.stopping() && self.opts.retire_missing {
             self.retire_missing()?;
         }
@@ -299,6 +309,44 @@ impl Run {
     }
 
     /// A line that is not a usable record: counted, reported, kept in `--rejected`.
+    /// A run that stopped (fatal error, signal) has FILE lines it never read: each
+    /// goes to `--failed` as it is, with a `failed` result. Otherwise a replay file
+    /// given as input and as `--failed` (`--failed F F new`) would lose its unread
+    /// lines. Stdin is left alone: its producer's window is pulled again, as the
+    /// pipeline's state is not committed after a stop.
+    fn keep_unread(&mut self, lines: &mut Lines, buf: &mut Vec<u8>) -> Result<()> {
+        if self.failed_out.is_none() {
+            return Ok(());
+        }
+        lines.stop_at_stdin();
+        let reason = if self.interrupt.fired() {
+            "interrupted: not read"
+        } else {
+            "not read: the run stopped"
+        };
+        let mut kept = 0u64;
+        while let Some(next) = lines.next_line(buf)? {
+            let Next::Line(at) = next else {
+                continue; // too long to keep; it would have been rejected
+            };
+            let key = serde_json::from_slice::<Value>(buf).ok().and_then(|v| {
+                let kind = records::kind_of(&v)?;
+                records::key_of(kind, v.as_object()?).ok()
+            });
+            if let Some(f) = self.failed_out.as_mut() {
+                f.write_line(buf)?;
+            }
+            self.counts.records += 1;
+            self.counts.failed += 1;
+            self.result(key.as_deref(), "failed", Some(reason), &at.to_string())?;
+            kept += 1;
+        }
+        if kept > 0 {
+            eprintln!("{TOOL}: {kept} input lines not read before the stop kept as failed");
+        }
+        Ok(())
+    }
+
     fn malformed(&mut self, source: &str, line: Option<&[u8]>, msg: &str) -> Result<()> {
         self.counts.records += 1;
         self.counts.malformed += 1;
@@ -372,19 +420,20 @@ impl Run {
             Err(msg) => return self.malformed(&source, Some(&line), &msg),
         };
         self.counts.records += 1;
-        let duplicate = self
-            .ledger
-            .as_mut()
-            .is_some_and(|l| l.mark_seen(facts.key_hash));
-        if duplicate {
-            // The key came earlier in this run (a replayed --failed file beside a
-            // new pull, say): decide against the ledger once that one is answered.
-            self.submit()?;
-            while self.in_flight > 0 {
-                self.drain(true)?;
+        // The key came earlier in this run (a replayed --failed file beside a new
+        // pull, say) and that copy is on its way: decide this one once that one is
+        // answered, so that the two never travel together.
+        self.wait_for(facts.key_hash)?;
+        let (entry, duplicate) = match self.ledger.as_mut() {
+            Some(l) => {
+                let duplicate = l.mark_seen(facts.key_hash);
+                (l.get(facts.key_hash), duplicate)
             }
-        }
-        let entry = self.ledger.as_ref().and_then(|l| l.get(facts.key_hash));
+            None => {
+                let e = self.run_keys.get(facts.key_hash);
+                (e, e.is_some())
+            }
+        };
         let end_ms = facts.valid_end.as_ref().map_or(i64::MAX, records::millis);
         if let Some(e) = entry {
             let refresh_ms = self.opts.refresh_before.as_millis() as i64;
@@ -394,13 +443,19 @@ impl Run {
                     || e.valid_end == end_ms
                     || e.valid_end > self.now_ms.saturating_add(refresh_ms));
             if unchanged {
-                return self.status(&facts.key, "unchanged", None, &source);
+                let reason = duplicate.then_some("duplicate in this run");
+                return self.status(&facts.key, "unchanged", reason, &source);
             }
             if kind == Kind::Stix && e.live() {
                 let modified = facts.modified.as_ref().map_or(i64::MIN, records::millis);
                 if modified < e.modified {
+                    let holder = if self.ledger.is_some() {
+                        "the ledger holds"
+                    } else {
+                        "this run sent"
+                    };
                     let reason = format!(
-                        "the ledger holds a newer version (modified {})",
+                        "{holder} a newer version (modified {})",
                         time::fmt_millis(&records::from_millis(e.modified))
                     );
                     return self.status(&facts.key, "stale", Some(&reason), &source);
@@ -419,11 +474,15 @@ impl Run {
             self.active += 1;
             took_slot = true;
         }
-        let body = match (kind, entry) {
-            (Kind::Stix, Some(e)) => self.bump_version(&mut v, &facts, &e)?.unwrap_or_default(),
-            _ => Vec::new(),
+        let mut facts = facts;
+        let bumped = match (kind, entry) {
+            (Kind::Stix, Some(e)) if self.ledger.is_some() => {
+                self.bump_version(&mut v, &facts, &e)?
+            }
+            (Kind::Stix, Some(e)) => versions::bump_past_sent(&mut v, &mut facts, e.modified),
+            _ => None,
         };
-        let body = if body.is_empty() { line.clone() } else { body };
+        let body = bumped.unwrap_or_else(|| line.clone());
         let echo = echo_of(kind, &v);
         self.enqueue(Pending {
             source,
@@ -446,7 +505,37 @@ impl Run {
         self.result(Some(key), status, reason, src)
     }
 
+    /// Waits until no copy of `key_hash` is on its way: sends the batch that
+    /// holds it, then handles answers until its own has come.
+    fn wait_for(&mut self, key_hash: u128) -> Result<()> {
+        while self.on_the_way.contains(&key_hash) {
+            if self.batch.iter().any(|p| p.facts.key_hash == key_hash) {
+                self.submit()?;
+            } else if self.in_flight > 0 {
+                self.drain(true)?;
+            } else {
+                debug_assert!(false, "a key on its way is in the batch or in flight");
+                self.on_the_way.remove(&key_hash);
+            }
+        }
+        Ok(())
+    }
+
+    /// Without a ledger, remembers a version sent in this run (CONTRACT §6).
+    fn remember(&mut self, facts: &Facts) {
+        if self.ledger.is_none() {
+            let entry = Entry::in_memory(
+                facts.live,
+                facts.content_hash,
+                facts.modified.as_ref().map_or(i64::MIN, records::millis),
+                facts.valid_end.as_ref().map_or(i64::MAX, records::millis),
+            );
+            self.run_keys.insert(facts.key_hash, entry);
+        }
+    }
+
     fn enqueue(&mut self, p: Pending) -> Result<()> {
+        self.on_the_way.insert(p.facts.key_hash);
         self.batch.push(p);
         if self.batch.len() >= self.batch_size {
             self.submit()?;
@@ -489,6 +578,10 @@ impl Run {
         line.extend_from_slice(&body);
         line.push(b'}');
         self.out.write_line(&line)?;
+        for p in &items {
+            self.on_the_way.remove(&p.facts.key_hash);
+            self.remember(&p.facts);
+        }
         self.counts.dry_requests += 1;
         self.counts.would_send += items.len() as u64;
         Ok(())
@@ -546,6 +639,10 @@ impl Run {
 
     /// Writes the result of one record that went (or was to go) to the remote.
     fn finish_item(&mut self, p: Pending, o: Outcome) -> Result<()> {
+        self.on_the_way.remove(&p.facts.key_hash);
+        if matches!(o, Outcome::Accepted) {
+            self.remember(&p.facts);
+        }
         let key = p.facts.key.as_str();
         match &o {
             Outcome::Accepted => {
@@ -656,11 +753,14 @@ impl Run {
             }
         }
         self.progress.finish_and_clear();
-        let closed = [
-            Some(self.out),
-            self.failed_out.take(),
-            self.rejected_out.take(),
-        ];
+        // A usage error ends the run before anything was decided: the side files
+        // stay as they were (one of them may be this run's input).
+        let (failed_out, rejected_out) = (self.failed_out.take(), self.rejected_out.take());
+        let closed = if abort {
+            [Some(self.out), None, None]
+        } else {
+            [Some(self.out), failed_out, rejected_out]
+        };
         for o in closed.into_iter().flatten() {
             if let Err(e) = o.finish() {
                 if !matches!(e, Error::BrokenPipe) {

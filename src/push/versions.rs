@@ -161,3 +161,22 @@ impl Run {
         rec
     }
 }
+
+/// Without a ledger, a later copy of a STIX key this run already sent, with
+/// other content, goes as a newer version: `modified` one millisecond past
+/// the one sent if need be (CONTRACT §6). Its `created` stays as given: the
+/// copies of one attribute share it. Updates `facts` to the version as sent.
+pub(super) fn bump_past_sent(v: &mut Value, facts: &mut Facts, sent_ms: i64) -> Option<Vec<u8>> {
+    let incoming = facts.modified?;
+    if records::millis(&incoming) > sent_ms {
+        return None;
+    }
+    let modified = records::from_millis(sent_ms) + chrono::Duration::milliseconds(1);
+    let o = v.as_object_mut().expect("a record is an object");
+    o.insert(
+        "modified".into(),
+        Value::String(time::fmt_millis(&modified)),
+    );
+    facts.modified = Some(modified);
+    Some(serde_json::to_vec(v).expect("a Value serialises"))
+}
