@@ -390,7 +390,12 @@ pub fn pack(p: &Pack) -> Result<i32> {
     }
     let sequence = match p.sequence {
         Sequence::Fixed(n) => *n,
-        Sequence::File(f) => read_seq_file(f)? + 1,
+        Sequence::File(f) => read_seq_file(f)?.checked_add(1).ok_or_else(|| {
+            Error::Other(format!(
+                "{}: the sequence number is at its maximum",
+                f.display()
+            ))
+        })?,
     };
 
     let mut files = Vec::new();
@@ -600,7 +605,7 @@ impl Journal {
         }
         Ok(match self.seen.iter().map(|(s, _, _)| *s).max() {
             None => Continuity::First,
-            Some(latest) if seq == latest + 1 => Continuity::Next,
+            Some(latest) if Some(seq) == latest.checked_add(1) => Continuity::Next,
             Some(latest) if seq > latest => Continuity::Gap { latest },
             Some(latest) => Continuity::Late { latest },
         })

@@ -177,6 +177,36 @@ fn manifest_time(v: &Value) -> Option<i64> {
     }
 }
 
+/// What a feed manifest says of one event, as the filters read it.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ManifestEntry<'a> {
+    /// `timestamp`, a number or a numeric string.
+    pub timestamp: Option<i64>,
+    /// The names of `Tag[]`.
+    pub tags: Vec<&'a str>,
+    /// `Orgc.name` and `Orgc.uuid`.
+    pub orgs: Vec<&'a str>,
+}
+
+/// Reads one manifest entry (any JSON: what is missing or misshapen is absent).
+pub fn manifest_entry(entry: &Value) -> ManifestEntry<'_> {
+    let tags = entry
+        .get("Tag")
+        .and_then(|t| t.as_array())
+        .map(|a| a.iter().filter_map(|t| t.get("name")?.as_str()).collect())
+        .unwrap_or_default();
+    let orgc = entry.get("Orgc").or_else(|| entry.get("orgc"));
+    let orgs = ["name", "uuid"]
+        .iter()
+        .filter_map(|k| orgc?.get(*k)?.as_str())
+        .collect();
+    ManifestEntry {
+        timestamp: manifest_time(entry),
+        tags,
+        orgs,
+    }
+}
+
 fn is_uuid(s: &str) -> bool {
     uuid::Uuid::parse_str(s).is_ok() && s.len() == 36
 }
@@ -247,7 +277,11 @@ pub fn run_misp_feed(cfg: FeedConfig) -> Result<i32> {
             if let Some(code) = interrupt.exit_code() {
                 return Err(Error::Interrupted(code));
             }
-            let ts = manifest_time(entry);
+            let ManifestEntry {
+                timestamp: ts,
+                tags: tag_names,
+                orgs: org_names,
+            } = manifest_entry(entry);
             if let (Some(low), Some(t)) = (lower, ts) {
                 if t < low {
                     continue;
@@ -258,19 +292,9 @@ pub fn run_misp_feed(cfg: FeedConfig) -> Result<i32> {
                     continue;
                 }
             }
-            let tag_names: Vec<&str> = entry
-                .get("Tag")
-                .and_then(|t| t.as_array())
-                .map(|a| a.iter().filter_map(|t| t.get("name")?.as_str()).collect())
-                .unwrap_or_default();
             if !tags.matches(&tag_names) {
                 continue;
             }
-            let orgc = entry.get("Orgc").or_else(|| entry.get("orgc"));
-            let org_names: Vec<&str> = ["name", "uuid"]
-                .iter()
-                .filter_map(|k| orgc?.get(*k)?.as_str())
-                .collect();
             if !orgs.matches(&org_names) {
                 continue;
             }
@@ -457,6 +481,44 @@ pub fn parse_delimiter(s: &str) -> Result<u8> {
     }
 }
 
+/// The candidate values of a CSV feed: the given 1-based columns (all when
+/// empty) of every row that does not start with `#`, trimmed of blanks and quotes.
+pub fn csv_cells(
+    text: &str,
+    columns: &[usize],
+    delimiter: u8,
+    location: &str,
+) -> Result<Vec<String>> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(text.as_bytes());
+    let mut cells = Vec::new();
+    for (i, rec) in rdr.records().enumerate() {
+        let rec = rec.map_err(|e| Error::input(format!("{location}:{}", i + 1), e.to_string()))?;
+        if rec.get(0).is_some_and(|c| c.trim_start().starts_with('#')) {
+            continue;
+        }
+        let pick: Vec<usize> = if columns.is_empty() {
+            (1..=rec.len()).collect()
+        } else {
+            columns.to_vec()
+        };
+        for c in pick {
+            if let Some(cell) = c.checked_sub(1).and_then(|c| rec.get(c)) {
+                let cell = cell.trim_matches(|ch: char| {
+                    matches!(ch, ' ' | '\t' | '\n' | '\r' | '\0' | '"' | '\'')
+                });
+                if !cell.is_empty() {
+                    cells.push(cell.to_string());
+                }
+            }
+        }
+    }
+    Ok(cells)
+}
+
 /// Reads a CSV or freetext feed and writes one attribute per typed value.
 pub fn run_text_feed(cfg: TextFeedConfig) -> Result<i32> {
     let started = std::time::Instant::now();
@@ -483,36 +545,7 @@ pub fn run_text_feed(cfg: TextFeedConfig) -> Result<i32> {
     let candidates: Vec<String> = match &cfg.kind {
         TextKind::Freetext => freetext::tokens(&text),
         TextKind::Csv { columns, delimiter } => {
-            let mut rdr = csv::ReaderBuilder::new()
-                .has_headers(false)
-                .flexible(true)
-                .delimiter(*delimiter)
-                .from_reader(text.as_bytes());
-            let mut cells = Vec::new();
-            for (i, rec) in rdr.records().enumerate() {
-                let rec = rec.map_err(|e| {
-                    Error::input(format!("{}:{}", cfg.location, i + 1), e.to_string())
-                })?;
-                if rec.get(0).is_some_and(|c| c.trim_start().starts_with('#')) {
-                    continue;
-                }
-                let pick: Vec<usize> = if columns.is_empty() {
-                    (1..=rec.len()).collect()
-                } else {
-                    columns.clone()
-                };
-                for c in pick {
-                    if let Some(cell) = rec.get(c - 1) {
-                        let cell = cell.trim_matches(|ch: char| {
-                            matches!(ch, ' ' | '\t' | '\n' | '\r' | '\0' | '"' | '\'')
-                        });
-                        if !cell.is_empty() {
-                            cells.push(cell.to_string());
-                        }
-                    }
-                }
-            }
-            cells
+            csv_cells(&text, columns, *delimiter, &cfg.location)?
         }
     };
 

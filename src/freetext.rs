@@ -341,12 +341,17 @@ fn is_filename(s: &str) -> bool {
     }
 }
 
+/// Strips what surrounds a value in prose: quotes, parentheses, commas,
+/// dots and blanks, in any mix (`."x@example.org"`).
+fn trim_junk(s: &str) -> &str {
+    s.trim_matches(|c: char| {
+        matches!(c, '\'' | '"' | ',' | '(' | ')' | '.' | '\0') || c.is_whitespace()
+    })
+}
+
 /// Types one candidate value, or `None` when MISP would drop it.
 pub fn resolve(raw: &str) -> Option<Hit> {
-    let t = raw.trim_matches(|c: char| {
-        matches!(c, '\'' | '"' | ',' | '(' | ')') || c.is_whitespace() || c == '\0'
-    });
-    let t = t.trim_end_matches('.').trim_start_matches('.');
+    let t = trim_junk(raw);
     if t.is_empty() {
         return None;
     }
@@ -378,7 +383,7 @@ pub fn resolve(raw: &str) -> Option<Hit> {
     }
     // 3. Refang what is left.
     let refanged = refang(t);
-    let v = refanged.trim().trim_end_matches('.');
+    let v = trim_junk(&refanged);
     if let Ok(ip) = v.parse::<IpAddr>() {
         return Some(Hit::new("ip-dst", ip.to_string()));
     }

@@ -50,7 +50,7 @@ fn id_of(line: &[u8]) -> std::result::Result<String, String> {
 
 /// What the answer says about each id: `resultInfo` items, matched by
 /// position when there is one per id. A code of 0 or 2xx is success.
-fn delete_results(body: &str, n: usize) -> Vec<Result<(), String>> {
+pub fn delete_results(body: &str, n: usize) -> Vec<Result<(), String>> {
     let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
     let items: &[Value] = v
         .get("value")

@@ -47,8 +47,24 @@ pub fn num<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
 
 #[derive(Deserialize)]
 struct EventDoc {
-    #[serde(rename = "Event")]
+    #[serde(rename = "Event", deserialize_with = "object")]
     event: EventFields,
+}
+
+/// A struct read from a JSON object only: serde's derive would also take a
+/// list, field by field in order, which no MISP event or attribute is.
+fn object<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<T, D::Error> {
+    struct V<T>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> de::Visitor<'de> for V<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+            T::deserialize(de::value::MapAccessDeserializer::new(map))
+        }
+    }
+    d.deserialize_map(V(std::marker::PhantomData))
 }
 
 #[derive(Deserialize)]
@@ -90,7 +106,9 @@ pub struct EventInfo {
 
 /// Reads one `{"Event":…}` (and checks it is valid JSON).
 pub fn event_info(bytes: &[u8]) -> Result<EventInfo, serde_json::Error> {
-    let e = serde_json::from_slice::<EventDoc>(bytes)?.event;
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let e = object::<_, EventDoc>(&mut de)?.event;
+    de.end()?;
     let standalone = e.attributes.map_or(0, |a| a.len() as u64);
     let in_objects: u64 = e
         .objects
@@ -192,7 +210,9 @@ pub struct AttributeInfo {
 
 /// Reads one bare attribute object (and checks it is valid JSON).
 pub fn attribute_info(bytes: &[u8]) -> Result<AttributeInfo, serde_json::Error> {
-    let a: AttributeFields = serde_json::from_slice(bytes)?;
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let a: AttributeFields = object(&mut de)?;
+    de.end()?;
     Ok(AttributeInfo {
         id: a.id,
         event_id: a.event_id,
@@ -236,5 +256,10 @@ mod tests {
         assert!(event_info(br#"{"Event":{"id":"1","info":"a}}"#).is_err());
         assert!(event_info(br#"{"Event":{"id":"x1"}}"#).is_err());
         assert!(event_info(br#"{"event":{}}"#).is_err());
+        assert!(event_info(br#"{"Event":["1","u"]}"#).is_err());
+        assert!(event_info(br#"[{"id":"1"}]"#).is_err());
+        assert!(event_info(br#"{"Event":{"id":"1"}} x"#).is_err());
+        assert!(attribute_info(br#"[7,12]"#).is_err());
+        assert!(attribute_info(br#"{"id":7} x"#).is_err());
     }
 }

@@ -54,23 +54,28 @@ pub fn refang(value: &str) -> std::borrow::Cow<'_, str> {
     if !needs {
         return std::borrow::Cow::Borrowed(value);
     }
-    let mut out = value.trim().to_string();
-    // A bracketed scheme prefix: `[hxxp://]bad.example` or `[http]://`.
-    if out.starts_with('[') {
-        if let Some(end) = out.find(']') {
-            let inner = &out[1..end];
-            let inner_l = inner.to_ascii_lowercase();
-            if inner_l.contains("://")
-                || SCHEMES.iter().any(|(f, _)| inner_l.starts_with(f))
-                || inner_l.starts_with("http")
-            {
-                out = format!("{inner}{}", &out[end + 1..]);
-            }
+    // One pass undoes one layer of defanging around a scheme; repeat until
+    // nothing changes, so that refanging its own output changes nothing.
+    let mut out = refang_once(value.trim());
+    for _ in 0..MAX_PASSES {
+        let next = refang_once(&out);
+        if next == out {
+            break;
         }
+        out = next;
     }
-    for (from, to) in INFIX {
-        out = replace_ci(&out, from, to);
+    std::borrow::Cow::Owned(out)
+}
+
+/// More passes than any real defanging needs (nested brackets around a scheme).
+const MAX_PASSES: usize = 8;
+
+fn refang_once(value: &str) -> String {
+    let mut out = value.trim().to_string();
+    if let Some(unwrapped) = unwrap_scheme(&out) {
+        out = unwrapped;
     }
+    out = undo_infix(&out);
     let lower = out.to_ascii_lowercase();
     for (from, to) in SCHEMES {
         if lower.starts_with(from) {
@@ -81,23 +86,57 @@ pub fn refang(value: &str) -> std::borrow::Cow<'_, str> {
             break;
         }
     }
-    std::borrow::Cow::Owned(out)
+    out
 }
 
-/// Replaces every ASCII-case-insensitive occurrence of `from` (ASCII) in `s`.
-fn replace_ci(s: &str, from: &str, to: &str) -> String {
-    let lower = s.to_ascii_lowercase();
-    if !lower.contains(from) {
-        return s.to_string();
+/// A bracketed scheme prefix: `[hxxp://]bad.example`, `[http]://`, or nested
+/// (`[[hxxp://]]…`). Every further `[` encloses the first one's `://` too, so
+/// all leading `[` go at once, each with the first `]` left (linear time).
+fn unwrap_scheme(s: &str) -> Option<String> {
+    let opens = s.bytes().take_while(|&b| b == b'[').count();
+    let end = s.find(']')?;
+    if opens == 0 {
+        return None;
     }
+    let inner = s[1..end].to_ascii_lowercase();
+    let scheme = opens == 1
+        && (SCHEMES.iter().any(|(f, _)| inner.starts_with(f)) || inner.starts_with("http"));
+    if !inner.contains("://") && !scheme {
+        return None;
+    }
+    let closes = s.bytes().filter(|&b| b == b']').count().min(opens);
+    let mut out = "[".repeat(opens - closes);
+    let mut left = closes;
+    for c in s[opens..].chars() {
+        if c == ']' && left > 0 {
+            left -= 1;
+        } else {
+            out.push(c);
+        }
+    }
+    Some(out)
+}
+
+/// Replaces the [`INFIX`] forms, ASCII-case-insensitively, each as soon as its
+/// closing bracket arrives: nested forms (`[[.]]`, defanged twice) go in the
+/// same pass, in linear time.
+fn undo_infix(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    let mut i = 0;
-    while let Some(pos) = lower[i..].find(from) {
-        out.push_str(&s[i..i + pos]);
-        out.push_str(to);
-        i += pos + from.len();
+    for c in s.chars() {
+        out.push(c);
+        if !matches!(c, ']' | ')' | '}') {
+            continue;
+        }
+        let tail = out.as_bytes();
+        let found = INFIX.iter().find(|(from, _)| {
+            tail.len() >= from.len()
+                && tail[tail.len() - from.len()..].eq_ignore_ascii_case(from.as_bytes())
+        });
+        if let Some((from, to)) = found {
+            out.truncate(out.len() - from.len());
+            out.push_str(to);
+        }
     }
-    out.push_str(&s[i..]);
     out
 }
 
@@ -116,6 +155,9 @@ mod tests {
         assert_eq!(refang("[hxxp://]bad.example"), "http://bad.example");
         assert_eq!(refang("http[:]//x.example"), "http://x.example");
         assert_eq!(refang("meow://x.example"), "http://x.example");
+        // Defanged twice.
+        assert_eq!(refang("www[[.]]bad[[.]]example"), "www.bad.example");
+        assert_eq!(refang("[[hxxp://]]bad.example"), "http://bad.example");
     }
 
     #[test]

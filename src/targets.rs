@@ -370,8 +370,12 @@ fn item_results(target: Target, doc: &Value, match_values: &[String]) -> Vec<Rec
 pub fn error_text(body: &str) -> String {
     let text = match serde_json::from_str::<Value>(body) {
         Ok(v) => {
-            let e = v.get("error").unwrap_or(&v);
-            let code = e.get("code").and_then(Value::as_str);
+            // `{"error":{…}}`, or OAuth's `{"error":"code","error_description":"…"}`.
+            let e = v.get("error").filter(|e| e.is_object()).unwrap_or(&v);
+            let code = e
+                .get("code")
+                .or_else(|| e.get("error"))
+                .and_then(Value::as_str);
             let msg = e
                 .get("message")
                 .or_else(|| e.get("error_description"))

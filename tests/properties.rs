@@ -15,6 +15,20 @@ proptest! {
         prop_assert_eq!(refang(&once).into_owned(), once);
     }
 
+    /// Idempotent on text made of defanging's own pieces, nested any way.
+    #[test]
+    fn refang_is_idempotent_on_defanging_pieces(parts in proptest::collection::vec(
+        proptest::sample::select(vec![
+            "[", "]", "(", ")", "{", "}", ".", "dot", "DoT", "at", "@", ":", "/", "://", "x",
+            "hxxp", "hXXps", "meow", "fxp", "h[tt]p", "a", " ",
+        ]),
+        0..24,
+    )) {
+        let s = parts.concat();
+        let once = refang(&s).into_owned();
+        prop_assert_eq!(refang(&once).into_owned(), once);
+    }
+
     #[test]
     fn refang_undoes_bracketed_dots(labels in proptest::collection::vec("[a-z0-9]{1,10}", 2..5)) {
         let clean = labels.join(".");
@@ -63,4 +77,28 @@ proptest! {
             prop_assert_eq!(seen, expected);
         }
     }
+}
+
+// Regressions: inputs the properties above (or the fuzzer) once failed on.
+
+/// Defanged twice (found by the fuzzer from a fixture value defanged again):
+/// one pass left `www[.]bad…`, which refanged again to `www.bad…`.
+#[test]
+fn regression_refang_nested_defanging() {
+    for (defanged, clean) in [
+        ("www[[.]]bad[.]example[.]com", "www.bad.example.com"),
+        ("a[[[.]]]b(.)c", "a.b.c"),
+        ("user[[at]]mail[[dot]]example", "user@mail.example"),
+        ("[[hxxp://]]bad.example", "http://bad.example"),
+    ] {
+        let once = refang(defanged).into_owned();
+        assert_eq!(once, clean, "{defanged}");
+        assert_eq!(refang(&once), once.as_str());
+    }
+    // Brackets nested deeper than the passes (the fuzzer's next find): one
+    // `[` was unwrapped per pass.
+    let deep = format!("{}hxxp://{}bad.example", "[".repeat(20), "]x".repeat(20));
+    let once = refang(&deep).into_owned();
+    assert_eq!(once, format!("http://{}bad.example", "x".repeat(20)));
+    assert_eq!(refang(&once), once.as_str());
 }

@@ -1,0 +1,100 @@
+//! `ioc-map`'s MISP model and mapping (`misp2ms::misp`, `mapping`, `stix`):
+//! any line parses or is refused, every attribute maps or gets a reason, and
+//! every STIX record is JSON whose pattern literal is the indicator's value.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use misp2ms::allowlist::Allowlist;
+use misp2ms::indicator::Indicator;
+use misp2ms::mapping::{EventInfo, MapOptions, Mapper, ObjectInfo, Parts};
+use misp2ms::misp::{Attribute, Line, LineKind};
+use misp2ms::output::Output;
+use misp2ms::stix::{StixOptions, StixSink};
+use misp2ms::warninglist::Warninglists;
+
+fn unquote(s: &str) -> Option<(String, &str)> {
+    let mut chars = s.strip_prefix('\'')?.char_indices();
+    let mut out = String::new();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' => match chars.next()? {
+                (_, '\\') => out.push('\\'),
+                (_, '\'') => out.push('\''),
+                _ => return None,
+            },
+            '\'' => return Some((out, &s[1 + i + 1..])),
+            c => out.push(c),
+        }
+    }
+    None
+}
+
+fn check(sink: &mut StixSink, ind: &Indicator) {
+    if sink.record(ind).is_err() {
+        return;
+    }
+    let v: serde_json::Value =
+        serde_json::from_slice(sink.buffer()).expect("a STIX record is JSON");
+    if v["pattern_type"] != "stix" {
+        return;
+    }
+    let pattern = v["pattern"].as_str().expect("a pattern");
+    if let Some(n) = pattern.strip_prefix("[autonomous-system:number = ") {
+        assert_eq!(n.strip_suffix(']'), Some(ind.value.as_str()));
+        return;
+    }
+    let at = pattern.find(" = '").expect("one comparison");
+    let (lit, rest) = unquote(&pattern[at + 3..]).expect("a well-formed literal");
+    assert_eq!(rest, "]", "{pattern}");
+    assert_eq!(lit, ind.value, "{pattern}");
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(line) = serde_json::from_slice::<Line>(data) else {
+        return;
+    };
+    let mut o = MapOptions::new(misp2ms::time::parse_rfc3339("2026-11-28T00:00:00Z").unwrap());
+    o.allow_private = true;
+    o.include_expired = true;
+    o.include_filenames = true;
+    let m = Mapper::new(o, Allowlist::default(), Warninglists::default());
+    let mut sink = StixSink::new(Output::stdout(), StixOptions::default());
+    let mut parts = Parts::default();
+    let mut one = |a: &Attribute, obj: Option<ObjectInfo>, ev: &EventInfo| {
+        if m.map(a, obj, ev, &mut parts).is_ok() {
+            assert!(
+                !parts.as_slice().is_empty(),
+                "mapped to nothing without a reason"
+            );
+            for ind in parts.as_slice() {
+                check(&mut sink, ind);
+            }
+        }
+    };
+    let mut stack = vec![&line];
+    while let Some(line) = stack.pop() {
+        match line.kind() {
+            LineKind::Attribute(a) => {
+                let ev = EventInfo::new(a.event.as_deref(), a.event_uuid.as_deref());
+                one(a, a.object.as_deref().map(ObjectInfo::of_stub), &ev);
+            }
+            LineKind::Attributes(list) => {
+                for a in list {
+                    let ev = EventInfo::new(a.event.as_deref(), a.event_uuid.as_deref());
+                    one(a, a.object.as_deref().map(ObjectInfo::of_stub), &ev);
+                }
+            }
+            LineKind::Event(e) => {
+                let ev = EventInfo::new(Some(e), None);
+                e.attributes.iter().for_each(|a| one(a, None, &ev));
+                for ob in &e.objects {
+                    ob.attributes
+                        .iter()
+                        .for_each(|a| one(a, Some(ObjectInfo::of_object(ob)), &ev));
+                }
+            }
+            LineKind::Response(lines) => stack.extend(lines),
+            LineKind::Unknown => {}
+        }
+    }
+});

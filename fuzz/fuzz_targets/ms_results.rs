@@ -1,0 +1,20 @@
+//! Microsoft's batch answers (`misp2ms::targets::parse_results`,
+//! `error_text`, `misp2ms::graph_delete::delete_results`): one result per
+//! record for any body, and no panic.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use misp2ms::graph_delete::delete_results;
+use misp2ms::targets::{error_text, parse_results, Target};
+
+fuzz_target!(|data: &[u8]| {
+    let [n, rest @ ..] = data else { return };
+    let n = usize::from(*n % 16);
+    let body = String::from_utf8_lossy(rest);
+    let values: Vec<String> = (0..n).map(|i| format!("v{i}.example.com")).collect();
+    for t in [Target::Sentinel, Target::Defender, Target::Graph] {
+        assert_eq!(parse_results(t, &body, &values).len(), n);
+    }
+    assert_eq!(delete_results(&body, n).len(), n);
+    assert!(error_text(&body).chars().count() <= 301);
+});

@@ -1,0 +1,28 @@
+//! Entra ID token error answers (`misp2ms::auth::token_error`): any body
+//! gives an error, an authentication error for 400/401/403, never a panic.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use misp2ms::auth::token_error;
+use misp2ms::Error;
+
+fuzz_target!(|data: &[u8]| {
+    let [s, rest @ ..] = data else { return };
+    let status = [400u16, 401, 403, 429, 500, 503][usize::from(*s) % 6];
+    let body = String::from_utf8_lossy(rest);
+    let e = token_error("https://login.example/t/oauth2/v2.0/token", status, &body);
+    assert_eq!(
+        matches!(e, Error::Auth(_)),
+        matches!(status, 400 | 401 | 403)
+    );
+    // A documented answer: its trace and correlation ids are left out.
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    if let (Some(_), Some(d)) = (v["error"].as_str(), v["error_description"].as_str()) {
+        let msg = e.to_string();
+        let kept = d.split("Trace ID:").next().unwrap_or(d);
+        assert!(
+            !msg.contains("Trace ID:") || kept.contains("Trace ID:"),
+            "{msg}"
+        );
+    }
+});
