@@ -21,6 +21,7 @@ use crate::indicator::{EventContext, Indicator, Kind, ObjectContext, SkipReason,
 use crate::keys::part_uuid;
 use crate::misp::{Attribute, Event, Object, ObjectStub, Tag};
 use crate::normalize::{is_private, normalize};
+use crate::text::trim;
 use crate::time::{self, Timestamp};
 use crate::warninglist::Warninglists;
 
@@ -494,7 +495,7 @@ fn set_event(dst: &mut EventContext, src: &EventContext) {
 /// `Network activity` → `network-activity` (STIX wants lower case and hyphens in phase names).
 fn push_slug(dst: &mut String, s: &str) {
     dst.clear();
-    let s = s.trim();
+    let s = trim(s);
     if s.is_ascii() {
         for b in s.bytes() {
             dst.push(if b.is_ascii_whitespace() || b == b'_' {
@@ -553,7 +554,7 @@ impl Mapper {
         let raw = attr.value.as_deref().ok_or_else(|| malformed("no value"))?;
         let uuid_str = attr.uuid.as_deref().ok_or_else(|| malformed("no uuid"))?;
         let uuid =
-            uuid::Uuid::try_parse(uuid_str.trim()).map_err(|_| malformed("uuid is not a UUID"))?;
+            uuid::Uuid::try_parse(trim(uuid_str)).map_err(|_| malformed("uuid is not a UUID"))?;
 
         let info = type_table()
             .get(misp_type)
@@ -641,7 +642,7 @@ impl Mapper {
                     )));
                 };
                 if has_port {
-                    let r = r.trim();
+                    let r = trim(r);
                     port = Some(r.parse::<u16>().map_err(|_| {
                         SkipReason::InvalidValue(format!("port {r:?} is not a number 0-65535"))
                     })?);
@@ -689,7 +690,7 @@ impl Mapper {
                     set_opt(&mut slot.category, attr.category.as_deref());
                     set_opt(
                         &mut slot.comment,
-                        attr.comment.as_deref().filter(|c| !c.trim().is_empty()),
+                        attr.comment.as_deref().filter(|c| !trim(c).is_empty()),
                     );
                     match (
                         &mut slot.object,
@@ -790,10 +791,10 @@ impl Mapper {
         slot.id = if is_primary {
             uuid
         } else {
-            part_uuid(uuid_str.trim(), part_type)
+            part_uuid(trim(uuid_str), part_type)
         };
         slot.kind = kind;
-        set(&mut slot.attribute_uuid, uuid_str.trim());
+        set(&mut slot.attribute_uuid, trim(uuid_str));
         set(&mut slot.part_type, part_type);
         slot.created = times.created;
         slot.modified = times.modified;
@@ -827,7 +828,7 @@ impl Mapper {
             push_slug(p, phase);
             n += 1;
         };
-        if let Some(c) = category.filter(|c| !c.trim().is_empty()) {
+        if let Some(c) = category.filter(|c| !trim(c).is_empty()) {
             put(slot, "misp-category", c);
         }
         for p in phases {

@@ -235,7 +235,7 @@ fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
             Ok(Some(v as i64))
         }
         fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            let v = v.trim();
+            let v = crate::text::trim(v);
             if v.is_empty() {
                 return Ok(None);
             }
@@ -268,7 +268,7 @@ fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
             Ok(Some(v != 0))
         }
         fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            match v.trim() {
+            match crate::text::trim(v) {
                 "1" | "true" | "True" => Ok(Some(true)),
                 "0" | "false" | "False" => Ok(Some(false)),
                 "" => Ok(None),

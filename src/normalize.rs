@@ -18,6 +18,7 @@ use ipnet::{IpNet, Ipv4Net};
 use crate::indicator::{HashAlgo, Kind, RuleLang, SkipReason};
 use crate::ipset::IpSet;
 use crate::refang::refang;
+use crate::text::trim;
 
 fn invalid(why: impl Into<String>) -> SkipReason {
     SkipReason::InvalidValue(why.into())
@@ -28,7 +29,7 @@ fn invalid(why: impl Into<String>) -> SkipReason {
 /// (non-composite) type that ioc-map maps; others give `NotIndicatorType`.
 pub fn normalize(part_type: &str, raw: &str, out: &mut String) -> Result<Kind, SkipReason> {
     out.clear();
-    let v = raw.trim();
+    let v = trim(raw);
     if v.is_empty() {
         return Err(invalid("empty"));
     }
@@ -98,7 +99,12 @@ fn text(v: &str, out: &mut String) -> Result<(), SkipReason> {
 }
 
 fn hash(algo: HashAlgo, v: &str, out: &mut String) -> Result<(), SkipReason> {
-    let v = v.trim_matches(|c| c == '"' || c == '\'').trim();
+    // (`v` is trimmed already.)
+    let v = if v.starts_with(['"', '\'']) || v.ends_with(['"', '\'']) {
+        v.trim_matches(|c| c == '"' || c == '\'').trim()
+    } else {
+        v
+    };
     match algo {
         HashAlgo::Ssdeep | HashAlgo::Impfuzzy => {
             // blocksize:hash:hash, base64 alphabet: case matters.
@@ -189,7 +195,7 @@ fn ip(v: &str, out: &mut String) -> Result<Kind, SkipReason> {
 
 /// Parses an IP or CIDR value into its canonical block (see [`ip`]).
 pub fn parse_ip_value(v: &str) -> Option<IpNet> {
-    let v = v.trim().trim_start_matches('[').trim_end_matches(']');
+    let v = trim(v).trim_start_matches('[').trim_end_matches(']');
     let net = if let Some((addr, len)) = v.split_once('/') {
         let addr: IpAddr = addr.parse().ok()?;
         if len.is_empty() || !len.bytes().all(|b| b.is_ascii_digit()) {
@@ -232,7 +238,7 @@ fn net_kind(net: &IpNet) -> Kind {
 
 /// A DNS name: lower-case, no trailing dot, at least two labels, not an IP.
 fn domain(v: &str, out: &mut String) -> Result<(), SkipReason> {
-    let v = v.trim().trim_end_matches('.');
+    let v = trim(v).trim_end_matches('.');
     if !is_domain(v) {
         return Err(invalid("not a domain name"));
     }
@@ -277,7 +283,7 @@ pub fn is_domain(v: &str) -> bool {
 
 /// An e-mail address: the domain lower-cased and checked, the local part kept.
 fn email(v: &str, out: &mut String) -> Result<(), SkipReason> {
-    let v = v.trim();
+    let v = trim(v);
     let v = v
         .strip_prefix("mailto:")
         .unwrap_or(v)
@@ -297,7 +303,7 @@ fn email(v: &str, out: &mut String) -> Result<(), SkipReason> {
 /// An absolute URL: scheme and host lower-cased; `http://` added when there
 /// is no scheme.
 fn url(v: &str, add_scheme: bool, out: &mut String) -> Result<(), SkipReason> {
-    let v = v.trim();
+    let v = trim(v);
     if v.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(invalid("URL with white space"));
     }

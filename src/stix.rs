@@ -189,13 +189,13 @@ impl StixSink {
         text::truncate(&mut self.description, DESCRIPTION_MAX);
         let parse_uuid = |s: &Option<String>| {
             s.as_deref()
-                .and_then(|u| uuid::Uuid::try_parse(u.trim()).ok())
+                .and_then(|u| uuid::Uuid::try_parse(text::trim(u)).ok())
         };
         let event_uuid = ind
             .event
             .uuid
             .as_deref()
-            .map(str::trim)
+            .map(text::trim)
             .filter(|u| !u.is_empty());
         self.buf.clear();
         self.buf
