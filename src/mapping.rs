@@ -10,7 +10,7 @@
 //! Indicators are written into reusable slots ([`Parts`]) so that mapping
 //! millions of attributes does not allocate for each.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::OnceLock;
 
 use chrono::Duration as ChronoDuration;
@@ -180,8 +180,10 @@ const FILENAME_HASHES: &[(&str, &str)] = &[
     ("filename|tlsh", "tlsh"),
 ];
 
-fn type_table() -> &'static HashMap<&'static str, TypeInfo> {
-    static TABLE: OnceLock<HashMap<&'static str, TypeInfo>> = OnceLock::new();
+type TypeTable = std::collections::HashMap<&'static str, TypeInfo>;
+
+fn type_table() -> &'static TypeTable {
+    static TABLE: OnceLock<TypeTable> = OnceLock::new();
     TABLE.get_or_init(|| {
         let comp = |left, right, primary, port, filename_left| Shape::Composite {
             left,
@@ -190,7 +192,7 @@ fn type_table() -> &'static HashMap<&'static str, TypeInfo> {
             port,
             filename_left,
         };
-        let mut m = HashMap::new();
+        let mut m = TypeTable::default();
         let mut add = |name: &'static str, shape| {
             m.insert(name, TypeInfo { name, shape });
         };
@@ -492,18 +494,46 @@ fn set_event(dst: &mut EventContext, src: &EventContext) {
     dst.threat_level = src.threat_level;
 }
 
+/// The phase names of MISP's 16 categories (`describeTypes.json`), nearly every `category`.
+fn category_slug(category: &str) -> Option<&'static str> {
+    Some(match category {
+        "Internal reference" => "internal-reference",
+        "Targeting data" => "targeting-data",
+        "Antivirus detection" => "antivirus-detection",
+        "Payload delivery" => "payload-delivery",
+        "Artifacts dropped" => "artifacts-dropped",
+        "Payload installation" => "payload-installation",
+        "Persistence mechanism" => "persistence-mechanism",
+        "Network activity" => "network-activity",
+        "Payload type" => "payload-type",
+        "Attribution" => "attribution",
+        "External analysis" => "external-analysis",
+        "Financial fraud" => "financial-fraud",
+        "Support Tool" => "support-tool",
+        "Social network" => "social-network",
+        "Person" => "person",
+        "Other" => "other",
+        _ => return None,
+    })
+}
+
 /// `Network activity` → `network-activity` (STIX wants lower case and hyphens in phase names).
 fn push_slug(dst: &mut String, s: &str) {
     dst.clear();
+    // MISP's categories from a table: this runs for every indicator.
+    if let Some(slug) = category_slug(s) {
+        dst.push_str(slug);
+        return;
+    }
     let s = trim(s);
     if s.is_ascii() {
-        for b in s.bytes() {
-            dst.push(if b.is_ascii_whitespace() || b == b'_' {
+        dst.extend(s.bytes().map(|b| {
+            if b.is_ascii_whitespace() || b == b'_' {
                 '-'
             } else {
                 b.to_ascii_lowercase() as char
-            });
-        }
+            }
+        }));
         return;
     }
     for c in s.chars() {
