@@ -180,7 +180,8 @@ const FILENAME_HASHES: &[(&str, &str)] = &[
     ("filename|tlsh", "tlsh"),
 ];
 
-type TypeTable = std::collections::HashMap<&'static str, TypeInfo>;
+/// Looked up for every attribute: foldhash, not the default SipHash.
+type TypeTable = foldhash::HashMap<&'static str, TypeInfo>;
 
 fn type_table() -> &'static TypeTable {
     static TABLE: OnceLock<TypeTable> = OnceLock::new();
