@@ -154,15 +154,14 @@ impl StixSink {
     fn time(&mut self, i: usize, t: Timestamp) {
         let (last, text) = &mut self.stamps[i];
         if *last != t || text[0] != b'"' {
-            let mut v = Vec::with_capacity(26);
-            jsonw::time(&mut v, Millis(t));
-            if v.len() == 26 {
-                text.copy_from_slice(&v);
-                *last = t;
-            } else {
-                self.buf.extend_from_slice(&v); // outside years 0–9999: not cached
+            let Some(digits) = Millis(t).fixed() else {
+                jsonw::time(&mut self.buf, Millis(t)); // outside years 0–9999: not cached
                 return;
-            }
+            };
+            text[0] = b'"';
+            text[1..25].copy_from_slice(&digits);
+            text[25] = b'"';
+            *last = t;
         }
         self.buf.extend_from_slice(text);
     }
