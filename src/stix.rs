@@ -261,7 +261,8 @@ impl StixSink {
             self.buf.push(b']');
         }
         self.buf.extend_from_slice(b",\"confidence\":");
-        let _ = std::io::Write::write_fmt(&mut self.buf, format_args!("{}", ind.confidence));
+        self.buf
+            .extend_from_slice(itoa::Buffer::new().format(ind.confidence).as_bytes());
         if ind.revoked {
             self.buf.extend_from_slice(b",\"revoked\":true");
         }
