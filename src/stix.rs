@@ -2,6 +2,8 @@
 //! (REFERENCE §3.2, §3.6, §14): one comparison per pattern, §14.2 escaping,
 //! TLP 1.0 markings (§16.1), millisecond UTC times.
 
+use std::borrow::Borrow;
+
 use crate::error::Result;
 use crate::indicator::{HashAlgo, Indicator, Kind, SkipReason, Tlp};
 use crate::output::Output;
@@ -137,6 +139,33 @@ pub fn pattern(ind: &Indicator, out: &mut String) -> Result<&'static str, SkipRe
 pub const NAME_MAX: usize = 256;
 pub const DESCRIPTION_MAX: usize = 1024;
 
+/// The JSON text of a part of the record that repeats from one indicator to
+/// the next (an event's name, labels, references, …): built again only when
+/// its source differs from the last one's.
+struct Memo<K: ?Sized + ToOwned> {
+    key: Option<K::Owned>,
+    json: Vec<u8>,
+}
+
+impl<K: ?Sized + ToOwned + PartialEq> Memo<K> {
+    fn new() -> Self {
+        Memo {
+            key: None,
+            json: Vec::new(),
+        }
+    }
+
+    /// Appends the text for `key` to `out`; `build` writes it when `key` is new.
+    fn write(&mut self, out: &mut Vec<u8>, key: &K, build: impl FnOnce(&K, &mut Vec<u8>)) {
+        if self.key.as_ref().map(|k| k.borrow()) != Some(key) {
+            self.json.clear();
+            build(key, &mut self.json);
+            self.key = Some(key.to_owned());
+        }
+        out.extend_from_slice(&self.json);
+    }
+}
+
 pub struct StixSink {
     out: Output,
     opts: StixOptions,
@@ -147,6 +176,11 @@ pub struct StixSink {
     /// The last text of each of the four time fields: consecutive indicators
     /// of one event mostly share them, and formatting dates is not free.
     stamps: [(Timestamp, [u8; 26]); 4],
+    created_by: Memo<Option<String>>,
+    name_json: Memo<str>,
+    kill_chain: Memo<[(String, String)]>,
+    labels: Memo<[String]>,
+    references: Memo<str>,
 }
 
 impl StixSink {
@@ -176,6 +210,11 @@ impl StixSink {
             description: String::new(),
             buf: Vec::with_capacity(4096),
             stamps: [(Timestamp::default(), [0; 26]); 4],
+            created_by: Memo::new(),
+            name_json: Memo::new(),
+            kill_chain: Memo::new(),
+            labels: Memo::new(),
+            references: Memo::new(),
         }
     }
 
@@ -186,10 +225,6 @@ impl StixSink {
         text::truncate(&mut self.name, NAME_MAX);
         text::describe(ind, &mut self.description);
         text::truncate(&mut self.description, DESCRIPTION_MAX);
-        let parse_uuid = |s: &Option<String>| {
-            s.as_deref()
-                .and_then(|u| uuid::Uuid::try_parse(text::trim(u)).ok())
-        };
         let event_uuid = ind
             .event
             .uuid
@@ -205,12 +240,21 @@ impl StixSink {
         self.time(0, ind.created);
         self.buf.extend_from_slice(b",\"modified\":");
         self.time(1, ind.modified);
-        if let Some(org) = parse_uuid(&ind.event.orgc_uuid) {
-            self.buf.extend_from_slice(b",\"created_by_ref\":");
-            jsonw::id(&mut self.buf, "identity", org);
-        }
-        self.buf.extend_from_slice(b",\"name\":");
-        jsonw::string(&mut self.buf, &self.name);
+        self.created_by
+            .write(&mut self.buf, &ind.event.orgc_uuid, |org, out| {
+                let org = org
+                    .as_deref()
+                    .and_then(|u| uuid::Uuid::try_parse(text::trim(u)).ok());
+                if let Some(org) = org {
+                    out.extend_from_slice(b",\"created_by_ref\":");
+                    jsonw::id(out, "identity", org);
+                }
+            });
+        self.name_json
+            .write(&mut self.buf, &self.name, |name, out| {
+                out.extend_from_slice(b",\"name\":");
+                jsonw::string(out, name);
+            });
         self.buf.extend_from_slice(b",\"description\":");
         jsonw::string(&mut self.buf, &self.description);
         if ind.to_ids {
@@ -219,8 +263,10 @@ impl StixSink {
         }
         self.buf.extend_from_slice(b",\"pattern\":");
         jsonw::string(&mut self.buf, &self.pattern);
-        self.buf.extend_from_slice(b",\"pattern_type\":");
-        jsonw::string(&mut self.buf, pattern_type);
+        // The pattern types are plain words: no escaping.
+        self.buf.extend_from_slice(b",\"pattern_type\":\"");
+        self.buf.extend_from_slice(pattern_type.as_bytes());
+        self.buf.push(b'"');
         if pattern_type == "stix" {
             self.buf.extend_from_slice(b",\"pattern_version\":\"2.1\"");
         }
@@ -228,37 +274,48 @@ impl StixSink {
         self.time(2, ind.valid_from);
         self.buf.extend_from_slice(b",\"valid_until\":");
         self.time(3, ind.valid_until);
-        if !ind.kill_chain.is_empty() {
-            self.buf.extend_from_slice(b",\"kill_chain_phases\":[");
-            for (i, (chain, phase)) in ind.kill_chain.iter().enumerate() {
-                if i > 0 {
-                    self.buf.push(b',');
+        self.kill_chain
+            .write(&mut self.buf, &ind.kill_chain, |phases, out| {
+                if phases.is_empty() {
+                    return;
                 }
-                self.buf.extend_from_slice(b"{\"kill_chain_name\":");
-                jsonw::string(&mut self.buf, chain);
-                self.buf.extend_from_slice(b",\"phase_name\":");
-                jsonw::string(&mut self.buf, phase);
-                self.buf.push(b'}');
-            }
-            self.buf.push(b']');
-        }
+                out.extend_from_slice(b",\"kill_chain_phases\":[");
+                for (i, (chain, phase)) in phases.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(b"{\"kill_chain_name\":");
+                    jsonw::string(out, chain);
+                    out.extend_from_slice(b",\"phase_name\":");
+                    jsonw::string(out, phase);
+                    out.push(b'}');
+                }
+                out.push(b']');
+            });
         // TLP 1.0 has no amber+strict marking: the strictness is kept as a label.
-        let strict = (ind.tlp == Tlp::AmberStrict).then_some("tlp:amber+strict");
-        if !ind.labels.is_empty() || strict.is_some() {
-            self.buf.extend_from_slice(b",\"labels\":[");
-            for (i, l) in ind
-                .labels
-                .iter()
-                .map(String::as_str)
-                .chain(strict)
-                .enumerate()
-            {
-                if i > 0 {
-                    self.buf.push(b',');
+        let strict = ind.tlp == Tlp::AmberStrict;
+        self.labels
+            .write(&mut self.buf, &ind.labels, |labels, out| {
+                if labels.is_empty() {
+                    return;
                 }
-                jsonw::string(&mut self.buf, l);
+                out.extend_from_slice(b",\"labels\":[");
+                for (i, l) in labels.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    jsonw::string(out, l);
+                }
+                out.push(b']');
+            });
+        if strict {
+            if ind.labels.is_empty() {
+                self.buf.extend_from_slice(b",\"labels\":[");
+            } else {
+                self.buf.pop(); // the `]` of the labels
+                self.buf.push(b',');
             }
-            self.buf.push(b']');
+            self.buf.extend_from_slice(b"\"tlp:amber+strict\"]");
         }
         self.buf.extend_from_slice(b",\"confidence\":");
         self.buf
@@ -266,20 +323,26 @@ impl StixSink {
         if ind.revoked {
             self.buf.extend_from_slice(b",\"revoked\":true");
         }
-        self.buf.extend_from_slice(b",\"object_marking_refs\":[");
-        jsonw::string(&mut self.buf, tlp_marking(ind.tlp));
-        self.buf.push(b']');
-        if let Some(u) = event_uuid {
-            self.buf.extend_from_slice(
-                b",\"external_references\":[{\"source_name\":\"MISP\",\"external_id\":",
-            );
-            jsonw::string(&mut self.buf, u);
-            if let Some(base) = &self.opts.misp_url {
-                self.buf.extend_from_slice(b",\"url\":");
-                jsonw::string(&mut self.buf, &format!("{base}/events/view/{u}"));
-            }
-            self.buf.extend_from_slice(b"}]");
-        }
+        // The marking ids are plain: no escaping.
+        self.buf.extend_from_slice(b",\"object_marking_refs\":[\"");
+        self.buf.extend_from_slice(tlp_marking(ind.tlp).as_bytes());
+        self.buf.extend_from_slice(b"\"]");
+        let misp_url = self.opts.misp_url.as_deref();
+        self.references
+            .write(&mut self.buf, event_uuid.unwrap_or(""), |u, out| {
+                if u.is_empty() {
+                    return;
+                }
+                out.extend_from_slice(
+                    b",\"external_references\":[{\"source_name\":\"MISP\",\"external_id\":",
+                );
+                jsonw::string(out, u);
+                if let Some(base) = misp_url {
+                    out.extend_from_slice(b",\"url\":");
+                    jsonw::string(out, &format!("{base}/events/view/{u}"));
+                }
+                out.extend_from_slice(b"}]");
+            });
         self.buf.push(b'}');
         Ok(())
     }
