@@ -59,7 +59,7 @@ fn hash_key(a: HashAlgo) -> Option<&'static str> {
 /// Writes a single-quoted STIX string literal: `\` → `\\` first, then `'` → `\'`.
 pub fn push_quoted(out: &mut String, v: &str) {
     out.push('\'');
-    if !v.contains(['\\', '\'']) {
+    if memchr::memchr2(b'\\', b'\'', v.as_bytes()).is_none() {
         out.push_str(v);
         out.push('\'');
         return;
