@@ -140,29 +140,45 @@ pub const NAME_MAX: usize = 256;
 pub const DESCRIPTION_MAX: usize = 1024;
 
 /// The JSON text of a part of the record that repeats from one indicator to
-/// the next (an event's name, labels, references, …): built again only when
-/// its source differs from the last one's.
+/// the next (an event's name, labels, references, …), for the last few
+/// sources seen (attributes of one event alternate between a few categories
+/// and tag sets): built again only for a source not among them.
 struct Memo<K: ?Sized + ToOwned> {
-    key: Option<K::Owned>,
-    json: Vec<u8>,
+    /// Most recently used first.
+    entries: Vec<(K::Owned, Vec<u8>)>,
 }
+
+/// Sources remembered per part (a linear search: keep it small).
+const MEMO_SIZE: usize = 4;
 
 impl<K: ?Sized + ToOwned + PartialEq> Memo<K> {
     fn new() -> Self {
         Memo {
-            key: None,
-            json: Vec::new(),
+            entries: Vec::with_capacity(MEMO_SIZE),
         }
     }
 
     /// Appends the text for `key` to `out`; `build` writes it when `key` is new.
     fn write(&mut self, out: &mut Vec<u8>, key: &K, build: impl FnOnce(&K, &mut Vec<u8>)) {
-        if self.key.as_ref().map(|k| k.borrow()) != Some(key) {
-            self.json.clear();
-            build(key, &mut self.json);
-            self.key = Some(key.to_owned());
+        let i = match self.entries.iter().position(|(k, _)| k.borrow() == key) {
+            Some(i) => i,
+            None => {
+                if self.entries.len() < MEMO_SIZE {
+                    self.entries.push((key.to_owned(), Vec::new()));
+                }
+                // The least recently used entry, reusing its allocations.
+                let last = self.entries.len() - 1;
+                let (k, json) = &mut self.entries[last];
+                key.clone_into(k);
+                json.clear();
+                build(key, json);
+                last
+            }
+        };
+        if i > 0 {
+            self.entries[..=i].rotate_right(1);
         }
-        out.extend_from_slice(&self.json);
+        out.extend_from_slice(&self.entries[0].1);
     }
 }
 
@@ -391,6 +407,23 @@ mod tests {
             serde_json::to_string(&s).unwrap(),
             r#""'C:\\\\Temp\\\\O\\'Brien.exe'""#
         );
+    }
+
+    #[test]
+    fn memo_rebuilds_only_unknown_sources() {
+        let mut memo: Memo<str> = Memo::new();
+        let mut builds = 0;
+        let mut out = Vec::new();
+        for key in ["a", "b", "a", "b", "c", "d", "e", "a", "e"] {
+            out.clear();
+            memo.write(&mut out, key, |k, json| {
+                builds += 1;
+                json.extend_from_slice(k.as_bytes());
+            });
+            assert_eq!(out, key.as_bytes());
+        }
+        // a, b, c, d, e, then a again (pushed out by e, the fifth source).
+        assert_eq!(builds, 6);
     }
 
     #[test]
