@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use chrono::{Datelike, Timelike};
 use serde::{Serialize, Serializer};
 
 use crate::time::Timestamp;
@@ -25,22 +26,24 @@ fn put2(buf: &mut [u8; 24], at: usize, n: u32) {
 /// Formats into `buf`; returns the used length (20 or 24). Years outside
 /// 0–9999 fall back to chrono's formatting.
 fn format(t: &Timestamp, millis: bool, buf: &mut [u8; 24]) -> Option<usize> {
-    let secs = t.timestamp();
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    // The fields chrono keeps (no round trip through epoch seconds).
+    let t = t.naive_utc();
+    let y = t.year();
     if !(0..=9999).contains(&y) {
         return None;
     }
-    let (y, sod) = (y as u32, secs.rem_euclid(86_400) as u32);
+    let (y, sod) = (y as u32, t.num_seconds_from_midnight());
     *buf = *b"0000-00-00T00:00:00.000Z";
     put2(buf, 0, y / 100);
     put2(buf, 2, y % 100);
-    put2(buf, 5, m);
-    put2(buf, 8, d);
+    put2(buf, 5, t.month());
+    put2(buf, 8, t.day());
     put2(buf, 11, sod / 3600);
     put2(buf, 14, sod / 60 % 60);
     put2(buf, 17, sod % 60);
     if millis {
-        let ms = t.timestamp_subsec_millis().min(999);
+        // A leap second carries 1000 ms or more: written as 999.
+        let ms = (t.nanosecond() / 1_000_000).min(999);
         buf[20] = b'0' + (ms / 100) as u8;
         put2(buf, 21, ms % 100);
         Some(24)
@@ -48,21 +51,6 @@ fn format(t: &Timestamp, millis: bool, buf: &mut [u8; 24]) -> Option<usize> {
         buf[19] = b'Z';
         Some(20)
     }
-}
-
-/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian
-/// (H. Hinnant's `civil_from_days`).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 fn write(t: &Timestamp, millis: bool, f: impl FnOnce(&str) -> fmt::Result) -> fmt::Result {
