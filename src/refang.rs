@@ -38,12 +38,17 @@ const SCHEMES: &[(&str, &str)] = &[
 pub fn refang(value: &str) -> std::borrow::Cow<'_, str> {
     // Fast path (most values): every infix form has a bracket, every scheme is a prefix.
     let start = value.trim_start();
-    let bracket = value.bytes().any(|b| matches!(b, b'[' | b'(' | b'{'));
-    let scheme = SCHEMES.iter().any(|(from, _)| {
-        start
-            .get(..from.len())
-            .is_some_and(|p| p.eq_ignore_ascii_case(from))
-    });
+    let bracket = memchr::memchr3(b'[', b'(', b'{', value.as_bytes()).is_some();
+    // No defanged scheme begins like `http` (the usual URL): skip the list then.
+    let http = start
+        .get(..4)
+        .is_some_and(|p| p.eq_ignore_ascii_case("http"));
+    let scheme = !http
+        && SCHEMES.iter().any(|(from, _)| {
+            start
+                .get(..from.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(from))
+        });
     if !bracket && !scheme {
         return std::borrow::Cow::Borrowed(value);
     }
@@ -69,7 +74,9 @@ pub fn refang(value: &str) -> std::borrow::Cow<'_, str> {
         }
     }
     for (from, to) in INFIX {
-        out = replace_ci(&out, from, to);
+        if let Some(replaced) = replace_ci(&out, from, to) {
+            out = replaced;
+        }
     }
     let lower = out.to_ascii_lowercase();
     for (from, to) in SCHEMES {
@@ -84,21 +91,38 @@ pub fn refang(value: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
-/// Replaces every ASCII-case-insensitive occurrence of `from` (ASCII) in `s`.
-fn replace_ci(s: &str, from: &str, to: &str) -> String {
-    let lower = s.to_ascii_lowercase();
-    if !lower.contains(from) {
-        return s.to_string();
+/// The first ASCII-case-insensitive occurrence of `from` (lower-case ASCII,
+/// starting with a bracket, so without case itself) in `s` at or after `at`.
+fn find_ci(s: &str, from: &str, mut at: usize) -> Option<usize> {
+    let (first, rest) = from.as_bytes().split_first()?;
+    while let Some(p) = memchr::memchr(*first, &s.as_bytes()[at..]) {
+        let pos = at + p;
+        let tail = &s.as_bytes()[pos + 1..];
+        if tail.len() >= rest.len() && tail[..rest.len()].eq_ignore_ascii_case(rest) {
+            return Some(pos);
+        }
+        at = pos + 1;
     }
+    None
+}
+
+/// Replaces every ASCII-case-insensitive occurrence of `from` (a lower-case
+/// [`INFIX`] form) in `s`, left to right; `None` when there is none.
+fn replace_ci(s: &str, from: &str, to: &str) -> Option<String> {
+    let mut pos = find_ci(s, from, 0)?;
     let mut out = String::with_capacity(s.len());
     let mut i = 0;
-    while let Some(pos) = lower[i..].find(from) {
-        out.push_str(&s[i..i + pos]);
+    loop {
+        out.push_str(&s[i..pos]);
         out.push_str(to);
-        i += pos + from.len();
+        i = pos + from.len();
+        match find_ci(s, from, i) {
+            Some(p) => pos = p,
+            None => break,
+        }
     }
     out.push_str(&s[i..]);
-    out
+    Some(out)
 }
 
 #[cfg(test)]
@@ -116,6 +140,11 @@ mod tests {
         assert_eq!(refang("[hxxp://]bad.example"), "http://bad.example");
         assert_eq!(refang("http[:]//x.example"), "http://x.example");
         assert_eq!(refang("meow://x.example"), "http://x.example");
+        assert_eq!(refang("a[DOT]b[Dot]c(dot)d{.}e"), "a.b.c.d.e");
+        assert_eq!(
+            refang("HXXPS://x[.]example/[.]/(x)"),
+            "https://x.example/./(x)"
+        );
     }
 
     #[test]
