@@ -188,6 +188,13 @@ fn x509(algo: HashAlgo, v: &str, out: &mut String) -> Result<Kind, SkipReason> {
 /// An IPv4/IPv6 address or CIDR block, canonical (IPv6 compressed, host bits
 /// dropped, /32 and /128 written as plain addresses, IPv4-mapped as IPv4).
 fn ip(v: &str, out: &mut String) -> Result<Kind, SkipReason> {
+    // The usual value, a plain IPv4 address, is canonical as it is (the parser
+    // takes no leading zeros nor anything else that would be written differently).
+    let bare = trim(v).trim_start_matches('[').trim_end_matches(']');
+    if bare.parse::<Ipv4Addr>().is_ok() {
+        out.push_str(bare);
+        return Ok(Kind::Ipv4 { cidr: false });
+    }
     let net = parse_ip_value(v).ok_or_else(|| invalid("not an IP address or CIDR block"))?;
     write_net(&net, out);
     Ok(net_kind(&net))
@@ -256,7 +263,9 @@ pub fn is_domain(v: &str) -> bool {
     if v.is_empty() || v.len() > 253 {
         return false;
     }
-    let ascii = v.is_ascii();
+    if v.is_ascii() {
+        return is_ascii_domain(v.as_bytes());
+    }
     let mut labels = 0;
     let mut last = "";
     for label in v.split('.') {
@@ -264,21 +273,36 @@ pub fn is_domain(v: &str) -> bool {
         let ok = !label.is_empty()
             && label.len() <= 63
             && !label.starts_with('-')
-            && if ascii {
-                label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            } else {
-                label
-                    .chars()
-                    .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
-            };
+            && label
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '-' || c == '_');
         if !ok {
             return false;
         }
         last = label;
     }
     labels >= 2 && !last.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// [`is_domain`] for ASCII names, in one pass over the bytes.
+fn is_ascii_domain(v: &[u8]) -> bool {
+    let (mut labels, mut start, mut last) = (0, 0, &v[..0]);
+    for i in 0..=v.len() {
+        match v.get(i) {
+            None | Some(b'.') => {
+                let label = &v[start..i];
+                if label.is_empty() || label.len() > 63 || label[0] == b'-' {
+                    return false;
+                }
+                labels += 1;
+                last = label;
+                start = i + 1;
+            }
+            Some(b) if b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_' => {}
+            Some(_) => return false,
+        }
+    }
+    labels >= 2 && !last.iter().all(u8::is_ascii_digit)
 }
 
 /// An e-mail address: the domain lower-cased and checked, the local part kept.
@@ -491,7 +515,11 @@ pub fn is_private(kind: Kind, value: &str) -> bool {
         Kind::Url => match host_of_url(value) {
             Some(h) => match parse_ip_value(h) {
                 Some(n) => private_nets().overlaps(&n),
-                None => is_private_domain(&h.to_ascii_lowercase()),
+                // Normalised hosts are lower-case already: no copy then.
+                None if h.bytes().any(|b| b.is_ascii_uppercase()) => {
+                    is_private_domain(&h.to_ascii_lowercase())
+                }
+                None => is_private_domain(h),
             },
             None => false,
         },
