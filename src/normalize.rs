@@ -328,7 +328,14 @@ fn email(v: &str, out: &mut String) -> Result<(), SkipReason> {
 /// is no scheme.
 fn url(v: &str, add_scheme: bool, out: &mut String) -> Result<(), SkipReason> {
     let v = trim(v);
-    if v.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    // ASCII white space and control characters are the bytes <= ' ' and DEL.
+    let bad = if v.is_ascii() {
+        v.bytes()
+            .fold(false, |bad, b| bad | (b <= b' ') | (b == 0x7f))
+    } else {
+        v.chars().any(|c| c.is_whitespace() || c.is_control())
+    };
+    if bad {
         return Err(invalid("URL with white space"));
     }
     let (scheme, rest) = match v.split_once("://") {
@@ -344,7 +351,7 @@ fn url(v: &str, add_scheme: bool, out: &mut String) -> Result<(), SkipReason> {
         None if add_scheme => ("http", v),
         None => return Err(invalid("not a URL")),
     };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let end = memchr::memchr3(b'/', b'?', b'#', rest.as_bytes()).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(end);
     let (userinfo, hostport) = match authority.rsplit_once('@') {
         Some((u, h)) => (Some(u), h),
@@ -398,7 +405,7 @@ fn url_host(hostport: &str) -> Option<UrlHost> {
 /// The host of a normalised absolute URL (`None` for a bare path).
 pub fn host_of_url(url: &str) -> Option<&str> {
     let rest = url.split_once("://")?.1;
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let end = memchr::memchr3(b'/', b'?', b'#', rest.as_bytes()).unwrap_or(rest.len());
     let authority = &rest[..end];
     let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
     if let Some(r) = hostport.strip_prefix('[') {
@@ -506,6 +513,10 @@ fn is_private_asn(n: u32) -> bool {
 pub fn is_private(kind: Kind, value: &str) -> bool {
     match kind {
         Kind::Ipv4 { .. } | Kind::Ipv6 { .. } => {
+            // The usual value, a plain IPv4 address, without the general parse.
+            if let Ok(addr) = value.parse::<Ipv4Addr>() {
+                return private_nets().overlaps(&IpNet::from(IpAddr::V4(addr)));
+            }
             parse_ip_value(value).is_some_and(|n| private_nets().overlaps(&n))
         }
         Kind::Domain => is_private_domain(value),
@@ -513,7 +524,7 @@ pub fn is_private(kind: Kind, value: &str) -> bool {
             .rsplit_once('@')
             .is_some_and(|(_, d)| is_private_domain(d)),
         Kind::Url => match host_of_url(value) {
-            Some(h) => match parse_ip_value(h) {
+            Some(h) => match may_be_ip(h).then(|| parse_ip_value(h)).flatten() {
                 Some(n) => private_nets().overlaps(&n),
                 // Normalised hosts are lower-case already: no copy then.
                 None if h.bytes().any(|b| b.is_ascii_uppercase()) => {
@@ -526,6 +537,13 @@ pub fn is_private(kind: Kind, value: &str) -> bool {
         Kind::AutonomousSystem => value.parse().is_ok_and(is_private_asn),
         _ => false,
     }
+}
+
+/// False where [`parse_ip_value`] surely fails (most URL hosts, domain names):
+/// what it reads ends with a digit (IPv4, a prefix length) or has a `:` (IPv6).
+fn may_be_ip(v: &str) -> bool {
+    let v = trim(v).trim_start_matches('[').trim_end_matches(']');
+    v.ends_with(|c: char| c.is_ascii_digit()) || v.contains(':')
 }
 
 #[cfg(test)]

@@ -19,7 +19,8 @@ const INFIX: &[(&str, &str)] = &[
     ("[x]", "x"),
 ];
 
-/// Defanged schemes, case-insensitive, at the start of the value.
+/// Defanged schemes, case-insensitive, at the start of the value (each begins
+/// with `h`, `m` or `f`).
 const SCHEMES: &[(&str, &str)] = &[
     ("hxxps", "https"),
     ("hxxp", "http"),
@@ -44,6 +45,10 @@ pub fn refang(value: &str) -> std::borrow::Cow<'_, str> {
         .get(..4)
         .is_some_and(|p| p.eq_ignore_ascii_case("http"));
     let scheme = !http
+        && matches!(
+            start.as_bytes().first(),
+            Some(b'h' | b'H' | b'm' | b'M' | b'f' | b'F')
+        )
         && SCHEMES.iter().any(|(from, _)| {
             start
                 .get(..from.len())
