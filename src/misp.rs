@@ -124,7 +124,12 @@ pub struct Event<'a> {
     pub orgc: Option<Org<'a>>,
     #[serde(default, borrow, rename = "Tag")]
     pub tags: Vec<Tag<'a>>,
-    #[serde(default, borrow, rename = "Attribute")]
+    #[serde(
+        default,
+        borrow,
+        rename = "Attribute",
+        deserialize_with = "attribute_list"
+    )]
     pub attributes: Vec<Attribute<'a>>,
     #[serde(default, borrow, rename = "Object")]
     pub objects: Vec<Object<'a>>,
@@ -215,6 +220,26 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
     }
 }
 
+/// An event's attributes, with room for a few hundred from the start: events
+/// hold hundreds, and a list grown from empty moves each attribute several times.
+fn attribute_list<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Vec<Attribute<'a>>, D::Error> {
+    struct V<'a>(std::marker::PhantomData<Attribute<'a>>);
+    impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+        type Value = Vec<Attribute<'a>>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a sequence")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut v = Vec::with_capacity(256);
+            while let Some(a) = seq.next_element()? {
+                v.push(a);
+            }
+            Ok(v)
+        }
+    }
+    d.deserialize_seq(V(std::marker::PhantomData))
+}
+
 /// A number sent as a JSON integer, a float, a string of digits, or null/"" (= none).
 fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     struct V;
@@ -298,10 +323,10 @@ fn opt_str<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<Str<'a>>, D
             Ok(Some(Cow::Owned(v.to_owned())))
         }
         fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-            Ok(Some(Cow::Owned(v.to_string())))
+            Ok(Some(Cow::Owned(itoa::Buffer::new().format(v).to_owned())))
         }
         fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-            Ok(Some(Cow::Owned(v.to_string())))
+            Ok(Some(Cow::Owned(itoa::Buffer::new().format(v).to_owned())))
         }
         fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
             Ok(None)
