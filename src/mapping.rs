@@ -328,7 +328,9 @@ impl<'t> TagSummary<'t> {
 
 /// What the mapping needs of an event, computed once per event.
 pub struct EventInfo<'t> {
-    pub ctx: EventContext,
+    ctx: EventContext,
+    /// Unique to this `EventInfo`: slots filled from it need no new copy of `ctx`.
+    id: u64,
     tags: TagSummary<'t>,
     timestamp: Option<Timestamp>,
     publish: Option<Timestamp>,
@@ -345,6 +347,7 @@ impl<'t> EventInfo<'t> {
                     uuid: attr_event_uuid.map(str::to_owned),
                     ..EventContext::default()
                 },
+                id: next_event_id(),
                 tags,
                 timestamp: None,
                 publish: None,
@@ -364,12 +367,19 @@ impl<'t> EventInfo<'t> {
                 orgc_name: orgc.and_then(|o| o.name.as_deref()).map(str::to_owned),
                 threat_level: ev.threat_level_id.and_then(|t| u8::try_from(t).ok()),
             },
+            id: next_event_id(),
             tags,
             timestamp: ev.timestamp.and_then(time::from_epoch),
             publish: ev.publish_timestamp.and_then(time::from_epoch),
             date: ev.date.as_deref().and_then(time::parse_date),
         }
     }
+}
+
+/// A new [`EventInfo::id`] (never 0, which marks a slot not filled yet).
+fn next_event_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// The object an attribute sits in, from an event's `Object[]` or an attribute's stub.
@@ -407,6 +417,8 @@ impl<'t> ObjectInfo<'t> {
 #[derive(Default)]
 pub struct Parts {
     items: Vec<Indicator>,
+    /// Per slot: the [`EventInfo::id`] its `event` was copied from.
+    events: Vec<u64>,
     len: usize,
 }
 
@@ -419,12 +431,14 @@ impl Parts {
         self.len = 0;
     }
 
-    /// The next free slot (its old content is overwritten field by field).
-    fn slot(&mut self) -> &mut Indicator {
+    /// The next free slot (its old content is overwritten field by field), and
+    /// the id of the event it holds.
+    fn slot(&mut self) -> (&mut Indicator, &mut u64) {
         if self.items.len() == self.len {
             self.items.push(blank());
+            self.events.push(0);
         }
-        &mut self.items[self.len]
+        (&mut self.items[self.len], &mut self.events[self.len])
     }
 
     fn commit(&mut self) {
@@ -698,7 +712,7 @@ impl Mapper {
             {
                 continue;
             }
-            let slot = parts.slot();
+            let (slot, slot_event) = parts.slot();
             let res = self.fill_part(
                 slot,
                 value,
@@ -739,7 +753,11 @@ impl Mapper {
                             })
                         }
                     }
-                    set_event(&mut slot.event, &ev.ctx);
+                    // Attributes of one event fill the same slots: copy its context once.
+                    if *slot_event != ev.id {
+                        set_event(&mut slot.event, &ev.ctx);
+                        *slot_event = ev.id;
+                    }
                     let labels = ev
                         .tags
                         .labels
