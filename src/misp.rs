@@ -60,10 +60,11 @@ pub struct Attribute<'a> {
     pub event: Option<Box<Event<'a>>>,
     /// `Object`: the object stub of a bare object attribute (`/attributes/restSearch`).
     pub object: Option<Box<ObjectStub<'a>>>,
-    /// `Attribute`, only on a line: `{"Attribute": …}`.
-    pub attributes: Option<OneOrMany<Attribute<'a>>>,
+    /// `Attribute`, only on a line: `{"Attribute": …}` (this and `response`
+    /// boxed: a small attribute is quicker to move and drop).
+    pub attributes: Option<Box<OneOrMany<Attribute<'a>>>>,
     /// Only on a line: `{"response": …}`.
-    pub response: Option<OneOrMany<Line<'a>>>,
+    pub response: Option<Box<OneOrMany<Line<'a>>>>,
 }
 
 /// The keys of [`Attribute`], in the order of [`Field`].
