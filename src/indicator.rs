@@ -215,14 +215,20 @@ impl Tlp {
 
     /// From a level name (`clear`, `white`, `green`, `amber`, `amber+strict`, `red`), any case.
     pub fn parse(level: &str) -> Option<Self> {
-        match level.trim().trim_matches('"').to_ascii_lowercase().as_str() {
-            "clear" | "white" => Some(Tlp::Clear),
-            "green" => Some(Tlp::Green),
-            "amber" => Some(Tlp::Amber),
-            "amber+strict" => Some(Tlp::AmberStrict),
-            "red" => Some(Tlp::Red),
-            _ => None,
-        }
+        const LEVELS: [(&str, Tlp); 6] = [
+            ("clear", Tlp::Clear),
+            ("white", Tlp::Clear),
+            ("green", Tlp::Green),
+            ("amber", Tlp::Amber),
+            ("amber+strict", Tlp::AmberStrict),
+            ("red", Tlp::Red),
+        ];
+        // No lower-cased copy: compared ignoring ASCII case.
+        let level = crate::text::trim(level).trim_matches('"');
+        LEVELS
+            .iter()
+            .find(|(name, _)| level.eq_ignore_ascii_case(name))
+            .map(|&(_, t)| t)
     }
 
     pub fn as_str(self) -> &'static str {

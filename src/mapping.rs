@@ -10,7 +10,7 @@
 //! Indicators are written into reusable slots ([`Parts`]) so that mapping
 //! millions of attributes does not allocate for each.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::OnceLock;
 
 use chrono::Duration as ChronoDuration;
@@ -21,6 +21,7 @@ use crate::indicator::{EventContext, Indicator, Kind, ObjectContext, SkipReason,
 use crate::keys::part_uuid;
 use crate::misp::{Attribute, Event, Object, ObjectStub, Tag};
 use crate::normalize::{is_private, normalize};
+use crate::text::trim;
 use crate::time::{self, Timestamp};
 use crate::warninglist::Warninglists;
 
@@ -179,8 +180,11 @@ const FILENAME_HASHES: &[(&str, &str)] = &[
     ("filename|tlsh", "tlsh"),
 ];
 
-fn type_table() -> &'static HashMap<&'static str, TypeInfo> {
-    static TABLE: OnceLock<HashMap<&'static str, TypeInfo>> = OnceLock::new();
+/// Looked up for every attribute: foldhash, not the default SipHash.
+type TypeTable = foldhash::HashMap<&'static str, TypeInfo>;
+
+fn type_table() -> &'static TypeTable {
+    static TABLE: OnceLock<TypeTable> = OnceLock::new();
     TABLE.get_or_init(|| {
         let comp = |left, right, primary, port, filename_left| Shape::Composite {
             left,
@@ -189,7 +193,7 @@ fn type_table() -> &'static HashMap<&'static str, TypeInfo> {
             port,
             filename_left,
         };
-        let mut m = HashMap::new();
+        let mut m = TypeTable::default();
         let mut add = |name: &'static str, shape| {
             m.insert(name, TypeInfo { name, shape });
         };
@@ -324,7 +328,9 @@ impl<'t> TagSummary<'t> {
 
 /// What the mapping needs of an event, computed once per event.
 pub struct EventInfo<'t> {
-    pub ctx: EventContext,
+    ctx: EventContext,
+    /// Unique to this `EventInfo`: slots filled from it need no new copy of `ctx`.
+    id: u64,
     tags: TagSummary<'t>,
     timestamp: Option<Timestamp>,
     publish: Option<Timestamp>,
@@ -341,6 +347,7 @@ impl<'t> EventInfo<'t> {
                     uuid: attr_event_uuid.map(str::to_owned),
                     ..EventContext::default()
                 },
+                id: next_event_id(),
                 tags,
                 timestamp: None,
                 publish: None,
@@ -360,12 +367,19 @@ impl<'t> EventInfo<'t> {
                 orgc_name: orgc.and_then(|o| o.name.as_deref()).map(str::to_owned),
                 threat_level: ev.threat_level_id.and_then(|t| u8::try_from(t).ok()),
             },
+            id: next_event_id(),
             tags,
             timestamp: ev.timestamp.and_then(time::from_epoch),
             publish: ev.publish_timestamp.and_then(time::from_epoch),
             date: ev.date.as_deref().and_then(time::parse_date),
         }
     }
+}
+
+/// A new [`EventInfo::id`] (never 0, which marks a slot not filled yet).
+fn next_event_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// The object an attribute sits in, from an event's `Object[]` or an attribute's stub.
@@ -403,6 +417,8 @@ impl<'t> ObjectInfo<'t> {
 #[derive(Default)]
 pub struct Parts {
     items: Vec<Indicator>,
+    /// Per slot: the [`EventInfo::id`] its `event` was copied from.
+    events: Vec<u64>,
     len: usize,
 }
 
@@ -415,12 +431,14 @@ impl Parts {
         self.len = 0;
     }
 
-    /// The next free slot (its old content is overwritten field by field).
-    fn slot(&mut self) -> &mut Indicator {
+    /// The next free slot (its old content is overwritten field by field), and
+    /// the id of the event it holds.
+    fn slot(&mut self) -> (&mut Indicator, &mut u64) {
         if self.items.len() == self.len {
             self.items.push(blank());
+            self.events.push(0);
         }
-        &mut self.items[self.len]
+        (&mut self.items[self.len], &mut self.events[self.len])
     }
 
     fn commit(&mut self) {
@@ -491,18 +509,46 @@ fn set_event(dst: &mut EventContext, src: &EventContext) {
     dst.threat_level = src.threat_level;
 }
 
+/// The phase names of MISP's 16 categories (`describeTypes.json`), nearly every `category`.
+fn category_slug(category: &str) -> Option<&'static str> {
+    Some(match category {
+        "Internal reference" => "internal-reference",
+        "Targeting data" => "targeting-data",
+        "Antivirus detection" => "antivirus-detection",
+        "Payload delivery" => "payload-delivery",
+        "Artifacts dropped" => "artifacts-dropped",
+        "Payload installation" => "payload-installation",
+        "Persistence mechanism" => "persistence-mechanism",
+        "Network activity" => "network-activity",
+        "Payload type" => "payload-type",
+        "Attribution" => "attribution",
+        "External analysis" => "external-analysis",
+        "Financial fraud" => "financial-fraud",
+        "Support Tool" => "support-tool",
+        "Social network" => "social-network",
+        "Person" => "person",
+        "Other" => "other",
+        _ => return None,
+    })
+}
+
 /// `Network activity` → `network-activity` (STIX wants lower case and hyphens in phase names).
 fn push_slug(dst: &mut String, s: &str) {
     dst.clear();
-    let s = s.trim();
+    // MISP's categories from a table: this runs for every indicator.
+    if let Some(slug) = category_slug(s) {
+        dst.push_str(slug);
+        return;
+    }
+    let s = trim(s);
     if s.is_ascii() {
-        for b in s.bytes() {
-            dst.push(if b.is_ascii_whitespace() || b == b'_' {
+        dst.extend(s.bytes().map(|b| {
+            if b.is_ascii_whitespace() || b == b'_' {
                 '-'
             } else {
                 b.to_ascii_lowercase() as char
-            });
-        }
+            }
+        }));
         return;
     }
     for c in s.chars() {
@@ -553,7 +599,7 @@ impl Mapper {
         let raw = attr.value.as_deref().ok_or_else(|| malformed("no value"))?;
         let uuid_str = attr.uuid.as_deref().ok_or_else(|| malformed("no uuid"))?;
         let uuid =
-            uuid::Uuid::try_parse(uuid_str.trim()).map_err(|_| malformed("uuid is not a UUID"))?;
+            uuid::Uuid::try_parse(trim(uuid_str)).map_err(|_| malformed("uuid is not a UUID"))?;
 
         let info = type_table()
             .get(misp_type)
@@ -641,7 +687,7 @@ impl Mapper {
                     )));
                 };
                 if has_port {
-                    let r = r.trim();
+                    let r = trim(r);
                     port = Some(r.parse::<u16>().map_err(|_| {
                         SkipReason::InvalidValue(format!("port {r:?} is not a number 0-65535"))
                     })?);
@@ -666,7 +712,7 @@ impl Mapper {
             {
                 continue;
             }
-            let slot = parts.slot();
+            let (slot, slot_event) = parts.slot();
             let res = self.fill_part(
                 slot,
                 value,
@@ -689,7 +735,7 @@ impl Mapper {
                     set_opt(&mut slot.category, attr.category.as_deref());
                     set_opt(
                         &mut slot.comment,
-                        attr.comment.as_deref().filter(|c| !c.trim().is_empty()),
+                        attr.comment.as_deref().filter(|c| !trim(c).is_empty()),
                     );
                     match (
                         &mut slot.object,
@@ -707,7 +753,11 @@ impl Mapper {
                             })
                         }
                     }
-                    set_event(&mut slot.event, &ev.ctx);
+                    // Attributes of one event fill the same slots: copy its context once.
+                    if *slot_event != ev.id {
+                        set_event(&mut slot.event, &ev.ctx);
+                        *slot_event = ev.id;
+                    }
                     let labels = ev
                         .tags
                         .labels
@@ -790,10 +840,10 @@ impl Mapper {
         slot.id = if is_primary {
             uuid
         } else {
-            part_uuid(uuid_str.trim(), part_type)
+            part_uuid(trim(uuid_str), part_type)
         };
         slot.kind = kind;
-        set(&mut slot.attribute_uuid, uuid_str.trim());
+        set(&mut slot.attribute_uuid, trim(uuid_str));
         set(&mut slot.part_type, part_type);
         slot.created = times.created;
         slot.modified = times.modified;
@@ -827,7 +877,7 @@ impl Mapper {
             push_slug(p, phase);
             n += 1;
         };
-        if let Some(c) = category.filter(|c| !c.trim().is_empty()) {
+        if let Some(c) = category.filter(|c| !trim(c).is_empty()) {
             put(slot, "misp-category", c);
         }
         for p in phases {

@@ -32,49 +32,212 @@ pub enum LineKind<'l, 'a> {
     Unknown,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// Read by hand ([`AttributeVisitor`]), not derived: attributes are the bulk
+/// of every input line, and the derived code was a tenth of the whole run.
+/// Keys are MISP's (`type` for `kind`, `Tag`, `Event`, `Object`, `Attribute`);
+/// unknown keys are skipped.
+#[derive(Debug, Default)]
 pub struct Attribute<'a> {
-    #[serde(default, borrow, deserialize_with = "opt_str")]
+    /// Not read for the attributes of an event or object: nothing uses it there.
     pub id: Option<Str<'a>>,
-    #[serde(default, borrow, deserialize_with = "opt_str")]
     pub uuid: Option<Str<'a>>,
-    #[serde(default, borrow, rename = "type", deserialize_with = "opt_str")]
+    /// `type`.
     pub kind: Option<Str<'a>>,
-    #[serde(default, borrow, deserialize_with = "opt_str")]
     pub value: Option<Str<'a>>,
-    #[serde(default, borrow, deserialize_with = "opt_str")]
     pub category: Option<Str<'a>>,
-    #[serde(default, borrow, deserialize_with = "opt_str")]
     pub comment: Option<Str<'a>>,
-    #[serde(default, deserialize_with = "opt_bool")]
     pub to_ids: Option<bool>,
-    #[serde(default, deserialize_with = "opt_bool")]
     pub deleted: Option<bool>,
-    #[serde(default, deserialize_with = "opt_i64")]
     pub timestamp: Option<i64>,
-    #[serde(default, borrow, deserialize_with = "opt_str")]
     pub first_seen: Option<Str<'a>>,
-    #[serde(default, borrow, deserialize_with = "opt_str")]
     pub last_seen: Option<Str<'a>>,
-    #[serde(default, borrow, deserialize_with = "opt_str")]
     pub object_relation: Option<Str<'a>>,
-    #[serde(default, borrow, deserialize_with = "opt_str")]
     pub event_uuid: Option<Str<'a>>,
-    #[serde(default, borrow, rename = "Tag")]
+    /// `Tag`.
     pub tags: Vec<Tag<'a>>,
-    /// The event of a bare attribute (a stub, or full metadata with `includeContext`);
-    /// the whole event of an `{"Event":…}` line.
-    #[serde(default, borrow, rename = "Event")]
+    /// `Event`: the event of a bare attribute (a stub, or full metadata with
+    /// `includeContext`); the whole event of an `{"Event":…}` line.
     pub event: Option<Box<Event<'a>>>,
-    /// The object stub of a bare object attribute (`/attributes/restSearch`).
-    #[serde(default, borrow, rename = "Object")]
+    /// `Object`: the object stub of a bare object attribute (`/attributes/restSearch`).
     pub object: Option<Box<ObjectStub<'a>>>,
-    /// Only on a line: `{"Attribute": …}`.
-    #[serde(default, borrow, rename = "Attribute")]
-    pub attributes: Option<OneOrMany<Attribute<'a>>>,
+    /// `Attribute`, only on a line: `{"Attribute": …}` (this and `response`
+    /// boxed: a small attribute is quicker to move and drop).
+    pub attributes: Option<Box<OneOrMany<Attribute<'a>>>>,
     /// Only on a line: `{"response": …}`.
-    #[serde(default, borrow)]
-    pub response: Option<OneOrMany<Line<'a>>>,
+    pub response: Option<Box<OneOrMany<Line<'a>>>>,
+}
+
+/// The keys of [`Attribute`], in the order of [`Field`].
+const FIELDS: &[&str] = &[
+    "id",
+    "uuid",
+    "type",
+    "value",
+    "category",
+    "comment",
+    "to_ids",
+    "deleted",
+    "timestamp",
+    "first_seen",
+    "last_seen",
+    "object_relation",
+    "event_uuid",
+    "Tag",
+    "Event",
+    "Object",
+    "Attribute",
+    "response",
+];
+
+#[derive(Clone, Copy)]
+enum Field {
+    Id,
+    Uuid,
+    Type,
+    Value,
+    Category,
+    Comment,
+    ToIds,
+    Deleted,
+    Timestamp,
+    FirstSeen,
+    LastSeen,
+    ObjectRelation,
+    EventUuid,
+    Tag,
+    Event,
+    Object,
+    Attribute,
+    Response,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Field {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Field;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("field identifier")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Field, E> {
+                Ok(match v {
+                    "id" => Field::Id,
+                    "uuid" => Field::Uuid,
+                    "type" => Field::Type,
+                    "value" => Field::Value,
+                    "category" => Field::Category,
+                    "comment" => Field::Comment,
+                    "to_ids" => Field::ToIds,
+                    "deleted" => Field::Deleted,
+                    "timestamp" => Field::Timestamp,
+                    "first_seen" => Field::FirstSeen,
+                    "last_seen" => Field::LastSeen,
+                    "object_relation" => Field::ObjectRelation,
+                    "event_uuid" => Field::EventUuid,
+                    "Tag" => Field::Tag,
+                    "Event" => Field::Event,
+                    "Object" => Field::Object,
+                    "Attribute" => Field::Attribute,
+                    "response" => Field::Response,
+                    _ => Field::Other,
+                })
+            }
+        }
+        d.deserialize_identifier(V)
+    }
+}
+
+/// [`opt_str`], [`opt_bool`] and [`opt_i64`] as seeds for `next_value_seed`.
+struct OptStr;
+struct OptBool;
+struct OptI64;
+
+impl<'de> de::DeserializeSeed<'de> for OptStr {
+    type Value = Option<Str<'de>>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        opt_str(d)
+    }
+}
+
+impl<'de> de::DeserializeSeed<'de> for OptBool {
+    type Value = Option<bool>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        opt_bool(d)
+    }
+}
+
+impl<'de> de::DeserializeSeed<'de> for OptI64 {
+    type Value = Option<i64>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        opt_i64(d)
+    }
+}
+
+/// Reads one attribute (or line); `keep_id`: read `id` too.
+#[derive(Clone, Copy)]
+struct AttributeVisitor {
+    keep_id: bool,
+}
+
+impl<'de> Visitor<'de> for AttributeVisitor {
+    type Value = Attribute<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("struct Attribute")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut a = Attribute::default();
+        // A key given twice is an error, as serde's derived code has it.
+        let mut seen = 0u32;
+        while let Some(field) = map.next_key::<Field>()? {
+            if !matches!(field, Field::Other) {
+                let bit = 1u32 << field as u32;
+                if seen & bit != 0 {
+                    return Err(de::Error::duplicate_field(FIELDS[field as usize]));
+                }
+                seen |= bit;
+            }
+            match field {
+                Field::Id if self.keep_id => a.id = map.next_value_seed(OptStr)?,
+                Field::Id | Field::Other => {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
+                Field::Uuid => a.uuid = map.next_value_seed(OptStr)?,
+                Field::Type => a.kind = map.next_value_seed(OptStr)?,
+                Field::Value => a.value = map.next_value_seed(OptStr)?,
+                Field::Category => a.category = map.next_value_seed(OptStr)?,
+                Field::Comment => a.comment = map.next_value_seed(OptStr)?,
+                Field::ToIds => a.to_ids = map.next_value_seed(OptBool)?,
+                Field::Deleted => a.deleted = map.next_value_seed(OptBool)?,
+                Field::Timestamp => a.timestamp = map.next_value_seed(OptI64)?,
+                Field::FirstSeen => a.first_seen = map.next_value_seed(OptStr)?,
+                Field::LastSeen => a.last_seen = map.next_value_seed(OptStr)?,
+                Field::ObjectRelation => a.object_relation = map.next_value_seed(OptStr)?,
+                Field::EventUuid => a.event_uuid = map.next_value_seed(OptStr)?,
+                Field::Tag => a.tags = map.next_value()?,
+                Field::Event => a.event = map.next_value()?,
+                Field::Object => a.object = map.next_value()?,
+                Field::Attribute => a.attributes = map.next_value()?,
+                Field::Response => a.response = map.next_value()?,
+            }
+        }
+        Ok(a)
+    }
+}
+
+impl<'de> de::DeserializeSeed<'de> for AttributeVisitor {
+    type Value = Attribute<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_struct("Attribute", FIELDS, self)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Attribute<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_struct("Attribute", FIELDS, AttributeVisitor { keep_id: true })
+    }
 }
 
 impl<'a> Attribute<'a> {
@@ -124,7 +287,12 @@ pub struct Event<'a> {
     pub orgc: Option<Org<'a>>,
     #[serde(default, borrow, rename = "Tag")]
     pub tags: Vec<Tag<'a>>,
-    #[serde(default, borrow, rename = "Attribute")]
+    #[serde(
+        default,
+        borrow,
+        rename = "Attribute",
+        deserialize_with = "attribute_list"
+    )]
     pub attributes: Vec<Attribute<'a>>,
     #[serde(default, borrow, rename = "Object")]
     pub objects: Vec<Object<'a>>,
@@ -153,7 +321,12 @@ pub struct Object<'a> {
     pub first_seen: Option<Str<'a>>,
     #[serde(default, borrow, deserialize_with = "opt_str")]
     pub last_seen: Option<Str<'a>>,
-    #[serde(default, borrow, rename = "Attribute")]
+    #[serde(
+        default,
+        borrow,
+        rename = "Attribute",
+        deserialize_with = "object_attribute_list"
+    )]
     pub attributes: Vec<Attribute<'a>>,
 }
 
@@ -215,6 +388,41 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
     }
 }
 
+/// An event's attributes, with room for a few hundred from the start: events
+/// hold hundreds, and a list grown from empty moves each attribute several times.
+fn attribute_list<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Vec<Attribute<'a>>, D::Error> {
+    attributes_in(d, 256)
+}
+
+/// An object's attributes (a few).
+fn object_attribute_list<'de: 'a, 'a, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<Attribute<'a>>, D::Error> {
+    attributes_in(d, 0)
+}
+
+/// The attributes of an event or object, without their `id`s.
+fn attributes_in<'de: 'a, 'a, D: Deserializer<'de>>(
+    d: D,
+    capacity: usize,
+) -> Result<Vec<Attribute<'a>>, D::Error> {
+    struct V(usize);
+    impl<'de> Visitor<'de> for V {
+        type Value = Vec<Attribute<'de>>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a sequence")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut v = Vec::with_capacity(self.0);
+            while let Some(a) = seq.next_element_seed(AttributeVisitor { keep_id: false })? {
+                v.push(a);
+            }
+            Ok(v)
+        }
+    }
+    d.deserialize_seq(V(capacity))
+}
+
 /// A number sent as a JSON integer, a float, a string of digits, or null/"" (= none).
 fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     struct V;
@@ -235,7 +443,7 @@ fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
             Ok(Some(v as i64))
         }
         fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            let v = v.trim();
+            let v = crate::text::trim(v);
             if v.is_empty() {
                 return Ok(None);
             }
@@ -268,7 +476,7 @@ fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
             Ok(Some(v != 0))
         }
         fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            match v.trim() {
+            match crate::text::trim(v) {
                 "1" | "true" | "True" => Ok(Some(true)),
                 "0" | "false" | "False" => Ok(Some(false)),
                 "" => Ok(None),
@@ -298,10 +506,10 @@ fn opt_str<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<Str<'a>>, D
             Ok(Some(Cow::Owned(v.to_owned())))
         }
         fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-            Ok(Some(Cow::Owned(v.to_string())))
+            Ok(Some(Cow::Owned(itoa::Buffer::new().format(v).to_owned())))
         }
         fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-            Ok(Some(Cow::Owned(v.to_string())))
+            Ok(Some(Cow::Owned(itoa::Buffer::new().format(v).to_owned())))
         }
         fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
             Ok(None)

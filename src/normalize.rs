@@ -18,6 +18,7 @@ use ipnet::{IpNet, Ipv4Net};
 use crate::indicator::{HashAlgo, Kind, RuleLang, SkipReason};
 use crate::ipset::IpSet;
 use crate::refang::refang;
+use crate::text::trim;
 
 fn invalid(why: impl Into<String>) -> SkipReason {
     SkipReason::InvalidValue(why.into())
@@ -28,7 +29,7 @@ fn invalid(why: impl Into<String>) -> SkipReason {
 /// (non-composite) type that ioc-map maps; others give `NotIndicatorType`.
 pub fn normalize(part_type: &str, raw: &str, out: &mut String) -> Result<Kind, SkipReason> {
     out.clear();
-    let v = raw.trim();
+    let v = trim(raw);
     if v.is_empty() {
         return Err(invalid("empty"));
     }
@@ -98,7 +99,12 @@ fn text(v: &str, out: &mut String) -> Result<(), SkipReason> {
 }
 
 fn hash(algo: HashAlgo, v: &str, out: &mut String) -> Result<(), SkipReason> {
-    let v = v.trim_matches(|c| c == '"' || c == '\'').trim();
+    // (`v` is trimmed already.)
+    let v = if v.starts_with(['"', '\'']) || v.ends_with(['"', '\'']) {
+        v.trim_matches(|c| c == '"' || c == '\'').trim()
+    } else {
+        v
+    };
     match algo {
         HashAlgo::Ssdeep | HashAlgo::Impfuzzy => {
             // blocksize:hash:hash, base64 alphabet: case matters.
@@ -182,6 +188,13 @@ fn x509(algo: HashAlgo, v: &str, out: &mut String) -> Result<Kind, SkipReason> {
 /// An IPv4/IPv6 address or CIDR block, canonical (IPv6 compressed, host bits
 /// dropped, /32 and /128 written as plain addresses, IPv4-mapped as IPv4).
 fn ip(v: &str, out: &mut String) -> Result<Kind, SkipReason> {
+    // The usual value, a plain IPv4 address, is canonical as it is (the parser
+    // takes no leading zeros nor anything else that would be written differently).
+    let bare = trim(v).trim_start_matches('[').trim_end_matches(']');
+    if bare.parse::<Ipv4Addr>().is_ok() {
+        out.push_str(bare);
+        return Ok(Kind::Ipv4 { cidr: false });
+    }
     let net = parse_ip_value(v).ok_or_else(|| invalid("not an IP address or CIDR block"))?;
     write_net(&net, out);
     Ok(net_kind(&net))
@@ -189,7 +202,7 @@ fn ip(v: &str, out: &mut String) -> Result<Kind, SkipReason> {
 
 /// Parses an IP or CIDR value into its canonical block (see [`ip`]).
 pub fn parse_ip_value(v: &str) -> Option<IpNet> {
-    let v = v.trim().trim_start_matches('[').trim_end_matches(']');
+    let v = trim(v).trim_start_matches('[').trim_end_matches(']');
     let net = if let Some((addr, len)) = v.split_once('/') {
         let addr: IpAddr = addr.parse().ok()?;
         if len.is_empty() || !len.bytes().all(|b| b.is_ascii_digit()) {
@@ -232,7 +245,7 @@ fn net_kind(net: &IpNet) -> Kind {
 
 /// A DNS name: lower-case, no trailing dot, at least two labels, not an IP.
 fn domain(v: &str, out: &mut String) -> Result<(), SkipReason> {
-    let v = v.trim().trim_end_matches('.');
+    let v = trim(v).trim_end_matches('.');
     if !is_domain(v) {
         return Err(invalid("not a domain name"));
     }
@@ -250,7 +263,9 @@ pub fn is_domain(v: &str) -> bool {
     if v.is_empty() || v.len() > 253 {
         return false;
     }
-    let ascii = v.is_ascii();
+    if v.is_ascii() {
+        return is_ascii_domain(v.as_bytes());
+    }
     let mut labels = 0;
     let mut last = "";
     for label in v.split('.') {
@@ -258,15 +273,9 @@ pub fn is_domain(v: &str) -> bool {
         let ok = !label.is_empty()
             && label.len() <= 63
             && !label.starts_with('-')
-            && if ascii {
-                label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            } else {
-                label
-                    .chars()
-                    .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
-            };
+            && label
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '-' || c == '_');
         if !ok {
             return false;
         }
@@ -275,9 +284,30 @@ pub fn is_domain(v: &str) -> bool {
     labels >= 2 && !last.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// [`is_domain`] for ASCII names, in one pass over the bytes.
+fn is_ascii_domain(v: &[u8]) -> bool {
+    let (mut labels, mut start, mut last) = (0, 0, &v[..0]);
+    for i in 0..=v.len() {
+        match v.get(i) {
+            None | Some(b'.') => {
+                let label = &v[start..i];
+                if label.is_empty() || label.len() > 63 || label[0] == b'-' {
+                    return false;
+                }
+                labels += 1;
+                last = label;
+                start = i + 1;
+            }
+            Some(b) if b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_' => {}
+            Some(_) => return false,
+        }
+    }
+    labels >= 2 && !last.iter().all(u8::is_ascii_digit)
+}
+
 /// An e-mail address: the domain lower-cased and checked, the local part kept.
 fn email(v: &str, out: &mut String) -> Result<(), SkipReason> {
-    let v = v.trim();
+    let v = trim(v);
     let v = v
         .strip_prefix("mailto:")
         .unwrap_or(v)
@@ -297,8 +327,15 @@ fn email(v: &str, out: &mut String) -> Result<(), SkipReason> {
 /// An absolute URL: scheme and host lower-cased; `http://` added when there
 /// is no scheme.
 fn url(v: &str, add_scheme: bool, out: &mut String) -> Result<(), SkipReason> {
-    let v = v.trim();
-    if v.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    let v = trim(v);
+    // ASCII white space and control characters are the bytes <= ' ' and DEL.
+    let bad = if v.is_ascii() {
+        v.bytes()
+            .fold(false, |bad, b| bad | (b <= b' ') | (b == 0x7f))
+    } else {
+        v.chars().any(|c| c.is_whitespace() || c.is_control())
+    };
+    if bad {
         return Err(invalid("URL with white space"));
     }
     let (scheme, rest) = match v.split_once("://") {
@@ -314,7 +351,7 @@ fn url(v: &str, add_scheme: bool, out: &mut String) -> Result<(), SkipReason> {
         None if add_scheme => ("http", v),
         None => return Err(invalid("not a URL")),
     };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let end = memchr::memchr3(b'/', b'?', b'#', rest.as_bytes()).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(end);
     let (userinfo, hostport) = match authority.rsplit_once('@') {
         Some((u, h)) => (Some(u), h),
@@ -368,7 +405,7 @@ fn url_host(hostport: &str) -> Option<UrlHost> {
 /// The host of a normalised absolute URL (`None` for a bare path).
 pub fn host_of_url(url: &str) -> Option<&str> {
     let rest = url.split_once("://")?.1;
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let end = memchr::memchr3(b'/', b'?', b'#', rest.as_bytes()).unwrap_or(rest.len());
     let authority = &rest[..end];
     let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
     if let Some(r) = hostport.strip_prefix('[') {
@@ -476,6 +513,10 @@ fn is_private_asn(n: u32) -> bool {
 pub fn is_private(kind: Kind, value: &str) -> bool {
     match kind {
         Kind::Ipv4 { .. } | Kind::Ipv6 { .. } => {
+            // The usual value, a plain IPv4 address, without the general parse.
+            if let Ok(addr) = value.parse::<Ipv4Addr>() {
+                return private_nets().overlaps(&IpNet::from(IpAddr::V4(addr)));
+            }
             parse_ip_value(value).is_some_and(|n| private_nets().overlaps(&n))
         }
         Kind::Domain => is_private_domain(value),
@@ -483,15 +524,26 @@ pub fn is_private(kind: Kind, value: &str) -> bool {
             .rsplit_once('@')
             .is_some_and(|(_, d)| is_private_domain(d)),
         Kind::Url => match host_of_url(value) {
-            Some(h) => match parse_ip_value(h) {
+            Some(h) => match may_be_ip(h).then(|| parse_ip_value(h)).flatten() {
                 Some(n) => private_nets().overlaps(&n),
-                None => is_private_domain(&h.to_ascii_lowercase()),
+                // Normalised hosts are lower-case already: no copy then.
+                None if h.bytes().any(|b| b.is_ascii_uppercase()) => {
+                    is_private_domain(&h.to_ascii_lowercase())
+                }
+                None => is_private_domain(h),
             },
             None => false,
         },
         Kind::AutonomousSystem => value.parse().is_ok_and(is_private_asn),
         _ => false,
     }
+}
+
+/// False where [`parse_ip_value`] surely fails (most URL hosts, domain names):
+/// what it reads ends with a digit (IPv4, a prefix length) or has a `:` (IPv6).
+fn may_be_ip(v: &str) -> bool {
+    let v = trim(v).trim_start_matches('[').trim_end_matches(']');
+    v.ends_with(|c: char| c.is_ascii_digit()) || v.contains(':')
 }
 
 #[cfg(test)]

@@ -19,7 +19,8 @@ const INFIX: &[(&str, &str)] = &[
     ("[x]", "x"),
 ];
 
-/// Defanged schemes, case-insensitive, at the start of the value.
+/// Defanged schemes, case-insensitive, at the start of the value (each begins
+/// with `h`, `m` or `f`).
 const SCHEMES: &[(&str, &str)] = &[
     ("hxxps", "https"),
     ("hxxp", "http"),
@@ -38,12 +39,21 @@ const SCHEMES: &[(&str, &str)] = &[
 pub fn refang(value: &str) -> std::borrow::Cow<'_, str> {
     // Fast path (most values): every infix form has a bracket, every scheme is a prefix.
     let start = value.trim_start();
-    let bracket = value.bytes().any(|b| matches!(b, b'[' | b'(' | b'{'));
-    let scheme = SCHEMES.iter().any(|(from, _)| {
-        start
-            .get(..from.len())
-            .is_some_and(|p| p.eq_ignore_ascii_case(from))
-    });
+    let bracket = memchr::memchr3(b'[', b'(', b'{', value.as_bytes()).is_some();
+    // No defanged scheme begins like `http` (the usual URL): skip the list then.
+    let http = start
+        .get(..4)
+        .is_some_and(|p| p.eq_ignore_ascii_case("http"));
+    let scheme = !http
+        && matches!(
+            start.as_bytes().first(),
+            Some(b'h' | b'H' | b'm' | b'M' | b'f' | b'F')
+        )
+        && SCHEMES.iter().any(|(from, _)| {
+            start
+                .get(..from.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(from))
+        });
     if !bracket && !scheme {
         return std::borrow::Cow::Borrowed(value);
     }

@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use chrono::{Datelike, Timelike};
 use serde::{Serialize, Serializer};
 
 use crate::time::Timestamp;
@@ -16,51 +17,40 @@ pub struct Millis(pub Timestamp);
 #[derive(Clone, Copy)]
 pub struct Secs(pub Timestamp);
 
-fn put(buf: &mut [u8], mut n: u32) {
-    for b in buf.iter_mut().rev() {
-        *b = b'0' + (n % 10) as u8;
-        n /= 10;
-    }
+/// Two digits of `n` (< 100) at `buf[at..at + 2]`.
+fn put2(buf: &mut [u8; 24], at: usize, n: u32) {
+    buf[at] = b'0' + (n / 10) as u8;
+    buf[at + 1] = b'0' + (n % 10) as u8;
 }
 
 /// Formats into `buf`; returns the used length (20 or 24). Years outside
 /// 0–9999 fall back to chrono's formatting.
 fn format(t: &Timestamp, millis: bool, buf: &mut [u8; 24]) -> Option<usize> {
-    let secs = t.timestamp();
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    // The fields chrono keeps (no round trip through epoch seconds).
+    let t = t.naive_utc();
+    let y = t.year();
     if !(0..=9999).contains(&y) {
         return None;
     }
-    let sod = secs.rem_euclid(86_400) as u32;
+    let (y, sod) = (y as u32, t.num_seconds_from_midnight());
     *buf = *b"0000-00-00T00:00:00.000Z";
-    put(&mut buf[0..4], y as u32);
-    put(&mut buf[5..7], m);
-    put(&mut buf[8..10], d);
-    put(&mut buf[11..13], sod / 3600);
-    put(&mut buf[14..16], sod / 60 % 60);
-    put(&mut buf[17..19], sod % 60);
+    put2(buf, 0, y / 100);
+    put2(buf, 2, y % 100);
+    put2(buf, 5, t.month());
+    put2(buf, 8, t.day());
+    put2(buf, 11, sod / 3600);
+    put2(buf, 14, sod / 60 % 60);
+    put2(buf, 17, sod % 60);
     if millis {
-        put(&mut buf[20..23], t.timestamp_subsec_millis().min(999));
+        // A leap second carries 1000 ms or more: written as 999.
+        let ms = (t.nanosecond() / 1_000_000).min(999);
+        buf[20] = b'0' + (ms / 100) as u8;
+        put2(buf, 21, ms % 100);
         Some(24)
     } else {
         buf[19] = b'Z';
         Some(20)
     }
-}
-
-/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian
-/// (H. Hinnant's `civil_from_days`).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 fn write(t: &Timestamp, millis: bool, f: impl FnOnce(&str) -> fmt::Result) -> fmt::Result {
@@ -73,6 +63,12 @@ fn write(t: &Timestamp, millis: bool, f: impl FnOnce(&str) -> fmt::Result) -> fm
 }
 
 impl Millis {
+    /// The 24 bytes of the text; `None` outside years 0–9999.
+    pub fn fixed(&self) -> Option<[u8; 24]> {
+        let mut buf = [0u8; 24];
+        format(&self.0, true, &mut buf).map(|_| buf)
+    }
+
     /// Appends the text to a byte buffer.
     pub fn write_to(&self, out: &mut Vec<u8>) {
         let mut buf = [0u8; 24];
@@ -127,6 +123,10 @@ mod tests {
             "2026-11-28T00:00:00Z",
             "1999-01-02T03:04:05.006Z",
             "2026-03-02T10:15:00.999+01:00",
+            "0000-01-01T00:00:00Z",
+            "0999-12-31T23:59:59.090Z",
+            "2000-02-29T12:34:56.789Z",
+            "9999-12-31T23:59:59.999Z",
         ] {
             let t = parse_rfc3339(s).unwrap();
             assert_eq!(Millis(t).to_string(), fmt_millis(&t));

@@ -2,6 +2,8 @@
 //! (REFERENCE §3.2, §3.6, §14): one comparison per pattern, §14.2 escaping,
 //! TLP 1.0 markings (§16.1), millisecond UTC times.
 
+use std::borrow::Borrow;
+
 use crate::error::Result;
 use crate::indicator::{HashAlgo, Indicator, Kind, SkipReason, Tlp};
 use crate::output::Output;
@@ -57,7 +59,7 @@ fn hash_key(a: HashAlgo) -> Option<&'static str> {
 /// Writes a single-quoted STIX string literal: `\` → `\\` first, then `'` → `\'`.
 pub fn push_quoted(out: &mut String, v: &str) {
     out.push('\'');
-    if !v.contains(['\\', '\'']) {
+    if memchr::memchr2(b'\\', b'\'', v.as_bytes()).is_none() {
         out.push_str(v);
         out.push('\'');
         return;
@@ -137,6 +139,49 @@ pub fn pattern(ind: &Indicator, out: &mut String) -> Result<&'static str, SkipRe
 pub const NAME_MAX: usize = 256;
 pub const DESCRIPTION_MAX: usize = 1024;
 
+/// The JSON text of a part of the record that repeats from one indicator to
+/// the next (an event's name, labels, references, …), for the last few
+/// sources seen (attributes of one event alternate between a few categories
+/// and tag sets): built again only for a source not among them.
+struct Memo<K: ?Sized + ToOwned> {
+    /// Most recently used first.
+    entries: Vec<(K::Owned, Vec<u8>)>,
+}
+
+/// Sources remembered per part (a linear search: keep it small).
+const MEMO_SIZE: usize = 4;
+
+impl<K: ?Sized + ToOwned + PartialEq> Memo<K> {
+    fn new() -> Self {
+        Memo {
+            entries: Vec::with_capacity(MEMO_SIZE),
+        }
+    }
+
+    /// Appends the text for `key` to `out`; `build` writes it when `key` is new.
+    fn write(&mut self, out: &mut Vec<u8>, key: &K, build: impl FnOnce(&K, &mut Vec<u8>)) {
+        let i = match self.entries.iter().position(|(k, _)| k.borrow() == key) {
+            Some(i) => i,
+            None => {
+                if self.entries.len() < MEMO_SIZE {
+                    self.entries.push((key.to_owned(), Vec::new()));
+                }
+                // The least recently used entry, reusing its allocations.
+                let last = self.entries.len() - 1;
+                let (k, json) = &mut self.entries[last];
+                key.clone_into(k);
+                json.clear();
+                build(key, json);
+                last
+            }
+        };
+        if i > 0 {
+            self.entries[..=i].rotate_right(1);
+        }
+        out.extend_from_slice(&self.entries[0].1);
+    }
+}
+
 pub struct StixSink {
     out: Output,
     opts: StixOptions,
@@ -147,6 +192,11 @@ pub struct StixSink {
     /// The last text of each of the four time fields: consecutive indicators
     /// of one event mostly share them, and formatting dates is not free.
     stamps: [(Timestamp, [u8; 26]); 4],
+    created_by: Memo<Option<String>>,
+    name_json: Memo<str>,
+    kill_chain: Memo<[(String, String)]>,
+    labels: Memo<[String]>,
+    references: Memo<str>,
 }
 
 impl StixSink {
@@ -154,15 +204,14 @@ impl StixSink {
     fn time(&mut self, i: usize, t: Timestamp) {
         let (last, text) = &mut self.stamps[i];
         if *last != t || text[0] != b'"' {
-            let mut v = Vec::with_capacity(26);
-            jsonw::time(&mut v, Millis(t));
-            if v.len() == 26 {
-                text.copy_from_slice(&v);
-                *last = t;
-            } else {
-                self.buf.extend_from_slice(&v); // outside years 0–9999: not cached
+            let Some(digits) = Millis(t).fixed() else {
+                jsonw::time(&mut self.buf, Millis(t)); // outside years 0–9999: not cached
                 return;
-            }
+            };
+            text[0] = b'"';
+            text[1..25].copy_from_slice(&digits);
+            text[25] = b'"';
+            *last = t;
         }
         self.buf.extend_from_slice(text);
     }
@@ -177,6 +226,11 @@ impl StixSink {
             description: String::new(),
             buf: Vec::with_capacity(4096),
             stamps: [(Timestamp::default(), [0; 26]); 4],
+            created_by: Memo::new(),
+            name_json: Memo::new(),
+            kill_chain: Memo::new(),
+            labels: Memo::new(),
+            references: Memo::new(),
         }
     }
 
@@ -187,15 +241,11 @@ impl StixSink {
         text::truncate(&mut self.name, NAME_MAX);
         text::describe(ind, &mut self.description);
         text::truncate(&mut self.description, DESCRIPTION_MAX);
-        let parse_uuid = |s: &Option<String>| {
-            s.as_deref()
-                .and_then(|u| uuid::Uuid::try_parse(u.trim()).ok())
-        };
         let event_uuid = ind
             .event
             .uuid
             .as_deref()
-            .map(str::trim)
+            .map(text::trim)
             .filter(|u| !u.is_empty());
         self.buf.clear();
         self.buf
@@ -206,12 +256,21 @@ impl StixSink {
         self.time(0, ind.created);
         self.buf.extend_from_slice(b",\"modified\":");
         self.time(1, ind.modified);
-        if let Some(org) = parse_uuid(&ind.event.orgc_uuid) {
-            self.buf.extend_from_slice(b",\"created_by_ref\":");
-            jsonw::id(&mut self.buf, "identity", org);
-        }
-        self.buf.extend_from_slice(b",\"name\":");
-        jsonw::string(&mut self.buf, &self.name);
+        self.created_by
+            .write(&mut self.buf, &ind.event.orgc_uuid, |org, out| {
+                let org = org
+                    .as_deref()
+                    .and_then(|u| uuid::Uuid::try_parse(text::trim(u)).ok());
+                if let Some(org) = org {
+                    out.extend_from_slice(b",\"created_by_ref\":");
+                    jsonw::id(out, "identity", org);
+                }
+            });
+        self.name_json
+            .write(&mut self.buf, &self.name, |name, out| {
+                out.extend_from_slice(b",\"name\":");
+                jsonw::string(out, name);
+            });
         self.buf.extend_from_slice(b",\"description\":");
         jsonw::string(&mut self.buf, &self.description);
         if ind.to_ids {
@@ -220,8 +279,10 @@ impl StixSink {
         }
         self.buf.extend_from_slice(b",\"pattern\":");
         jsonw::string(&mut self.buf, &self.pattern);
-        self.buf.extend_from_slice(b",\"pattern_type\":");
-        jsonw::string(&mut self.buf, pattern_type);
+        // The pattern types are plain words: no escaping.
+        self.buf.extend_from_slice(b",\"pattern_type\":\"");
+        self.buf.extend_from_slice(pattern_type.as_bytes());
+        self.buf.push(b'"');
         if pattern_type == "stix" {
             self.buf.extend_from_slice(b",\"pattern_version\":\"2.1\"");
         }
@@ -229,57 +290,75 @@ impl StixSink {
         self.time(2, ind.valid_from);
         self.buf.extend_from_slice(b",\"valid_until\":");
         self.time(3, ind.valid_until);
-        if !ind.kill_chain.is_empty() {
-            self.buf.extend_from_slice(b",\"kill_chain_phases\":[");
-            for (i, (chain, phase)) in ind.kill_chain.iter().enumerate() {
-                if i > 0 {
-                    self.buf.push(b',');
+        self.kill_chain
+            .write(&mut self.buf, &ind.kill_chain, |phases, out| {
+                if phases.is_empty() {
+                    return;
                 }
-                self.buf.extend_from_slice(b"{\"kill_chain_name\":");
-                jsonw::string(&mut self.buf, chain);
-                self.buf.extend_from_slice(b",\"phase_name\":");
-                jsonw::string(&mut self.buf, phase);
-                self.buf.push(b'}');
-            }
-            self.buf.push(b']');
-        }
+                out.extend_from_slice(b",\"kill_chain_phases\":[");
+                for (i, (chain, phase)) in phases.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(b"{\"kill_chain_name\":");
+                    jsonw::string(out, chain);
+                    out.extend_from_slice(b",\"phase_name\":");
+                    jsonw::string(out, phase);
+                    out.push(b'}');
+                }
+                out.push(b']');
+            });
         // TLP 1.0 has no amber+strict marking: the strictness is kept as a label.
-        let strict = (ind.tlp == Tlp::AmberStrict).then_some("tlp:amber+strict");
-        if !ind.labels.is_empty() || strict.is_some() {
-            self.buf.extend_from_slice(b",\"labels\":[");
-            for (i, l) in ind
-                .labels
-                .iter()
-                .map(String::as_str)
-                .chain(strict)
-                .enumerate()
-            {
-                if i > 0 {
-                    self.buf.push(b',');
+        let strict = ind.tlp == Tlp::AmberStrict;
+        self.labels
+            .write(&mut self.buf, &ind.labels, |labels, out| {
+                if labels.is_empty() {
+                    return;
                 }
-                jsonw::string(&mut self.buf, l);
+                out.extend_from_slice(b",\"labels\":[");
+                for (i, l) in labels.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    jsonw::string(out, l);
+                }
+                out.push(b']');
+            });
+        if strict {
+            if ind.labels.is_empty() {
+                self.buf.extend_from_slice(b",\"labels\":[");
+            } else {
+                self.buf.pop(); // the `]` of the labels
+                self.buf.push(b',');
             }
-            self.buf.push(b']');
+            self.buf.extend_from_slice(b"\"tlp:amber+strict\"]");
         }
         self.buf.extend_from_slice(b",\"confidence\":");
-        let _ = std::io::Write::write_fmt(&mut self.buf, format_args!("{}", ind.confidence));
+        self.buf
+            .extend_from_slice(itoa::Buffer::new().format(ind.confidence).as_bytes());
         if ind.revoked {
             self.buf.extend_from_slice(b",\"revoked\":true");
         }
-        self.buf.extend_from_slice(b",\"object_marking_refs\":[");
-        jsonw::string(&mut self.buf, tlp_marking(ind.tlp));
-        self.buf.push(b']');
-        if let Some(u) = event_uuid {
-            self.buf.extend_from_slice(
-                b",\"external_references\":[{\"source_name\":\"MISP\",\"external_id\":",
-            );
-            jsonw::string(&mut self.buf, u);
-            if let Some(base) = &self.opts.misp_url {
-                self.buf.extend_from_slice(b",\"url\":");
-                jsonw::string(&mut self.buf, &format!("{base}/events/view/{u}"));
-            }
-            self.buf.extend_from_slice(b"}]");
-        }
+        // The marking ids are plain: no escaping.
+        self.buf.extend_from_slice(b",\"object_marking_refs\":[\"");
+        self.buf.extend_from_slice(tlp_marking(ind.tlp).as_bytes());
+        self.buf.extend_from_slice(b"\"]");
+        let misp_url = self.opts.misp_url.as_deref();
+        self.references
+            .write(&mut self.buf, event_uuid.unwrap_or(""), |u, out| {
+                if u.is_empty() {
+                    return;
+                }
+                out.extend_from_slice(
+                    b",\"external_references\":[{\"source_name\":\"MISP\",\"external_id\":",
+                );
+                jsonw::string(out, u);
+                if let Some(base) = misp_url {
+                    out.extend_from_slice(b",\"url\":");
+                    jsonw::string(out, &format!("{base}/events/view/{u}"));
+                }
+                out.extend_from_slice(b"}]");
+            });
         self.buf.push(b'}');
         Ok(())
     }
@@ -328,6 +407,23 @@ mod tests {
             serde_json::to_string(&s).unwrap(),
             r#""'C:\\\\Temp\\\\O\\'Brien.exe'""#
         );
+    }
+
+    #[test]
+    fn memo_rebuilds_only_unknown_sources() {
+        let mut memo: Memo<str> = Memo::new();
+        let mut builds = 0;
+        let mut out = Vec::new();
+        for key in ["a", "b", "a", "b", "c", "d", "e", "a", "e"] {
+            out.clear();
+            memo.write(&mut out, key, |k, json| {
+                builds += 1;
+                json.extend_from_slice(k.as_bytes());
+            });
+            assert_eq!(out, key.as_bytes());
+        }
+        // a, b, c, d, e, then a again (pushed out by e, the fifth source).
+        assert_eq!(builds, 6);
     }
 
     #[test]
