@@ -393,7 +393,10 @@ pub fn renewal_margin(expires_in: u64) -> Duration {
 /// An Entra error answer as an authentication error (exit 4), with a hint.
 pub fn token_error(url: &str, status: u16, body: &str) -> Error {
     let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
-    let error = v.get("error").and_then(Value::as_str);
+    let error = v
+        .get("error")
+        .and_then(Value::as_str)
+        .map(|e| e.replace(['\r', '\n'], " "));
     let description = v.get("error_description").and_then(Value::as_str).map(|d| {
         // Trace and correlation ids are noise here; `error_codes` is kept.
         // Entra puts "\r\n" (not a space) before "Trace ID:" in real answers.

@@ -100,15 +100,19 @@ fn refang_once(value: &str) -> String {
 }
 
 /// A bracketed scheme prefix: `[hxxp://]bad.example`, `[http]://`, or nested
-/// (`[[hxxp://]]…`). Every further `[` encloses the first one's `://` too, so
-/// all leading `[` go at once, each with the first `]` left (linear time).
+/// (`[[hxxp://]]…`, blanks between the brackets too). Every further `[`
+/// encloses the first one's `://` as well, so all leading `[` go at once, each
+/// with the first `]` left (linear time; a pass per bracket is not needed).
 fn unwrap_scheme(s: &str) -> Option<String> {
-    let opens = s.bytes().take_while(|&b| b == b'[').count();
+    let lead = s.len()
+        - s.trim_start_matches(|c: char| c == '[' || c.is_whitespace())
+            .len();
+    let opens = s[..lead].bytes().filter(|&b| b == b'[').count();
     let end = s.find(']')?;
-    if opens == 0 {
+    if opens == 0 || !s.starts_with('[') {
         return None;
     }
-    let inner = s[1..end].to_ascii_lowercase();
+    let inner = s[1..end].trim_start().to_ascii_lowercase();
     let scheme = opens == 1
         && (SCHEMES.iter().any(|(f, _)| inner.starts_with(f)) || inner.starts_with("http"));
     if !inner.contains("://") && !scheme {
@@ -117,7 +121,7 @@ fn unwrap_scheme(s: &str) -> Option<String> {
     let closes = s.bytes().filter(|&b| b == b']').count().min(opens);
     let mut out = "[".repeat(opens - closes);
     let mut left = closes;
-    for c in s[opens..].chars() {
+    for c in s[lead..].chars() {
         if c == ']' && left > 0 {
             left -= 1;
         } else {

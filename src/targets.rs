@@ -389,6 +389,13 @@ pub fn error_text(body: &str) -> String {
         }
         Err(_) => body.trim().to_string(),
     };
+    // One line: an HTML error page or a message with line breaks would split
+    // the log line (and control characters have no place on a terminal).
+    let text = text
+        .split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
     let mut t: String = text.chars().take(300).collect();
     if t.len() < text.len() {
         t.push('…');
@@ -484,5 +491,9 @@ mod tests {
             "Rate limit is exceeded."
         );
         assert_eq!(error_text("oops\n"), "oops");
+        assert_eq!(
+            error_text("<html>\r\n<body>Bad\tGateway</body>\n</html>"),
+            "<html> <body>Bad Gateway</body> </html>"
+        );
     }
 }

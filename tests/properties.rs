@@ -19,7 +19,7 @@ proptest! {
     #[test]
     fn refang_is_idempotent_on_defanging_pieces(parts in proptest::collection::vec(
         proptest::sample::select(vec![
-            "[", "]", "(", ")", "{", "}", ".", "dot", "DoT", "at", "@", ":", "/", "://", "x",
+            "[", "]", "(", ")", "{", "}", ".", "dot", "DoT", "at", "@", ":", "/", "://", "x", "\u{c}",
             "hxxp", "hXXps", "meow", "fxp", "h[tt]p", "a", " ",
         ]),
         0..24,
@@ -100,5 +100,10 @@ fn regression_refang_nested_defanging() {
     let deep = format!("{}hxxp://{}bad.example", "[".repeat(20), "]x".repeat(20));
     let once = refang(&deep).into_owned();
     assert_eq!(once, format!("http://{}bad.example", "x".repeat(20)));
+    assert_eq!(refang(&once), once.as_str());
+    // And with blanks between the brackets (the one after).
+    let spaced = format!("{}hxxps[:]//b]x{}", "[ \u{c}".repeat(10), "]".repeat(9));
+    let once = refang(&spaced).into_owned();
+    assert_eq!(once, "https://bx");
     assert_eq!(refang(&once), once.as_str());
 }

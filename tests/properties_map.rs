@@ -198,8 +198,8 @@ fn misp_document() -> impl Strategy<Value = Value> {
     })
 }
 
-/// A valid value of a MISP type (and a near miss now and then is not needed:
-/// the property is that valid values survive with their literal intact).
+/// A valid value of a MISP type (the property is that valid values survive
+/// with their literal intact).
 fn valid_value(ty: &str) -> BoxedStrategy<String> {
     let label = "[a-z0-9][a-z0-9-]{0,10}[a-z0-9]";
     let domain = (
@@ -263,7 +263,7 @@ fn valid_value(ty: &str) -> BoxedStrategy<String> {
         "filename" => re("[a-zA-Z0-9' _\\\\-]{1,12}\\.(exe|dll|pdf)"),
         "regkey" => re("HK(LM|CU)\\\\[A-Za-z0-9' \\\\]{1,30}"),
         "port" => (1u16..).prop_map(|p| p.to_string()).boxed(),
-        "value" => text,
+        // Subjects, names, user agents, registry values: free text.
         _ => text,
     }
 }

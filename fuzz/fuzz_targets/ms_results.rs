@@ -16,5 +16,7 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(parse_results(t, &body, &values).len(), n);
     }
     assert_eq!(delete_results(&body, n).len(), n);
-    assert!(error_text(&body).chars().count() <= 301);
+    let text = error_text(&body);
+    assert!(text.chars().count() <= 301);
+    assert!(!text.contains(['\n', '\r']), "{text:?}");
 });
