@@ -393,8 +393,8 @@ proptest! {
         prop_assert_eq!(e.threat_level_id, Some(tl));
         prop_assert_eq!(e.attributes[0].to_ids, Some(flags[1]));
         prop_assert_eq!(e.attributes[0].deleted, Some(flags[2]));
-        let id_text = id.to_string();
-        prop_assert_eq!(e.attributes[0].id.as_deref(), Some(id_text.as_str()));
+        // The ids of attributes inside an event are skipped, not read (nothing
+        // uses them); the equality of the whole parse above covers their spellings.
         // And the mapping sees the same: same indicators or the same reason.
         let outcome = |l: &Line| {
             let mut v = Vec::new();
