@@ -393,8 +393,11 @@ proptest! {
         prop_assert_eq!(e.threat_level_id, Some(tl));
         prop_assert_eq!(e.attributes[0].to_ids, Some(flags[1]));
         prop_assert_eq!(e.attributes[0].deleted, Some(flags[2]));
-        // The ids of attributes inside an event are skipped, not read (nothing
-        // uses them); the equality of the whole parse above covers their spellings.
+        // The id of a bare attribute (an event's attributes have theirs skipped: unused).
+        let id_text = id.to_string();
+        let bare = json!({"id": num(i64::from(id), forms[0] % 2), "type": "domain", "value": "x"}).to_string();
+        let bare: Line = serde_json::from_str(&bare).unwrap();
+        prop_assert_eq!(bare.id.as_deref(), Some(id_text.as_str()));
         // And the mapping sees the same: same indicators or the same reason.
         let outcome = |l: &Line| {
             let mut v = Vec::new();
