@@ -414,10 +414,10 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
     }
 }
 
-/// An event's attributes, with room for a few hundred from the start: events
+/// An event's attributes, with room for 512 from the start: events
 /// hold hundreds, and a list grown from empty moves each attribute several times.
 fn attribute_list<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Vec<Attribute<'a>>, D::Error> {
-    attributes_in(d, 256)
+    attributes_in(d, 512)
 }
 
 /// An object's attributes (a few).
