@@ -32,7 +32,7 @@ pub enum LineKind<'l, 'a> {
     Unknown,
 }
 
-/// Read by hand ([`AttributeVisitor`]), not derived: attributes are the bulk
+/// Read by hand ([`fill`]), not derived: attributes are the bulk
 /// of every input line, and the derived code was a tenth of the whole run.
 /// Keys are MISP's (`type` for `kind`, `Tag`, `Event`, `Object`, `Attribute`);
 /// unknown keys are skipped.
@@ -174,11 +174,8 @@ impl<'de> de::DeserializeSeed<'de> for OptI64 {
     }
 }
 
-/// Reads one attribute (or line); `keep_id`: read `id` too.
-#[derive(Clone, Copy)]
-struct AttributeVisitor {
-    keep_id: bool,
-}
+/// Reads one attribute or line (with its `id`).
+struct AttributeVisitor;
 
 impl<'de> Visitor<'de> for AttributeVisitor {
     type Value = Attribute<'de>;
@@ -187,56 +184,85 @@ impl<'de> Visitor<'de> for AttributeVisitor {
         f.write_str("struct Attribute")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
         let mut a = Attribute::default();
-        // A key given twice is an error, as serde's derived code has it.
-        let mut seen = 0u32;
-        while let Some(field) = map.next_key::<Field>()? {
-            if !matches!(field, Field::Other) {
-                let bit = 1u32 << field as u32;
-                if seen & bit != 0 {
-                    return Err(de::Error::duplicate_field(FIELDS[field as usize]));
-                }
-                seen |= bit;
-            }
-            match field {
-                Field::Id if self.keep_id => a.id = map.next_value_seed(OptStr)?,
-                Field::Id | Field::Other => {
-                    map.next_value::<de::IgnoredAny>()?;
-                }
-                Field::Uuid => a.uuid = map.next_value_seed(OptStr)?,
-                Field::Type => a.kind = map.next_value_seed(OptStr)?,
-                Field::Value => a.value = map.next_value_seed(OptStr)?,
-                Field::Category => a.category = map.next_value_seed(OptStr)?,
-                Field::Comment => a.comment = map.next_value_seed(OptStr)?,
-                Field::ToIds => a.to_ids = map.next_value_seed(OptBool)?,
-                Field::Deleted => a.deleted = map.next_value_seed(OptBool)?,
-                Field::Timestamp => a.timestamp = map.next_value_seed(OptI64)?,
-                Field::FirstSeen => a.first_seen = map.next_value_seed(OptStr)?,
-                Field::LastSeen => a.last_seen = map.next_value_seed(OptStr)?,
-                Field::ObjectRelation => a.object_relation = map.next_value_seed(OptStr)?,
-                Field::EventUuid => a.event_uuid = map.next_value_seed(OptStr)?,
-                Field::Tag => a.tags = map.next_value()?,
-                Field::Event => a.event = map.next_value()?,
-                Field::Object => a.object = map.next_value()?,
-                Field::Attribute => a.attributes = map.next_value()?,
-                Field::Response => a.response = map.next_value()?,
-            }
-        }
+        fill(&mut a, map, true)?;
         Ok(a)
     }
 }
 
-impl<'de> de::DeserializeSeed<'de> for AttributeVisitor {
-    type Value = Attribute<'de>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+/// Reads one attribute into `a`, in place (an attribute is large: moving it
+/// from the parser into its list costs more than most of its fields).
+struct InPlace<'s, 'de> {
+    a: &'s mut Attribute<'de>,
+    keep_id: bool,
+}
+
+impl<'de> Visitor<'de> for InPlace<'_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("struct Attribute")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        fill(self.a, map, self.keep_id)
+    }
+}
+
+impl<'de> de::DeserializeSeed<'de> for InPlace<'_, 'de> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_struct("Attribute", FIELDS, self)
     }
 }
 
+/// The fields of one attribute object into `a` (a default attribute).
+fn fill<'de, A: MapAccess<'de>>(
+    a: &mut Attribute<'de>,
+    mut map: A,
+    keep_id: bool,
+) -> Result<(), A::Error> {
+    // A key given twice is an error, as serde's derived code has it.
+    let mut seen = 0u32;
+    while let Some(field) = map.next_key::<Field>()? {
+        if !matches!(field, Field::Other) {
+            let bit = 1u32 << field as u32;
+            if seen & bit != 0 {
+                return Err(de::Error::duplicate_field(FIELDS[field as usize]));
+            }
+            seen |= bit;
+        }
+        match field {
+            Field::Id if keep_id => a.id = map.next_value_seed(OptStr)?,
+            Field::Id | Field::Other => {
+                map.next_value::<de::IgnoredAny>()?;
+            }
+            Field::Uuid => a.uuid = map.next_value_seed(OptStr)?,
+            Field::Type => a.kind = map.next_value_seed(OptStr)?,
+            Field::Value => a.value = map.next_value_seed(OptStr)?,
+            Field::Category => a.category = map.next_value_seed(OptStr)?,
+            Field::Comment => a.comment = map.next_value_seed(OptStr)?,
+            Field::ToIds => a.to_ids = map.next_value_seed(OptBool)?,
+            Field::Deleted => a.deleted = map.next_value_seed(OptBool)?,
+            Field::Timestamp => a.timestamp = map.next_value_seed(OptI64)?,
+            Field::FirstSeen => a.first_seen = map.next_value_seed(OptStr)?,
+            Field::LastSeen => a.last_seen = map.next_value_seed(OptStr)?,
+            Field::ObjectRelation => a.object_relation = map.next_value_seed(OptStr)?,
+            Field::EventUuid => a.event_uuid = map.next_value_seed(OptStr)?,
+            Field::Tag => a.tags = map.next_value()?,
+            Field::Event => a.event = map.next_value()?,
+            Field::Object => a.object = map.next_value()?,
+            Field::Attribute => a.attributes = map.next_value()?,
+            Field::Response => a.response = map.next_value()?,
+        }
+    }
+    Ok(())
+}
+
 impl<'de: 'a, 'a> Deserialize<'de> for Attribute<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_struct("Attribute", FIELDS, AttributeVisitor { keep_id: true })
+        d.deserialize_struct("Attribute", FIELDS, AttributeVisitor)
     }
 }
 
@@ -388,10 +414,10 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
     }
 }
 
-/// An event's attributes, with room for a few hundred from the start: events
+/// An event's attributes, with room for 512 from the start: events
 /// hold hundreds, and a list grown from empty moves each attribute several times.
 fn attribute_list<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Vec<Attribute<'a>>, D::Error> {
-    attributes_in(d, 256)
+    attributes_in(d, 512)
 }
 
 /// An object's attributes (a few).
@@ -414,10 +440,16 @@ fn attributes_in<'de: 'a, 'a, D: Deserializer<'de>>(
         }
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
             let mut v = Vec::with_capacity(self.0);
-            while let Some(a) = seq.next_element_seed(AttributeVisitor { keep_id: false })? {
-                v.push(a);
+            loop {
+                // Parsed where it is kept (see `InPlace`); the slot goes again at the end.
+                v.push(Attribute::default());
+                let a = v.last_mut().expect("just pushed");
+                let seed = InPlace { a, keep_id: false };
+                if seq.next_element_seed(seed)?.is_none() {
+                    v.pop();
+                    return Ok(v);
+                }
             }
-            Ok(v)
         }
     }
     d.deserialize_seq(V(capacity))
