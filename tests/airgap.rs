@@ -43,13 +43,7 @@ impl Side {
         let side = Side {
             dir: tempfile::tempdir().unwrap(),
         };
-        let r = side.run(&[
-            "keygen",
-            "--secret-key",
-            "airgap.key",
-            "--public-key",
-            "airgap.pub",
-        ]);
+        let r = side.keygen("airgap.key", "airgap.pub");
         assert_eq!(r.code, 0, "{}", r.stderr);
         fs::write(side.path("events.ndjson"), EVENTS).unwrap();
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
@@ -65,6 +59,13 @@ impl Side {
         side
     }
 
+    /// A side with both data files packed as `bundle.tar`, sequence 1.
+    fn packed() -> Side {
+        let side = Side::new();
+        side.pack(1, "bundle.tar");
+        side
+    }
+
     fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
@@ -73,13 +74,19 @@ impl Side {
         airgap(self.dir.path(), args)
     }
 
+    fn keygen(&self, secret: &str, public: &str) -> Run {
+        self.run(&["keygen", "--secret-key", secret, "--public-key", public])
+    }
+
+    /// `pack --secret-key airgap.key` with these further arguments.
+    fn pack_with(&self, args: &[&str]) -> Run {
+        self.run(&[&["pack", "--secret-key", "airgap.key"][..], args].concat())
+    }
+
     /// Packs both data files as bundle `out` with sequence `seq`.
     fn pack(&self, seq: u64, out: &str) {
         let seq = seq.to_string();
-        let r = self.run(&[
-            "pack",
-            "--secret-key",
-            "airgap.key",
+        let r = self.pack_with(&[
             "--seq",
             &seq,
             "--now",
@@ -110,6 +117,27 @@ impl Side {
             NOW,
             bundle,
         ])
+    }
+
+    /// Rewrites `bundle.tar` as a well-formed tar with its entries edited.
+    fn edit_entries(&self, edit: impl FnOnce(&mut Vec<(String, Vec<u8>)>)) {
+        let bundle = self.path("bundle.tar");
+        let mut e = entries(&bundle);
+        edit(&mut e);
+        write_tar(&bundle, &e);
+    }
+
+    /// Overwrites the first `from` in the bytes of `bundle.tar` with `to`.
+    fn patch(&self, from: &[u8], to: &[u8]) {
+        assert_eq!(from.len(), to.len());
+        let bundle = self.path("bundle.tar");
+        let mut bytes = fs::read(&bundle).unwrap();
+        let at = bytes
+            .windows(from.len())
+            .position(|w| w == from)
+            .expect("bytes to patch in the bundle");
+        bytes[at..at + to.len()].copy_from_slice(to);
+        fs::write(&bundle, bytes).unwrap();
     }
 
     /// A refused bundle: exit 1, the message names the problem, nothing unpacked.
@@ -175,8 +203,7 @@ fn manifest(bundle: &Path) -> serde_json::Value {
 
 #[test]
 fn good_bundle_round_trip() {
-    let side = Side::new();
-    side.pack(1, "bundle.tar");
+    let side = Side::packed();
 
     let names: Vec<String> = entries(&side.path("bundle.tar"))
         .into_iter()
@@ -269,10 +296,7 @@ fn pack_is_reproducible_and_counts_sequence_from_a_file() {
         fs::read(side.path("b.tar")).unwrap()
     );
     for expect in [1, 2] {
-        let r = side.run(&[
-            "pack",
-            "--secret-key",
-            "airgap.key",
+        let r = side.pack_with(&[
             "--seq-file",
             "airgap.seq",
             "--out",
@@ -287,19 +311,9 @@ fn pack_is_reproducible_and_counts_sequence_from_a_file() {
         );
     }
     // Neither or both of --seq and --seq-file: a usage error.
-    let r = side.run(&[
-        "pack",
-        "--secret-key",
-        "airgap.key",
-        "--out",
-        "x.tar",
-        "events.ndjson",
-    ]);
+    let r = side.pack_with(&["--out", "x.tar", "events.ndjson"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
-    let r = side.run(&[
-        "pack",
-        "--secret-key",
-        "airgap.key",
+    let r = side.pack_with(&[
         "--seq",
         "3",
         "--seq-file",
@@ -312,10 +326,7 @@ fn pack_is_reproducible_and_counts_sequence_from_a_file() {
     // Two files with one name cannot share a bundle.
     fs::create_dir(side.path("sub")).unwrap();
     fs::write(side.path("sub/events.ndjson"), "{}\n").unwrap();
-    let r = side.run(&[
-        "pack",
-        "--secret-key",
-        "airgap.key",
+    let r = side.pack_with(&[
         "--seq",
         "3",
         "--out",
@@ -342,13 +353,7 @@ fn keygen_protects_the_secret_key() {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
-    let r = side.run(&[
-        "keygen",
-        "--secret-key",
-        "airgap.key",
-        "--public-key",
-        "new.pub",
-    ]);
+    let r = side.keygen("airgap.key", "new.pub");
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("refusing to overwrite"), "{}", r.stderr);
     assert!(!side.path("new.pub").exists());
@@ -380,29 +385,16 @@ fn keygen_protects_the_secret_key() {
 
 #[test]
 fn flipped_byte_in_a_data_file_is_refused() {
-    let side = Side::new();
-    side.pack(1, "bundle.tar");
-    let mut bytes = fs::read(side.path("bundle.tar")).unwrap();
-    let at = bytes
-        .windows(5)
-        .position(|w| w == b"\"two\"")
-        .expect("data in the bundle");
-    bytes[at + 1] ^= 0x01;
-    fs::write(side.path("bundle.tar"), bytes).unwrap();
+    let side = Side::packed();
+    // One bit flipped: 'o' is 0x6f, 'n' 0x6e.
+    side.patch(b"\"two\"", b"\"twn\"");
     side.assert_refused("bundle.tar", &["events.ndjson", "SHA-256", "altered"]);
 }
 
 #[test]
 fn flipped_byte_in_the_manifest_is_refused() {
-    let side = Side::new();
-    side.pack(1, "bundle.tar");
-    let mut bytes = fs::read(side.path("bundle.tar")).unwrap();
-    let at = bytes
-        .windows(13)
-        .position(|w| w == b"\"records\": 3\n")
-        .expect("manifest in the bundle");
-    bytes[at + 11] = b'4';
-    fs::write(side.path("bundle.tar"), bytes).unwrap();
+    let side = Side::packed();
+    side.patch(b"\"records\": 3\n", b"\"records\": 4\n");
     side.assert_refused(
         "bundle.tar",
         &["bad signature", "manifest.json was altered"],
@@ -411,30 +403,25 @@ fn flipped_byte_in_the_manifest_is_refused() {
 
 #[test]
 fn missing_file_is_refused() {
-    let side = Side::new();
-    side.pack(1, "bundle.tar");
-    let mut e = entries(&side.path("bundle.tar"));
-    e.retain(|(name, _)| name != "events.ndjson");
-    write_tar(&side.path("bundle.tar"), &e);
+    let side = Side::packed();
+    side.edit_entries(|e| e.retain(|(name, _)| name != "events.ndjson"));
     side.assert_refused("bundle.tar", &["missing from the bundle: events.ndjson"]);
 }
 
 #[test]
 fn truncated_file_is_refused() {
-    let side = Side::new();
-    side.pack(1, "bundle.tar");
-    let mut e = entries(&side.path("bundle.tar"));
-    assert_eq!(e[3].0, "attributes.ndjson.gz");
-    let data = &mut e[3].1;
-    data.truncate(data.len() / 2);
-    write_tar(&side.path("bundle.tar"), &e);
+    let side = Side::packed();
+    side.edit_entries(|e| {
+        assert_eq!(e[3].0, "attributes.ndjson.gz");
+        let data = &mut e[3].1;
+        data.truncate(data.len() / 2);
+    });
     side.assert_refused("bundle.tar", &["attributes.ndjson.gz", "truncated"]);
 }
 
 #[test]
 fn truncated_bundle_is_refused() {
-    let side = Side::new();
-    side.pack(1, "bundle.tar");
+    let side = Side::packed();
     let bytes = fs::read(side.path("bundle.tar")).unwrap();
     // Cut inside the last file's data.
     let gz = fs::read(side.path("attributes.ndjson.gz")).unwrap();
@@ -458,15 +445,8 @@ fn truncated_bundle_is_refused() {
 
 #[test]
 fn wrong_key_is_refused() {
-    let side = Side::new();
-    side.pack(1, "bundle.tar");
-    let r = side.run(&[
-        "keygen",
-        "--secret-key",
-        "other.key",
-        "--public-key",
-        "other.pub",
-    ]);
+    let side = Side::packed();
+    let r = side.keygen("other.key", "other.pub");
     assert_eq!(r.code, 0, "{}", r.stderr);
     let r = side.run(&["verify", "--public-key", "other.pub", "bundle.tar"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
@@ -488,35 +468,26 @@ fn wrong_key_is_refused() {
 
 #[test]
 fn unsigned_bundle_is_refused() {
-    let side = Side::new();
-    side.pack(1, "bundle.tar");
-    let mut e = entries(&side.path("bundle.tar"));
-    e.retain(|(name, _)| name != "manifest.sig");
-    write_tar(&side.path("bundle.tar"), &e);
+    let side = Side::packed();
+    side.edit_entries(|e| e.retain(|(name, _)| name != "manifest.sig"));
     side.assert_refused("bundle.tar", &["unsigned", "manifest.sig is missing"]);
     // A plain tar of the data files is not a bundle either.
-    let e: Vec<_> = e
-        .into_iter()
-        .filter(|(n, _)| n != "manifest.json")
-        .collect();
+    let mut e = entries(&side.path("bundle.tar"));
+    e.retain(|(n, _)| n != "manifest.json");
     write_tar(&side.path("plain.tar"), &e);
     side.assert_refused("plain.tar", &["not a misp-airgap bundle"]);
 }
 
 #[test]
 fn unlisted_file_is_refused() {
-    let side = Side::new();
-    side.pack(1, "bundle.tar");
-    let mut e = entries(&side.path("bundle.tar"));
-    e.push(("extra.ndjson".into(), b"{\"Event\":{}}\n".to_vec()));
-    write_tar(&side.path("bundle.tar"), &e);
+    let side = Side::packed();
+    side.edit_entries(|e| e.push(("extra.ndjson".into(), b"{\"Event\":{}}\n".to_vec())));
     side.assert_refused("bundle.tar", &["\"extra.ndjson\" is not listed"]);
 }
 
 #[test]
 fn replay_is_refused() {
-    let side = Side::new();
-    side.pack(1, "bundle.tar");
+    let side = Side::packed();
     let r = side.unpack("bundle.tar", "incoming");
     assert_eq!(r.code, 0, "{}", r.stderr);
     let journal = fs::read_to_string(side.path("airgap.journal")).unwrap();
