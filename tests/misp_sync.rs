@@ -10,7 +10,7 @@ mod ms_emulator;
 #[path = "support/pipeline.rs"]
 mod pipeline;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ms_emulator::{Api, MsEmulator, WORKSPACE};
 use pipeline::*;
@@ -210,19 +210,7 @@ fn a_run_never_overlaps_another() {
         &[("TARGETS", &format!("sentinel:{WORKSPACE}"))],
     );
     let mut first = sync.command(NOW, &[]).spawn().unwrap();
-    let lock = sync.state().join("lock");
-    let t = Instant::now();
-    while std::fs::read_to_string(&lock)
-        .unwrap_or_default()
-        .trim()
-        .is_empty()
-    {
-        assert!(
-            t.elapsed() < Duration::from_secs(20),
-            "the first run never locked"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    sync.wait_for_lock();
     let second = sync.run(NOW, &[]);
     assert_eq!(second.code, 0, "{}", second.stderr);
     assert!(
@@ -311,19 +299,7 @@ fn a_terminated_run_finishes_its_stage_then_stops_and_commits_nothing() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let lock = sync.state().join("lock");
-    let t = Instant::now();
-    while std::fs::read_to_string(&lock)
-        .unwrap_or_default()
-        .trim()
-        .is_empty()
-    {
-        assert!(
-            t.elapsed() < Duration::from_secs(20),
-            "the run never locked"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    sync.wait_for_lock();
     // SIGTERM to the wrapper alone, as `kill PID` sends it.
     let kill = run({
         let mut c = clean("kill");

@@ -47,19 +47,7 @@ set -o pipefail
     --rpm 60000 --retry-base 10ms --retire-missing --max-retire 50 \
     "$D/full-stix.ndjson" > "$D/results.ndjson"
 "#;
-    let mut c = clean("bash");
-    c.arg("-c")
-        .arg(script)
-        .env("PULL", bin("misp-pull"))
-        .env("MAP", bin("ioc-map"))
-        .env("PUSH", bin("graph-push"))
-        .env("D", dir)
-        .env("NOW", now)
-        .env("WS", WORKSPACE)
-        .env("API", ms.url())
-        .envs(misp_env(misp))
-        .envs(ms_env(ms));
-    run(c)
+    run(pipeline_script(script, misp, ms, dir, now))
 }
 
 #[test]

@@ -582,6 +582,31 @@ pub fn misp_env(misp: &Misp) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// `bash -c script` with the three tools as `$PULL`, `$MAP`, `$PUSH`, the working
+/// directory as `$D`, the clock as `$NOW`, the Sentinel workspace and API as `$WS` and
+/// `$API`, and the emulators' credentials in the environment.
+pub fn pipeline_script(
+    script: &str,
+    misp: &Misp,
+    ms: &MsEmulator,
+    dir: &Path,
+    now: &str,
+) -> Command {
+    let mut c = clean("bash");
+    c.arg("-c")
+        .arg(script)
+        .env("PULL", bin("misp-pull"))
+        .env("MAP", bin("ioc-map"))
+        .env("PUSH", bin("graph-push"))
+        .env("D", dir)
+        .env("NOW", now)
+        .env("WS", WORKSPACE)
+        .env("API", ms.url())
+        .envs(misp_env(misp))
+        .envs(ms_env(ms));
+    c
+}
+
 /// The raw pipeline of CONTRACT §7, as a shell runs it: an incremental pull streamed
 /// through ioc-map into graph-push (Sentinel), each stage's status checked, and the
 /// state committed only when all ended with 0 or 3. Returns the statuses.
@@ -603,19 +628,7 @@ mv "$D/failed.new" "$D/failed.ndjson"
     if !failed.exists() {
         std::fs::write(&failed, "").unwrap();
     }
-    let mut c = clean("bash");
-    c.arg("-c")
-        .arg(script)
-        .env("PULL", bin("misp-pull"))
-        .env("MAP", bin("ioc-map"))
-        .env("PUSH", bin("graph-push"))
-        .env("D", dir)
-        .env("NOW", now)
-        .env("WS", WORKSPACE)
-        .env("API", ms.url())
-        .envs(misp_env(misp))
-        .envs(ms_env(ms));
-    let ran = run(c);
+    let ran = run(pipeline_script(script, misp, ms, dir, now));
     let st = std::fs::read_to_string(dir.join("statuses")).unwrap_or_default();
     let st = st.split_whitespace().map(|s| s.parse().unwrap()).collect();
     (st, ran)
@@ -679,6 +692,23 @@ impl Sync {
 
     pub fn run(&self, now: &str, args: &[&str]) -> Ran {
         run(self.command(now, args))
+    }
+
+    /// Waits (20 s at the most) until a run started with `command` holds the lock.
+    pub fn wait_for_lock(&self) {
+        let lock = self.state().join("lock");
+        let t = std::time::Instant::now();
+        while std::fs::read_to_string(&lock)
+            .unwrap_or_default()
+            .trim()
+            .is_empty()
+        {
+            assert!(
+                t.elapsed() < std::time::Duration::from_secs(20),
+                "the run never locked"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
     }
 }
 
