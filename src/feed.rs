@@ -15,15 +15,13 @@ use serde_json::{json, Map, Value};
 use crate::error::{Error, Result};
 use crate::filters::Filters;
 use crate::freetext;
-use crate::http::HttpOptions;
 use crate::interrupt::Interrupt;
 use crate::keys::feed_value_uuid;
-use crate::misp_api::{Client, Request, RetryPolicy};
+use crate::misp_api::Request;
 use crate::misp_model::event_info;
 use crate::misp_stream::{for_each_element, Shape};
-use crate::output::Output;
+use crate::pull::RunOptions;
 use crate::state::{Mark, State};
-use crate::time::Timestamp;
 
 /// Where a feed lives.
 #[derive(Debug, Clone)]
@@ -64,12 +62,7 @@ pub struct FeedConfig {
     pub filters: Filters,
     pub state: Option<PathBuf>,
     pub overlap: Duration,
-    pub output: Option<PathBuf>,
-    pub gzip: bool,
-    pub verbose: bool,
-    pub now: Timestamp,
-    pub http: HttpOptions,
-    pub retry: RetryPolicy,
+    pub run: RunOptions,
     pub max_event: usize,
 }
 
@@ -216,7 +209,7 @@ fn is_uuid(s: &str) -> bool {
 pub fn run_misp_feed(cfg: FeedConfig) -> Result<i32> {
     let interrupt = Interrupt::install()?;
     let started = std::time::Instant::now();
-    let mut client = Client::new("", None, &cfg.http, cfg.retry.clone(), cfg.verbose)?;
+    let mut client = cfg.run.client("", None)?;
     let manifest_at = cfg.location.join("manifest.json");
     let manifest: Map<String, Value> = match &cfg.location {
         Location::Dir(_) => {
@@ -265,7 +258,7 @@ pub fn run_misp_feed(cfg: FeedConfig) -> Result<i32> {
     let tags = ValueFilter::new(&cfg.filters.tags);
     let orgs = ValueFilter::new(&cfg.filters.orgs);
     let uuids = ValueFilter::new(&cfg.filters.uuids);
-    let mut out = Output::open(cfg.output.as_deref(), cfg.gzip)?;
+    let mut out = cfg.run.open_output()?;
     let (mut events, mut attributes, mut selected) = (0u64, 0u64, 0u64);
     let mut missing: Vec<String> = Vec::new();
     let mut new_mark: Option<i64> = None;
@@ -390,7 +383,7 @@ pub fn run_misp_feed(cfg: FeedConfig) -> Result<i32> {
                 Mark {
                     field: "timestamp".into(),
                     mark,
-                    updated: crate::time::fmt_secs(&cfg.now),
+                    updated: crate::time::fmt_secs(&cfg.run.now),
                 },
             );
         }
@@ -450,12 +443,7 @@ pub struct TextFeedConfig {
     pub location: String,
     pub kind: TextKind,
     pub feed_name: Option<String>,
-    pub output: Option<PathBuf>,
-    pub gzip: bool,
-    pub verbose: bool,
-    pub now: Timestamp,
-    pub http: HttpOptions,
-    pub retry: RetryPolicy,
+    pub run: RunOptions,
 }
 
 /// The feed name of a location: its base name.
@@ -524,7 +512,7 @@ pub fn run_text_feed(cfg: TextFeedConfig) -> Result<i32> {
     let started = std::time::Instant::now();
     let (body, modified) =
         if cfg.location.starts_with("http://") || cfg.location.starts_with("https://") {
-            let mut client = Client::new("", None, &cfg.http, cfg.retry.clone(), cfg.verbose)?;
+            let mut client = cfg.run.client("", None)?;
             let (bytes, fetched) = client.get_bytes(&cfg.location, "feed")?;
             (bytes, fetched.last_modified)
         } else {
@@ -535,7 +523,7 @@ pub fn run_text_feed(cfg: TextFeedConfig) -> Result<i32> {
         };
     let when = modified
         .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
-        .map_or(cfg.now.timestamp(), |d| d.as_secs() as i64);
+        .map_or(cfg.run.now.timestamp(), |d| d.as_secs() as i64);
     let name = cfg
         .feed_name
         .clone()
@@ -549,14 +537,14 @@ pub fn run_text_feed(cfg: TextFeedConfig) -> Result<i32> {
         }
     };
 
-    let mut out = Output::open(cfg.output.as_deref(), cfg.gzip)?;
+    let mut out = cfg.run.open_output()?;
     let mut seen: HashSet<uuid::Uuid> = HashSet::new();
     let (mut written, mut duplicates, mut untyped) = (0u64, 0u64, 0u64);
     let timestamp = when.to_string();
     for c in &candidates {
         let Some(hit) = freetext::resolve(c) else {
             untyped += 1;
-            if cfg.verbose {
+            if cfg.run.verbose {
                 eprintln!(
                     "misp-pull: {}: {c:?} is not an indicator MISP would type, skipped",
                     cfg.location

@@ -60,12 +60,30 @@ pub struct Config {
     pub max_event: usize,
     pub state: Option<PathBuf>,
     pub overlap: Duration,
+    pub run: RunOptions,
+}
+
+/// How a pull, from a server or a feed, talks, writes and reports.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
     pub output: Option<PathBuf>,
     pub gzip: bool,
     pub verbose: bool,
     pub now: Timestamp,
     pub http: HttpOptions,
     pub retry: RetryPolicy,
+}
+
+impl RunOptions {
+    /// A MISP client for `url` (`""` for a feed, which asks for full URLs only).
+    pub fn client(&self, url: &str, key: Option<Secret>) -> Result<Client> {
+        Client::new(url, key, &self.http, self.retry.clone(), self.verbose)
+    }
+
+    /// The output: stdout, or `-o FILE` (gzip with `--gzip`).
+    pub fn open_output(&self) -> Result<Output> {
+        Output::open(self.output.as_deref(), self.gzip)
+    }
 }
 
 /// One event of the listing.
@@ -112,13 +130,7 @@ pub fn run(cfg: Config) -> Result<i32> {
     let interrupt = Interrupt::install()?;
     cfg.filters.check()?;
     let started = Instant::now();
-    let mut client = Client::new(
-        &cfg.url,
-        Some(cfg.key.clone()),
-        &cfg.http,
-        cfg.retry.clone(),
-        cfg.verbose,
-    )?;
+    let mut client = cfg.run.client(&cfg.url, Some(cfg.key.clone()))?;
 
     let base_body = cfg.filters.body();
     let field = mark_field(&cfg.filters);
@@ -143,7 +155,7 @@ pub fn run(cfg: Config) -> Result<i32> {
     }
 
     let progress = crate::progress::spinner("{spinner} {msg}");
-    let mut out = Output::open(cfg.output.as_deref(), cfg.gzip)?;
+    let mut out = cfg.run.open_output()?;
     let mut counts = Counts::default();
     let result = (|| -> Result<Option<i64>> {
         let listed = list(&mut client, &cfg, &body, field, &interrupt)?;
@@ -211,12 +223,12 @@ pub fn run(cfg: Config) -> Result<i32> {
                 Mark {
                     field: field.to_string(),
                     mark,
-                    updated: crate::time::fmt_secs(&cfg.now),
+                    updated: crate::time::fmt_secs(&cfg.run.now),
                 },
             );
         }
         let next = st.write_next()?;
-        if cfg.verbose {
+        if cfg.run.verbose {
             eprintln!("misp-pull: wrote {}", next.display());
         }
     }
@@ -305,7 +317,7 @@ fn list(
             };
             let back = gone.div_ceil(limit.max(1)).max(1);
             for p in page.saturating_sub(back).max(1)..page {
-                if cfg.verbose {
+                if cfg.run.verbose {
                     eprintln!(
                         "misp-pull: the listing changed while paging; reading page {p} again"
                     );
@@ -489,15 +501,8 @@ fn fetch(
 }
 
 /// `--check`: URL, TLS, key and role, with `/servers/getVersion` and `/users/view/me`.
-pub fn check(
-    url: &str,
-    key: Secret,
-    http: &HttpOptions,
-    retry: RetryPolicy,
-    verbose: bool,
-    out: &mut Output,
-) -> Result<i32> {
-    let mut client = Client::new(url, Some(key), http, retry, verbose)?;
+pub fn check(url: &str, key: Secret, run: &RunOptions, out: &mut Output) -> Result<i32> {
+    let mut client = run.client(url, Some(key))?;
     let version_url = client.url("/servers/getVersion");
     let (v, _) = client
         .get_json(&version_url, "version check")

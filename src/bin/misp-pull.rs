@@ -10,7 +10,7 @@ use misp2ms::feed::{self, FeedConfig, Location, TextFeedConfig, TextKind};
 use misp2ms::filters::{self, Filters};
 use misp2ms::misp_api::{check_key, RetryPolicy};
 use misp2ms::output::Output;
-use misp2ms::pull::{self, Scope};
+use misp2ms::pull::{self, RunOptions, Scope};
 use misp2ms::{Error, Result};
 
 const EXAMPLES: &str = "\
@@ -252,6 +252,14 @@ fn run(a: Args) -> Result<i32> {
         extra: a.filter,
         body: a.body.as_deref().map(filters::read_body).transpose()?,
     };
+    let run = RunOptions {
+        output: a.output,
+        gzip: a.gzip,
+        verbose: a.verbose,
+        now,
+        http,
+        retry,
+    };
     let text = match (&a.csv, &a.freetext) {
         (Some(loc), _) => Some((
             loc.clone(),
@@ -285,12 +293,7 @@ fn run(a: Args) -> Result<i32> {
             location,
             kind,
             feed_name: a.feed_name,
-            output: a.output,
-            gzip: a.gzip,
-            verbose: a.verbose,
-            now,
-            http,
-            retry,
+            run,
         });
     }
     if let Some(loc) = &a.feed {
@@ -300,12 +303,7 @@ fn run(a: Args) -> Result<i32> {
             filters,
             state: a.state,
             overlap: a.overlap,
-            output: a.output,
-            gzip: a.gzip,
-            verbose: a.verbose,
-            now,
-            http,
-            retry,
+            run,
             max_event: a.max_event,
         });
     }
@@ -328,7 +326,7 @@ fn run(a: Args) -> Result<i32> {
     };
     if a.check {
         let mut out = Output::stdout();
-        let code = pull::check(&url, key, &http, retry, a.verbose, &mut out)?;
+        let code = pull::check(&url, key, &run, &mut out)?;
         out.finish()?;
         return Ok(code);
     }
@@ -346,12 +344,7 @@ fn run(a: Args) -> Result<i32> {
         max_event: a.max_event,
         state: a.state,
         overlap: a.overlap,
-        output: a.output,
-        gzip: a.gzip,
-        verbose: a.verbose,
-        now,
-        http,
-        retry,
+        run,
     })
 }
 
