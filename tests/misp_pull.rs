@@ -3,6 +3,8 @@
 
 #[path = "support/misp_emulator.rs"]
 mod misp_emulator;
+#[path = "support/misp_pull.rs"]
+mod misp_pull;
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
@@ -10,9 +12,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use misp_emulator::{Emulator, Fault, TEST_KEY};
+use misp_pull::{lines, stderr, BIN};
 use serde_json::{json, Value};
-
-const BIN: &str = env!("CARGO_BIN_EXE_misp-pull");
 
 fn cmd(emu: &Emulator, args: &[&str]) -> Command {
     let mut c = Command::new(BIN);
@@ -29,18 +30,6 @@ fn cmd(emu: &Emulator, args: &[&str]) -> Command {
 
 fn pull(emu: &Emulator, args: &[&str]) -> Output {
     cmd(emu, args).output().expect("run misp-pull")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn lines(o: &Output) -> Vec<Value> {
-    String::from_utf8(o.stdout.clone())
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
-        .collect()
 }
 
 /// The uuids of the events written, checking that none is written twice.

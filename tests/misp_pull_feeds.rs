@@ -3,15 +3,16 @@
 
 #[path = "support/misp_emulator.rs"]
 mod misp_emulator;
+#[path = "support/misp_pull.rs"]
+mod misp_pull;
 
 use std::collections::HashSet;
 use std::path::Path;
 use std::process::{Command, Output};
 
 use misp_emulator::Emulator;
+use misp_pull::{lines, stderr, BIN};
 use serde_json::{json, Value};
-
-const BIN: &str = env!("CARGO_BIN_EXE_misp-pull");
 
 fn run(args: &[&str]) -> Output {
     Command::new(BIN)
@@ -22,18 +23,6 @@ fn run(args: &[&str]) -> Output {
         .env_remove("HTTP_PROXY")
         .output()
         .expect("run misp-pull")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn lines(o: &Output) -> Vec<Value> {
-    String::from_utf8(o.stdout.clone())
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
-        .collect()
 }
 
 const U1: &str = "11111111-1111-4111-8111-111111111111";
@@ -131,47 +120,23 @@ fn misp_feed_state() {
     small_feed(dir.path());
     let state = dir.path().join("feed.state");
     let (d, s) = (dir.path().to_str().unwrap(), state.to_str().unwrap());
-    let o = run(&[
-        "--feed",
-        d,
-        "--state",
-        s,
-        "--overlap",
-        "0s",
-        "--tags",
-        "!tlp:red",
-    ]);
+    let incremental = |filter: &[&str]| {
+        run(&[&["--feed", d, "--state", s, "--overlap", "0s"][..], filter].concat())
+    };
+    let o = incremental(&["--tags", "!tlp:red"]);
     assert_eq!(lines(&o).len(), 1);
     assert!(
         dir.path().join("feed.state.next").exists(),
         "exit 3 (missing events named) still completes"
     );
     run(&["--commit-state", s]);
-    let o = run(&[
-        "--feed",
-        d,
-        "--state",
-        s,
-        "--overlap",
-        "0s",
-        "--tags",
-        "!tlp:red",
-    ]);
+    let o = incremental(&["--tags", "!tlp:red"]);
     assert_eq!(
         lines(&o).len(),
         1,
         "the event at the mark again, nothing older"
     );
-    let o = run(&[
-        "--feed",
-        d,
-        "--state",
-        s,
-        "--overlap",
-        "0s",
-        "--since",
-        "1772050000",
-    ]);
+    let o = incremental(&["--since", "1772050000"]);
     assert_eq!(lines(&o).len(), 1, "other filters: a mark of their own");
 }
 
