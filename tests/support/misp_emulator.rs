@@ -751,6 +751,16 @@ impl Emulator {
     /// event timestamp becomes now and the event is unpublished (MISP's edit
     /// unpublishes until the next publish). Returns false if there is no such event.
     pub fn edit(&self, uuid: &str, f: impl FnOnce(&mut Map<String, Value>, i64)) -> bool {
+        self.rewrite(uuid, |ev, now| {
+            f(ev, now);
+            ev.insert("timestamp".into(), json!(now.to_string()));
+            ev.insert("published".into(), json!(false));
+        })
+    }
+
+    /// Moves the clock on and stores the event with this uuid again as `f`
+    /// changed it. Returns false if there is no such event.
+    fn rewrite(&self, uuid: &str, f: impl FnOnce(&mut Map<String, Value>, i64)) -> bool {
         let mut g = self.inner.lock().unwrap();
         g.clock += 10;
         let now = g.clock;
@@ -758,10 +768,7 @@ impl Emulator {
             return false;
         };
         let mut v: Value = serde_json::from_slice(&g.events[&id].full).unwrap();
-        let ev = v.get_mut("Event").unwrap().as_object_mut().unwrap();
-        f(ev, now);
-        ev.insert("timestamp".into(), json!(now.to_string()));
-        ev.insert("published".into(), json!(false));
+        f(v.get_mut("Event").unwrap().as_object_mut().unwrap(), now);
         g.insert(v, true);
         true
     }
@@ -789,25 +796,20 @@ impl Emulator {
 
     /// Changes an attribute's value (an edit: unpublishes).
     pub fn change_attribute(&self, uuid: &str, attr_uuid: &str, value: &str) -> bool {
-        let value = value.to_string();
-        let attr_uuid = attr_uuid.to_string();
-        self.edit(uuid, move |ev, now| {
-            for_each_attr(ev, |a| {
-                if a.get("uuid").and_then(|u| u.as_str()) == Some(attr_uuid.as_str()) {
-                    a.insert("value".into(), json!(value));
-                    a.insert("timestamp".into(), json!(now.to_string()));
-                }
-            })
-        })
+        self.edit_attribute(uuid, attr_uuid, "value", json!(value))
     }
 
     /// Soft-deletes an attribute (an edit: unpublishes).
     pub fn soft_delete_attribute(&self, uuid: &str, attr_uuid: &str) -> bool {
-        let attr_uuid = attr_uuid.to_string();
-        self.edit(uuid, move |ev, now| {
+        self.edit_attribute(uuid, attr_uuid, "deleted", json!(true))
+    }
+
+    /// Sets `field` of an event's attribute, and its timestamp to now (an edit: unpublishes).
+    fn edit_attribute(&self, uuid: &str, attr_uuid: &str, field: &str, value: Value) -> bool {
+        self.edit(uuid, |ev, now| {
             for_each_attr(ev, |a| {
-                if a.get("uuid").and_then(|u| u.as_str()) == Some(attr_uuid.as_str()) {
-                    a.insert("deleted".into(), json!(true));
+                if a.get("uuid").and_then(|u| u.as_str()) == Some(attr_uuid) {
+                    a.insert(field.into(), value.clone());
                     a.insert("timestamp".into(), json!(now.to_string()));
                 }
             })
@@ -825,20 +827,12 @@ impl Emulator {
     }
 
     fn set_published(&self, uuid: &str, published: bool) -> bool {
-        let mut g = self.inner.lock().unwrap();
-        g.clock += 10;
-        let now = g.clock;
-        let Some(id) = g.events.values().find(|e| e.uuid == uuid).map(|e| e.id) else {
-            return false;
-        };
-        let mut v: Value = serde_json::from_slice(&g.events[&id].full).unwrap();
-        let ev = v.get_mut("Event").unwrap().as_object_mut().unwrap();
-        ev.insert("published".into(), json!(published));
-        if published {
-            ev.insert("publish_timestamp".into(), json!(now.to_string()));
-        }
-        g.insert(v, true);
-        true
+        self.rewrite(uuid, |ev, now| {
+            ev.insert("published".into(), json!(published));
+            if published {
+                ev.insert("publish_timestamp".into(), json!(now.to_string()));
+            }
+        })
     }
 
     /// Deletes an event (MISP deletes events for good).
