@@ -87,6 +87,7 @@ struct Scan {
 }
 
 /// Bit masks of one 64-byte block: bit i is byte i.
+#[derive(Default)]
 struct Masks {
     quote: u64,
     backslash: u64,
@@ -109,13 +110,7 @@ fn masks(block: &[u8; 64]) -> Masks {
             _mm_set1_epi8(b'}' as i8),
             _mm_set1_epi8(0x20),
         );
-        let mut m = Masks {
-            quote: 0,
-            backslash: 0,
-            open: 0,
-            close: 0,
-            space: 0,
-        };
+        let mut m = Masks::default();
         for k in 0..4 {
             let v = _mm_loadu_si128(block.as_ptr().add(16 * k) as *const __m128i);
             // `[` and `]` are `{` and `}` without the 0x20 bit.
@@ -133,13 +128,7 @@ fn masks(block: &[u8; 64]) -> Masks {
 
 #[cfg(not(target_arch = "x86_64"))]
 fn masks(block: &[u8; 64]) -> Masks {
-    let mut m = Masks {
-        quote: 0,
-        backslash: 0,
-        open: 0,
-        close: 0,
-        space: 0,
-    };
+    let mut m = Masks::default();
     for (i, &b) in block.iter().enumerate() {
         let bit = 1u64 << i;
         match b {
@@ -499,16 +488,39 @@ impl<R: Read> Framer<R> {
 
     /// The elements of the array at the read position.
     fn array(&mut self, f: &mut dyn FnMut(&[u8]) -> crate::Result<()>) -> SResult<u64> {
-        self.expect(b'[', "'['")?;
+        self.items(b'[', b']', |fr| fr.element(f).map(|()| 1))
+    }
+
+    /// The members of the object at the read position: `member` reads the value
+    /// of each key and says how many elements it held; returns their sum.
+    fn object(
+        &mut self,
+        mut member: impl FnMut(&mut Self, String) -> SResult<u64>,
+    ) -> SResult<u64> {
+        self.items(b'{', b'}', |fr| {
+            let key = fr.key()?;
+            member(fr, key)
+        })
+    }
+
+    /// The items of the array or object that `open` starts at the read position:
+    /// `item` reads one and says how many elements it held; returns their sum.
+    fn items(
+        &mut self,
+        open: u8,
+        close: u8,
+        mut item: impl FnMut(&mut Self) -> SResult<u64>,
+    ) -> SResult<u64> {
+        let what = if open == b'[' { "'['" } else { "'{'" };
+        self.expect(open, what)?;
         let mut n = 0;
-        if self.peek()? == Some(b']') {
+        if self.peek()? == Some(close) {
             self.pos += 1;
             return Ok(0);
         }
         loop {
-            self.element(f)?;
-            n += 1;
-            if !self.more(b']')? {
+            n += item(self)?;
+            if !self.more(close)? {
                 return Ok(n);
             }
         }
@@ -589,20 +601,13 @@ pub fn for_each_element<R: Read>(
                     "not a MISP restSearch response (no \"response\" key): {what}"
                 )));
             }
-            fr.expect(b'{', "'{'")?;
-            let mut n = 0;
-            loop {
-                let key = fr.key()?;
+            fr.object(|fr, key| {
                 if key == "response" {
-                    n += response(&mut fr, shape, f)?;
+                    response(fr, shape, f)
                 } else {
-                    fr.skip()?;
+                    fr.skip().map(|()| 0)
                 }
-                if !fr.more(b'}')? {
-                    break;
-                }
-            }
-            n
+            })?
         }
         (Some(_), _) => {
             let what = fr.excerpt();
@@ -621,24 +626,13 @@ fn response<R: Read>(
 ) -> SResult<u64> {
     match (fr.peek()?, shape) {
         (Some(b'['), Shape::Events | Shape::FeedEvent) => fr.array(f),
-        (Some(b'{'), Shape::Attributes) => {
-            fr.expect(b'{', "'{'")?;
-            let mut n = 0;
-            if fr.peek()? == Some(b'}') {
-                fr.pos += 1;
-                return Ok(0);
+        (Some(b'{'), Shape::Attributes) => fr.object(|fr, key| {
+            if key == "Attribute" {
+                fr.array(f)
+            } else {
+                fr.skip().map(|()| 0)
             }
-            loop {
-                if fr.key()? == "Attribute" {
-                    n += fr.array(f)?;
-                } else {
-                    fr.skip()?;
-                }
-                if !fr.more(b'}')? {
-                    return Ok(n);
-                }
-            }
-        }
+        }),
         // An empty attributes search answered as an empty list by some versions.
         (Some(b'['), Shape::Attributes) => {
             let n = fr.array(&mut |_: &[u8]| {
