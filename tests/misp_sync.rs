@@ -99,12 +99,7 @@ fn one_pull_fans_out_to_two_workspaces_and_defender() {
     misp.delete_event(EV_E);
     want.push(add_event_f(&misp));
     let ran = sync.run(&plus_hours(NOW, 1), &[]);
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
-    assert!(
-        ran.summary().contains("incremental run"),
-        "{}",
-        ran.summary()
-    );
+    ran.assert_ended(0, "incremental run");
     assert_eq!(listings(&misp), 2, "one pull");
     assert_sentinel_holds(&ms, WORKSPACE, &want);
     assert_sentinel_holds(&ms, WS2, &want);
@@ -132,8 +127,7 @@ fn one_pull_fans_out_to_two_workspaces_and_defender() {
     // one did not finish) and retires D and E in all three targets.
     let later = plus_hours(NOW, 25);
     let ran = sync.run(&later, &["--force-retire"]);
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
-    assert!(ran.summary().contains("full run"), "{}", ran.summary());
+    ran.assert_ended(0, "full run");
     for ws in [WORKSPACE, WS2] {
         let held = ms.stix_current(ws);
         assert_eq!(held.len(), want.len(), "{ws}: nothing duplicated");
@@ -156,12 +150,7 @@ fn one_pull_fans_out_to_two_workspaces_and_defender() {
 
     // The next run is incremental again: the full run is not due for a day.
     let ran = sync.run(&plus_hours(NOW, 26), &[]);
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
-    assert!(
-        ran.summary().contains("incremental run"),
-        "{}",
-        ran.summary()
-    );
+    ran.assert_ended(0, "incremental run");
 }
 
 #[test]
@@ -226,12 +215,7 @@ fn a_run_never_overlaps_another() {
     // --wait: a third run waits for the first, then runs.
     let third = sync.run(NOW, &["--wait", "60"]);
     assert!(first.wait().unwrap().success());
-    assert_eq!(third.code, 0, "{}", third.stderr);
-    assert!(
-        third.summary().contains("incremental run"),
-        "{}",
-        third.stderr
-    );
+    third.assert_ended(0, "incremental run");
 }
 
 #[test]
@@ -478,12 +462,7 @@ fn a_feed_with_missing_events_retires_only_when_told_to() {
     write_feed(&feed, &without_e, &[missing]);
     let later = plus_hours(NOW, 1);
     let ran = sync.run(&later, &["--full"]);
-    assert_eq!(ran.code, 3, "{}", ran.stderr);
-    assert!(
-        ran.summary().contains("retirement skipped"),
-        "{}",
-        ran.summary()
-    );
+    ran.assert_ended(3, "retirement skipped");
     let held = ms.stix_current(WORKSPACE);
     assert!(want.iter().all(|i| !is_retired(&held[&i.id], &later)));
 

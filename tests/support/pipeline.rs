@@ -543,6 +543,12 @@ impl Ran {
             .find(|l| l.starts_with("misp-sync: "))
             .unwrap_or_else(|| panic!("no summary line in:\n{}", self.stderr))
     }
+
+    /// Asserts misp-sync's exit status and a phrase in its summary line.
+    pub fn assert_ended(&self, code: i32, summary_has: &str) {
+        assert_eq!(self.code, code, "{}", self.stderr);
+        assert!(self.summary().contains(summary_has), "{}", self.summary());
+    }
 }
 
 /// Reads an NDJSON file (missing: empty).
