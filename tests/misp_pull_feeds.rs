@@ -206,6 +206,17 @@ fn the_infoblox_feed_accounts_for_every_event_and_attribute() {
     assert!(e.contains("46 in the manifest"), "{e}");
 }
 
+/// A file's modification time, in seconds since the epoch.
+fn mtime_secs(path: &Path) -> u64 {
+    std::fs::metadata(path)
+        .unwrap()
+        .modified()
+        .unwrap()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
 fn attr_of(v: &Value) -> (String, String, String) {
     let a = &v["Attribute"];
     (
@@ -252,13 +263,7 @@ fn csv_feed() {
     assert_eq!(a["category"], json!("Network activity"));
     assert_eq!(a["to_ids"], json!(true));
     assert_eq!(a["deleted"], json!(false));
-    let mtime = std::fs::metadata(&csv)
-        .unwrap()
-        .modified()
-        .unwrap()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let mtime = mtime_secs(&csv);
     assert_eq!(
         a["timestamp"],
         json!(mtime.to_string()),
@@ -323,13 +328,7 @@ fn freetext_feed_uuids_are_stable_across_runs_paths_and_hosts() {
     let l4 = lines(&o4);
     assert_eq!(l4.iter().map(|v| attr_of(v).2).collect::<HashSet<_>>(), u1);
     // The HTTP Last-Modified header gives the timestamp.
-    let mtime = std::fs::metadata(&p2)
-        .unwrap()
-        .modified()
-        .unwrap()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let mtime = mtime_secs(&p2);
     assert_eq!(l4[0]["Attribute"]["timestamp"], json!(mtime.to_string()));
     // Another feed name: other uuids.
     let o5 = run(&["--freetext", p1.to_str().unwrap(), "--feed-name", "other"]);
