@@ -275,15 +275,14 @@ fn list(
         let mut got = Vec::new();
         let fetched = client.stream(&req, Shape::Events, cfg.max_event, &mut |e| {
             stop_if_interrupted(interrupt)?;
-            let info = event_info(e).map_err(|err| Error::Http {
-                url: url.clone(),
-                status: Some(200),
-                msg: format!("listing page {page}: unreadable event: {err}"),
+            let info = event_info(e).map_err(|err| {
+                bad_answer(
+                    &url,
+                    format!("listing page {page}: unreadable event: {err}"),
+                )
             })?;
-            let id = info.id.ok_or_else(|| Error::Http {
-                url: url.clone(),
-                status: Some(200),
-                msg: format!("listing page {page}: an event without an id"),
+            let id = info.id.ok_or_else(|| {
+                bad_answer(&url, format!("listing page {page}: an event without an id"))
             })?;
             got.push(Listed {
                 id,
@@ -426,11 +425,8 @@ fn fetch(
                     // UTF-8); the framing has checked the structure. Parsing
                     // every event in full would halve the throughput, and
                     // ioc-map parses each line anyway.
-                    let unreadable = |msg: String| Error::Http {
-                        url: url.clone(),
-                        status: Some(200),
-                        msg: format!("{what}: unreadable event: {msg}"),
-                    };
+                    let unreadable =
+                        |msg: String| bad_answer(&url, format!("{what}: unreadable event: {msg}"));
                     if std::str::from_utf8(e).is_err() {
                         return Err(unreadable("not UTF-8".into()));
                     }
@@ -440,11 +436,7 @@ fn fetch(
                         return Ok(());
                     };
                     let Ok(at) = ids.binary_search(&id) else {
-                        return Err(Error::Http {
-                            url: url.clone(),
-                            status: Some(200),
-                            msg: format!("{what}: MISP returned event {id}, which was not asked for (the server ignored the eventid filter)"),
-                        });
+                        return Err(bad_answer(&url, format!("{what}: MISP returned event {id}, which was not asked for (the server ignored the eventid filter)")));
                     };
                     if !written.insert(id) {
                         return Ok(());
@@ -454,10 +446,8 @@ fn fetch(
                     counts.attributes += batch[at].attributes;
                 }
                 Scope::Attributes => {
-                    let info = attribute_info(e).map_err(|err| Error::Http {
-                        url: url.clone(),
-                        status: Some(200),
-                        msg: format!("{what}: unreadable attribute: {err}"),
+                    let info = attribute_info(e).map_err(|err| {
+                        bad_answer(&url, format!("{what}: unreadable attribute: {err}"))
                     })?;
                     let (Some(id), Some(event_id)) = (info.id, info.event_id) else {
                         eprintln!("misp-pull: {url}: {what}: an attribute without id or event_id, skipped");
@@ -465,11 +455,7 @@ fn fetch(
                         return Ok(());
                     };
                     if ids.binary_search(&event_id).is_err() {
-                        return Err(Error::Http {
-                            url: url.clone(),
-                            status: Some(200),
-                            msg: format!("{what}: MISP returned an attribute of event {event_id}, which was not asked for (the server ignored the eventid filter)"),
-                        });
+                        return Err(bad_answer(&url, format!("{what}: MISP returned an attribute of event {event_id}, which was not asked for (the server ignored the eventid filter)")));
                     }
                     if !written.insert(id) {
                         return Ok(());
@@ -510,10 +496,11 @@ pub fn check(url: &str, key: Secret, run: &RunOptions, out: &mut Output) -> Resu
     let version = v
         .get("version")
         .and_then(|x| x.as_str())
-        .ok_or_else(|| Error::Http {
-            url: version_url.clone(),
-            status: Some(200),
-            msg: "no \"version\" in the answer: this does not look like MISP".into(),
+        .ok_or_else(|| {
+            bad_answer(
+                &version_url,
+                "no \"version\" in the answer: this does not look like MISP".into(),
+            )
         })?
         .to_string();
     let me_url = client.url("/users/view/me");
@@ -543,6 +530,15 @@ pub fn check(url: &str, key: Secret, run: &RunOptions, out: &mut Output) -> Resu
         )));
     }
     Ok(crate::exit::OK)
+}
+
+/// A 200 answer whose content is not what MISP sends.
+fn bad_answer(url: &str, msg: String) -> Error {
+    Error::Http {
+        url: url.to_string(),
+        status: Some(200),
+        msg,
+    }
 }
 
 /// Explains a non-JSON answer to a connection check.
