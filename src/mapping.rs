@@ -20,7 +20,7 @@ use crate::expiry::{ExpireFrom, Expiry};
 use crate::indicator::{EventContext, Indicator, Kind, ObjectContext, SkipReason, Tlp};
 use crate::keys::part_uuid;
 use crate::misp::{Attribute, Event, Object, ObjectStub, Tag};
-use crate::normalize::{is_private, normalize};
+use crate::normalize::{is_private, normalize_as, Norm};
 use crate::text::trim;
 use crate::time::{self, Timestamp};
 use crate::warninglist::Warninglists;
@@ -101,6 +101,8 @@ struct TypeInfo {
     /// The type's name, `'static` (a plain type is its own part type).
     name: &'static str,
     shape: Shape,
+    /// The normalisers of the (left, right) parts; a plain type has only the first.
+    norms: [Option<Norm>; 2],
 }
 
 const PLAIN_TYPES: &[&str] = &[
@@ -195,7 +197,14 @@ fn type_table() -> &'static TypeTable {
         };
         let mut m = TypeTable::default();
         let mut add = |name: &'static str, shape| {
-            m.insert(name, TypeInfo { name, shape });
+            let norm = |t: &str| Some(Norm::of(t).expect("every part type has a normaliser"));
+            let norms = match shape {
+                Shape::Plain => [norm(name), None],
+                Shape::Composite { left, right, .. } => {
+                    [left.and_then(norm), right.and_then(norm)]
+                }
+            };
+            m.insert(name, TypeInfo { name, shape, norms });
         };
         for t in PLAIN_TYPES {
             add(t, Shape::Plain);
@@ -664,13 +673,13 @@ impl Mapper {
         let times = self.times(attr, &object, ev)?;
 
         // Split the value.
-        let halves: [Option<(&str, &'static str)>; 2];
+        let halves: [Option<(&str, &'static str, Norm)>; 2];
         let mut port = None;
         let primary;
         let mut filename_left = false;
         match info.shape {
             Shape::Plain => {
-                halves = [Some((raw, info.name)), None];
+                halves = [info.norms[0].map(|n| (raw, info.name, n)), None];
                 primary = 0;
             }
             Shape::Composite {
@@ -692,7 +701,10 @@ impl Mapper {
                         SkipReason::InvalidValue(format!("port {r:?} is not a number 0-65535"))
                     })?);
                 }
-                halves = [left.map(|t| (l, t)), right.map(|t| (r, t))];
+                halves = [
+                    left.zip(info.norms[0]).map(|(t, n)| (l, t, n)),
+                    right.zip(info.norms[1]).map(|(t, n)| (r, t, n)),
+                ];
                 primary = p;
                 filename_left = fl;
             }
@@ -702,7 +714,7 @@ impl Mapper {
         let mut primary_ok = false;
         let order = if primary == 0 { [0, 1] } else { [1, 0] };
         for i in order {
-            let Some((value, part_type)) = halves[i] else {
+            let Some((value, part_type, norm)) = halves[i] else {
                 continue;
             };
             if filename_left
@@ -717,6 +729,7 @@ impl Mapper {
                 slot,
                 value,
                 part_type,
+                norm,
                 i == primary,
                 uuid,
                 uuid_str,
@@ -798,6 +811,7 @@ impl Mapper {
         slot: &mut Indicator,
         value: &str,
         part_type: &'static str,
+        norm: Norm,
         is_primary: bool,
         uuid: uuid::Uuid,
         uuid_str: &str,
@@ -806,7 +820,7 @@ impl Mapper {
         retired: bool,
     ) -> Result<(), SkipReason> {
         let o = &self.opts;
-        let kind = normalize(part_type, value, &mut slot.value)?;
+        let kind = normalize_as(norm, value, &mut slot.value)?;
         if !o.allow_private && is_private(kind, &slot.value) {
             return Err(SkipReason::Private);
         }

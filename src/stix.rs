@@ -182,13 +182,21 @@ impl<K: ?Sized + ToOwned + PartialEq> Memo<K> {
     }
 }
 
+/// Pending records are passed on in blocks of at least this size: as large as
+/// the output's own buffer, which then writes them without copying.
+const FLUSH_AT: usize = 256 * 1024;
+
 pub struct StixSink {
     out: Output,
     opts: StixOptions,
     pattern: String,
     name: String,
     description: String,
+    /// Records written and not yet passed on (newline-terminated), then the
+    /// record being built from `start`: records are serialised in place, not
+    /// copied once more into the output's buffer.
     buf: Vec<u8>,
+    start: usize,
     /// The last text of each of the four time fields: consecutive indicators
     /// of one event mostly share them, and formatting dates is not free.
     stamps: [(Timestamp, [u8; 26]); 4],
@@ -224,7 +232,8 @@ impl StixSink {
             pattern: String::new(),
             name: String::new(),
             description: String::new(),
-            buf: Vec::with_capacity(4096),
+            buf: Vec::with_capacity(FLUSH_AT + 64 * 1024),
+            start: 0,
             stamps: [(Timestamp::default(), [0; 26]); 4],
             created_by: Memo::new(),
             name_json: Memo::new(),
@@ -234,8 +243,10 @@ impl StixSink {
         }
     }
 
-    /// Serialises one indicator as one JSON object (no newline) into `buf`.
+    /// Serialises one indicator as one JSON object (no newline) at the end of
+    /// the pending records ([`StixSink::buffer`] shows it).
     pub fn record(&mut self, ind: &Indicator) -> Result<(), SkipReason> {
+        self.start = self.buf.len();
         let pattern_type = pattern(ind, &mut self.pattern)?;
         text::name(ind, &mut self.name);
         text::truncate(&mut self.name, NAME_MAX);
@@ -247,7 +258,6 @@ impl StixSink {
             .as_deref()
             .map(text::trim)
             .filter(|u| !u.is_empty());
-        self.buf.clear();
         self.buf
             .extend_from_slice(b"{\"type\":\"indicator\",\"spec_version\":\"2.1\"");
         self.buf.extend_from_slice(b",\"id\":");
@@ -363,8 +373,9 @@ impl StixSink {
         Ok(())
     }
 
+    /// The record [`StixSink::record`] wrote last.
     pub fn buffer(&self) -> &[u8] {
-        &self.buf
+        &self.buf[self.start..]
     }
 }
 
@@ -375,13 +386,18 @@ impl Sink for StixSink {
         for ind in parts {
             match self.record(ind) {
                 Ok(()) => {
-                    self.out.write_line(&self.buf)?;
+                    self.buf.push(b'\n');
                     written += 1;
                 }
                 Err(e) => {
+                    self.buf.truncate(self.start);
                     first_err.get_or_insert(e);
                 }
             }
+        }
+        if self.buf.len() >= FLUSH_AT {
+            self.out.write_bytes(&self.buf)?;
+            self.buf.clear();
         }
         Ok(match first_err {
             Some(e) if written == 0 => Emitted::Skipped(e),
@@ -389,7 +405,8 @@ impl Sink for StixSink {
         })
     }
 
-    fn finish(self: Box<Self>) -> Result<()> {
+    fn finish(mut self: Box<Self>) -> Result<()> {
+        self.out.write_bytes(&self.buf)?;
         self.out.finish()
     }
 }
