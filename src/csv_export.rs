@@ -537,6 +537,7 @@ mod tests {
             confidence: 75,
             to_ids: true,
             kill_chain: vec![],
+            context: Default::default(),
             created: t("2026-03-02T00:00:00Z"),
             modified: t("2026-03-02T10:15:00Z"),
             valid_from: t("2026-03-02T10:15:00Z"),

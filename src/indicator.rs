@@ -307,6 +307,26 @@ pub struct Indicator {
     pub retired: bool,
     /// With `--revoke`: retire through STIX `revoked: true` instead.
     pub revoked: bool,
+    /// Which indicators share their context parts (see [`ContextKey`]).
+    pub context: ContextKey,
+}
+
+/// Which indicators share parts, so that a sink may reuse what it wrote for
+/// an earlier one instead of comparing them. Zero: unknown. Not part of an
+/// indicator's value: any two keys compare equal.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ContextKey {
+    /// Same non-zero key: same event (name, creator, references).
+    pub event: u64,
+    /// Same non-zero key: also the same labels and kill-chain phases (an
+    /// event's attributes of one category without tags of their own).
+    pub tags: u64,
+}
+
+impl PartialEq for ContextKey {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 /// Why an attribute (or one part of it) produced no record. The text is the

@@ -17,10 +17,10 @@ use chrono::Duration as ChronoDuration;
 
 use crate::allowlist::Allowlist;
 use crate::expiry::{ExpireFrom, Expiry};
-use crate::indicator::{EventContext, Indicator, Kind, ObjectContext, SkipReason, Tlp};
+use crate::indicator::{ContextKey, EventContext, Indicator, Kind, ObjectContext, SkipReason, Tlp};
 use crate::keys::part_uuid;
 use crate::misp::{Attribute, Event, Object, ObjectStub, Tag};
-use crate::normalize::{is_private, normalize};
+use crate::normalize::{is_private, normalize_as, Norm};
 use crate::text::trim;
 use crate::time::{self, Timestamp};
 use crate::warninglist::Warninglists;
@@ -101,6 +101,8 @@ struct TypeInfo {
     /// The type's name, `'static` (a plain type is its own part type).
     name: &'static str,
     shape: Shape,
+    /// The normalisers of the (left, right) parts; a plain type has only the first.
+    norms: [Option<Norm>; 2],
 }
 
 const PLAIN_TYPES: &[&str] = &[
@@ -195,7 +197,12 @@ fn type_table() -> &'static TypeTable {
         };
         let mut m = TypeTable::default();
         let mut add = |name: &'static str, shape| {
-            m.insert(name, TypeInfo { name, shape });
+            let norm = |t: &str| Some(Norm::of(t).expect("every part type has a normaliser"));
+            let norms = match shape {
+                Shape::Plain => [norm(name), None],
+                Shape::Composite { left, right, .. } => [left.and_then(norm), right.and_then(norm)],
+            };
+            m.insert(name, TypeInfo { name, shape, norms });
         };
         for t in PLAIN_TYPES {
             add(t, Shape::Plain);
@@ -472,6 +479,7 @@ fn blank() -> Indicator {
         valid_until: epoch,
         retired: false,
         revoked: false,
+        context: ContextKey::default(),
     }
 }
 
@@ -509,27 +517,52 @@ fn set_event(dst: &mut EventContext, src: &EventContext) {
     dst.threat_level = src.threat_level;
 }
 
-/// The phase names of MISP's 16 categories (`describeTypes.json`), nearly every `category`.
-fn category_slug(category: &str) -> Option<&'static str> {
+/// 1–16 for MISP's 16 categories (`describeTypes.json`), nearly every `category`.
+fn category_index(category: &str) -> Option<u64> {
     Some(match category {
-        "Internal reference" => "internal-reference",
-        "Targeting data" => "targeting-data",
-        "Antivirus detection" => "antivirus-detection",
-        "Payload delivery" => "payload-delivery",
-        "Artifacts dropped" => "artifacts-dropped",
-        "Payload installation" => "payload-installation",
-        "Persistence mechanism" => "persistence-mechanism",
-        "Network activity" => "network-activity",
-        "Payload type" => "payload-type",
-        "Attribution" => "attribution",
-        "External analysis" => "external-analysis",
-        "Financial fraud" => "financial-fraud",
-        "Support Tool" => "support-tool",
-        "Social network" => "social-network",
-        "Person" => "person",
-        "Other" => "other",
+        "Internal reference" => 1,
+        "Targeting data" => 2,
+        "Antivirus detection" => 3,
+        "Payload delivery" => 4,
+        "Artifacts dropped" => 5,
+        "Payload installation" => 6,
+        "Persistence mechanism" => 7,
+        "Network activity" => 8,
+        "Payload type" => 9,
+        "Attribution" => 10,
+        "External analysis" => 11,
+        "Financial fraud" => 12,
+        "Support Tool" => 13,
+        "Social network" => 14,
+        "Person" => 15,
+        "Other" => 16,
         _ => return None,
     })
+}
+
+/// Their kill-chain phase names, in the order of [`category_index`].
+const CATEGORY_SLUGS: [&str; 16] = [
+    "internal-reference",
+    "targeting-data",
+    "antivirus-detection",
+    "payload-delivery",
+    "artifacts-dropped",
+    "payload-installation",
+    "persistence-mechanism",
+    "network-activity",
+    "payload-type",
+    "attribution",
+    "external-analysis",
+    "financial-fraud",
+    "support-tool",
+    "social-network",
+    "person",
+    "other",
+];
+
+/// The phase name of one of MISP's categories.
+fn category_slug(category: &str) -> Option<&'static str> {
+    category_index(category).map(|i| CATEGORY_SLUGS[i as usize - 1])
 }
 
 /// `Network activity` → `network-activity` (STIX wants lower case and hyphens in phase names).
@@ -664,13 +697,13 @@ impl Mapper {
         let times = self.times(attr, &object, ev)?;
 
         // Split the value.
-        let halves: [Option<(&str, &'static str)>; 2];
+        let halves: [Option<(&str, &'static str, Norm)>; 2];
         let mut port = None;
         let primary;
         let mut filename_left = false;
         match info.shape {
             Shape::Plain => {
-                halves = [Some((raw, info.name)), None];
+                halves = [info.norms[0].map(|n| (raw, info.name, n)), None];
                 primary = 0;
             }
             Shape::Composite {
@@ -692,17 +725,32 @@ impl Mapper {
                         SkipReason::InvalidValue(format!("port {r:?} is not a number 0-65535"))
                     })?);
                 }
-                halves = [left.map(|t| (l, t)), right.map(|t| (r, t))];
+                halves = [
+                    left.zip(info.norms[0]).map(|(t, n)| (l, t, n)),
+                    right.zip(info.norms[1]).map(|(t, n)| (r, t, n)),
+                ];
                 primary = p;
                 filename_left = fl;
             }
         }
 
+        // Sinks may reuse parts between indicators (see `ContextKey`): one
+        // event's name (its `info`; without one the name is the type),
+        // creator and references; and for its attributes without tags of
+        // their own, labels and kill-chain phases by category.
+        let named = ev.ctx.info.as_deref().is_some_and(|i| !trim(i).is_empty());
+        let event_key = if named { ev.id } else { 0 };
+        let tags_key = match attr.category.as_deref().map(category_index) {
+            Some(Some(c)) if inherited.is_empty() && own.is_empty() && event_key != 0 => {
+                event_key << 5 | c
+            }
+            _ => 0,
+        };
         let mut first_err: Option<SkipReason> = None;
         let mut primary_ok = false;
         let order = if primary == 0 { [0, 1] } else { [1, 0] };
         for i in order {
-            let Some((value, part_type)) = halves[i] else {
+            let Some((value, part_type, norm)) = halves[i] else {
                 continue;
             };
             if filename_left
@@ -717,6 +765,7 @@ impl Mapper {
                 slot,
                 value,
                 part_type,
+                norm,
                 i == primary,
                 uuid,
                 uuid_str,
@@ -758,24 +807,32 @@ impl Mapper {
                         set_event(&mut slot.event, &ev.ctx);
                         *slot_event = ev.id;
                     }
-                    let labels = ev
-                        .tags
-                        .labels
-                        .iter()
-                        .chain(&inherited.labels)
-                        .chain(&own.labels);
-                    if inherited.is_empty() && own.is_empty() {
-                        set_list(&mut slot.labels, ev.tags.labels.iter().copied());
-                    } else {
-                        let mut seen: Vec<&str> = Vec::new();
-                        for l in labels {
-                            if !seen.contains(l) {
-                                seen.push(l);
+                    // Labels and kill-chain phases: those of the last attribute in
+                    // this slot when the context is the same (see `ContextKey`).
+                    if slot.context.tags == 0 || slot.context.tags != tags_key {
+                        let labels = ev
+                            .tags
+                            .labels
+                            .iter()
+                            .chain(&inherited.labels)
+                            .chain(&own.labels);
+                        if inherited.is_empty() && own.is_empty() {
+                            set_list(&mut slot.labels, ev.tags.labels.iter().copied());
+                        } else {
+                            let mut seen: Vec<&str> = Vec::new();
+                            for l in labels {
+                                if !seen.contains(l) {
+                                    seen.push(l);
+                                }
                             }
+                            set_list(&mut slot.labels, seen.into_iter());
                         }
-                        set_list(&mut slot.labels, seen.into_iter());
+                        self.set_kill_chain(slot, attr.category.as_deref(), ev, &inherited, &own);
                     }
-                    self.set_kill_chain(slot, attr.category.as_deref(), ev, &inherited, &own);
+                    slot.context = ContextKey {
+                        event: event_key,
+                        tags: tags_key,
+                    };
                     parts.commit();
                     primary_ok |= i == primary;
                 }
@@ -798,6 +855,7 @@ impl Mapper {
         slot: &mut Indicator,
         value: &str,
         part_type: &'static str,
+        norm: Norm,
         is_primary: bool,
         uuid: uuid::Uuid,
         uuid_str: &str,
@@ -806,7 +864,7 @@ impl Mapper {
         retired: bool,
     ) -> Result<(), SkipReason> {
         let o = &self.opts;
-        let kind = normalize(part_type, value, &mut slot.value)?;
+        let kind = normalize_as(norm, value, &mut slot.value)?;
         if !o.allow_private && is_private(kind, &slot.value) {
             return Err(SkipReason::Private);
         }

@@ -24,29 +24,88 @@ fn invalid(why: impl Into<String>) -> SkipReason {
     SkipReason::InvalidValue(why.into())
 }
 
+/// How values of one plain MISP type are normalised: decided once per type
+/// (the type table keeps it), not by comparing type names for every value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Norm {
+    Hash(HashAlgo),
+    Ip,
+    Domain,
+    Url,
+    Uri,
+    Email(Kind),
+    Text(Kind),
+    X509(HashAlgo),
+    Asn,
+    Mac,
+    Rule(RuleLang),
+}
+
+impl Norm {
+    /// The normaliser of a plain (non-composite) type that ioc-map maps.
+    pub fn of(part_type: &str) -> Option<Norm> {
+        if let Some(algo) = HashAlgo::from_misp(part_type) {
+            return Some(Norm::Hash(algo));
+        }
+        Some(match part_type {
+            "ip-src" | "ip-dst" | "ip" => Norm::Ip,
+            "domain" | "hostname" | "onion-address" => Norm::Domain,
+            "url" | "link" => Norm::Url,
+            "uri" => Norm::Uri,
+            "email" | "email-src" | "email-dst" => Norm::Email(Kind::Email),
+            "email-reply-to" => Norm::Email(Kind::EmailReplyTo),
+            "email-src-display-name" | "email-dst-display-name" => {
+                Norm::Text(Kind::EmailDisplayName)
+            }
+            "email-subject" => Norm::Text(Kind::EmailSubject),
+            "email-x-mailer" => Norm::Text(Kind::EmailXMailer),
+            "email-attachment" => Norm::Text(Kind::EmailAttachment),
+            "x509-fingerprint-md5" => Norm::X509(HashAlgo::Md5),
+            "x509-fingerprint-sha1" => Norm::X509(HashAlgo::Sha1),
+            "x509-fingerprint-sha256" => Norm::X509(HashAlgo::Sha256),
+            "filename" => Norm::Text(Kind::FileName),
+            "regkey" => Norm::Text(Kind::RegistryKey),
+            "mutex" => Norm::Text(Kind::Mutex),
+            "user-agent" => Norm::Text(Kind::UserAgent),
+            "github-username" => Norm::Text(Kind::GithubUsername),
+            "AS" => Norm::Asn,
+            "mac-address" => Norm::Mac,
+            _ => Norm::Rule(RuleLang::from_misp(part_type)?),
+        })
+    }
+}
+
 /// Normalises `raw` as a value of MISP type `part_type` into `out` (cleared
 /// first) and says what kind of observable it is. `part_type` is a plain
 /// (non-composite) type that ioc-map maps; others give `NotIndicatorType`.
 pub fn normalize(part_type: &str, raw: &str, out: &mut String) -> Result<Kind, SkipReason> {
     out.clear();
+    if trim(raw).is_empty() {
+        return Err(invalid("empty"));
+    }
+    let norm = Norm::of(part_type).ok_or(SkipReason::NotIndicatorType)?;
+    normalize_as(norm, raw, out)
+}
+
+/// [`normalize`] with the type's normaliser already known.
+pub fn normalize_as(norm: Norm, raw: &str, out: &mut String) -> Result<Kind, SkipReason> {
+    out.clear();
     let v = trim(raw);
     if v.is_empty() {
         return Err(invalid("empty"));
     }
-    if let Some(algo) = HashAlgo::from_misp(part_type) {
-        return hash(algo, v, out).map(|()| Kind::Hash(algo));
-    }
-    match part_type {
-        "ip-src" | "ip-dst" | "ip" => ip(&refang(v), out),
-        "domain" | "hostname" | "onion-address" => {
+    match norm {
+        Norm::Hash(algo) => hash(algo, v, out).map(|()| Kind::Hash(algo)),
+        Norm::Ip => ip(&refang(v), out),
+        Norm::Domain => {
             domain(&refang(v), out)?;
             Ok(Kind::Domain)
         }
-        "url" | "link" => {
+        Norm::Url => {
             url(&refang(v), true, out)?;
             Ok(Kind::Url)
         }
-        "uri" => {
+        Norm::Uri => {
             let v = refang(v);
             if v.contains("://") {
                 url(&v, true, out)?;
@@ -55,37 +114,18 @@ pub fn normalize(part_type: &str, raw: &str, out: &mut String) -> Result<Kind, S
             }
             Ok(Kind::Url)
         }
-        "email" | "email-src" | "email-dst" => {
+        Norm::Email(kind) => {
             email(&refang(v), out)?;
-            Ok(Kind::Email)
+            Ok(kind)
         }
-        "email-reply-to" => {
-            email(&refang(v), out)?;
-            Ok(Kind::EmailReplyTo)
+        Norm::Text(kind) => text(v, out).map(|()| kind),
+        Norm::X509(algo) => x509(algo, v, out),
+        Norm::Asn => asn(v, out).map(|()| Kind::AutonomousSystem),
+        Norm::Mac => mac(v, out).map(|()| Kind::MacAddress),
+        Norm::Rule(lang) => {
+            out.push_str(v);
+            Ok(Kind::Rule(lang))
         }
-        "email-src-display-name" | "email-dst-display-name" => {
-            text(v, out).map(|()| Kind::EmailDisplayName)
-        }
-        "email-subject" => text(v, out).map(|()| Kind::EmailSubject),
-        "email-x-mailer" => text(v, out).map(|()| Kind::EmailXMailer),
-        "email-attachment" => text(v, out).map(|()| Kind::EmailAttachment),
-        "x509-fingerprint-md5" => x509(HashAlgo::Md5, v, out),
-        "x509-fingerprint-sha1" => x509(HashAlgo::Sha1, v, out),
-        "x509-fingerprint-sha256" => x509(HashAlgo::Sha256, v, out),
-        "filename" => text(v, out).map(|()| Kind::FileName),
-        "regkey" => text(v, out).map(|()| Kind::RegistryKey),
-        "mutex" => text(v, out).map(|()| Kind::Mutex),
-        "user-agent" => text(v, out).map(|()| Kind::UserAgent),
-        "github-username" => text(v, out).map(|()| Kind::GithubUsername),
-        "AS" => asn(v, out).map(|()| Kind::AutonomousSystem),
-        "mac-address" => mac(v, out).map(|()| Kind::MacAddress),
-        _ => match RuleLang::from_misp(part_type) {
-            Some(lang) => {
-                out.push_str(v);
-                Ok(Kind::Rule(lang))
-            }
-            None => Err(SkipReason::NotIndicatorType),
-        },
     }
 }
 
@@ -138,7 +178,7 @@ fn hash(algo: HashAlgo, v: &str, out: &mut String) -> Result<(), SkipReason> {
                 }
                 _ => ("", v),
             };
-            if hex.len() < 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            if hex.len() < 64 || !all_hex(hex) {
                 return Err(invalid(format!("not a {} digest", misp_hash_name(algo))));
             }
             out.push_str(prefix);
@@ -149,7 +189,7 @@ fn hash(algo: HashAlgo, v: &str, out: &mut String) -> Result<(), SkipReason> {
                 Some(n) => v.len() == n,
                 None => v.len() >= 40, // cdhash
             };
-            if !ok_len || !v.bytes().all(|b| b.is_ascii_hexdigit()) {
+            if !ok_len || !all_hex(v) {
                 return Err(invalid(format!(
                     "not a {} hash (expected {} hex digits)",
                     misp_hash_name(algo),
@@ -161,6 +201,14 @@ fn hash(algo: HashAlgo, v: &str, out: &mut String) -> Result<(), SkipReason> {
         }
     }
     Ok(())
+}
+
+/// Whether every byte is a hex digit: no early exit, so that it compiles to
+/// a few vector instructions per 32 bytes (a hash is checked for every value).
+fn all_hex(v: &str) -> bool {
+    v.bytes().fold(true, |ok, b| {
+        ok & ((b.wrapping_sub(b'0') < 10) | ((b | 0x20).wrapping_sub(b'a') < 6))
+    })
 }
 
 fn misp_hash_name(algo: HashAlgo) -> String {
@@ -284,25 +332,40 @@ pub fn is_domain(v: &str) -> bool {
     labels >= 2 && !last.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// Bytes allowed in an ASCII label (letters, digits, `-`, `_`), as a table:
+/// one load per byte instead of a chain of range checks.
+const LABEL_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || c == b'-' || c == b'_';
+        b += 1;
+    }
+    t
+};
+
 /// [`is_domain`] for ASCII names, in one pass over the bytes.
 fn is_ascii_domain(v: &[u8]) -> bool {
-    let (mut labels, mut start, mut last) = (0, 0, &v[..0]);
-    for i in 0..=v.len() {
-        match v.get(i) {
-            None | Some(b'.') => {
-                let label = &v[start..i];
-                if label.is_empty() || label.len() > 63 || label[0] == b'-' {
-                    return false;
-                }
-                labels += 1;
-                last = label;
-                start = i + 1;
+    let (mut labels, mut start) = (0, 0);
+    for (i, &b) in v.iter().enumerate() {
+        if b == b'.' {
+            let label = &v[start..i];
+            if label.is_empty() || label.len() > 63 || label[0] == b'-' {
+                return false;
             }
-            Some(b) if b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_' => {}
-            Some(_) => return false,
+            labels += 1;
+            start = i + 1;
+        } else if !LABEL_BYTE[usize::from(b)] {
+            return false;
         }
     }
-    labels >= 2 && !last.iter().all(u8::is_ascii_digit)
+    let tail = &v[start..];
+    if tail.is_empty() || tail.len() > 63 || tail[0] == b'-' {
+        return false;
+    }
+    // At least two labels; the last not all digits (no IPv4 address).
+    labels >= 1 && !tail.iter().all(u8::is_ascii_digit)
 }
 
 /// An e-mail address: the domain lower-cased and checked, the local part kept.
@@ -338,7 +401,7 @@ fn url(v: &str, add_scheme: bool, out: &mut String) -> Result<(), SkipReason> {
     if bad {
         return Err(invalid("URL with white space"));
     }
-    let (scheme, rest) = match v.split_once("://") {
+    let (scheme, rest) = match split_scheme(v) {
         Some((s, r))
             if !s.is_empty()
                 && s.starts_with(|c: char| c.is_ascii_alphabetic())
@@ -402,9 +465,24 @@ fn url_host(hostport: &str) -> Option<UrlHost> {
     })
 }
 
+/// `v.split_once("://")`, found with memchr (`str::split_once` with a
+/// string pattern sets up a general substring search for every URL).
+fn split_scheme(v: &str) -> Option<(&str, &str)> {
+    let b = v.as_bytes();
+    let mut from = 0;
+    while let Some(i) = memchr::memchr(b':', &b[from..]) {
+        let at = from + i;
+        if b[at + 1..].starts_with(b"//") {
+            return Some((&v[..at], &v[at + 3..]));
+        }
+        from = at + 1;
+    }
+    None
+}
+
 /// The host of a normalised absolute URL (`None` for a bare path).
 pub fn host_of_url(url: &str) -> Option<&str> {
-    let rest = url.split_once("://")?.1;
+    let rest = split_scheme(url)?.1;
     let end = memchr::memchr3(b'/', b'?', b'#', rest.as_bytes()).unwrap_or(rest.len());
     let authority = &rest[..end];
     let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
@@ -557,6 +635,17 @@ mod tests {
 
     fn ok(t: &str, v: &str) -> String {
         n(t, v).unwrap_or_else(|e| panic!("{t} {v:?}: {e}")).1
+    }
+
+    #[test]
+    fn all_hex_is_is_ascii_hexdigit() {
+        for b in 0..=255u8 {
+            let s = [b'a', b, b'0'];
+            if let Ok(s) = std::str::from_utf8(&s) {
+                assert_eq!(all_hex(s), b.is_ascii_hexdigit(), "{b}");
+            }
+        }
+        assert!(all_hex(""));
     }
 
     #[test]

@@ -104,6 +104,12 @@ impl Output {
         res.map_err(|e| self.map_err(e))
     }
 
+    /// Writes bytes as they are (whole lines gathered by the caller).
+    pub fn write_bytes(&mut self, bytes: &[u8]) -> Result<()> {
+        let res = self.writer().write_all(bytes);
+        res.map_err(|e| self.map_err(e))
+    }
+
     /// Flushes stdout, or completes and renames the file into place.
     pub fn finish(self) -> Result<()> {
         match self.sink {

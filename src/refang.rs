@@ -38,7 +38,10 @@ const SCHEMES: &[(&str, &str)] = &[
 /// Refangs one value. Returns the input unchanged (borrowed) when there is nothing to undo.
 pub fn refang(value: &str) -> std::borrow::Cow<'_, str> {
     // Fast path (most values): every infix form has a bracket, every scheme is a prefix.
-    let start = value.trim_start();
+    let start = match value.as_bytes().first() {
+        Some(b) if *b > b' ' && *b < 0x80 => value,
+        _ => value.trim_start(),
+    };
     let bracket = memchr::memchr3(b'[', b'(', b'{', value.as_bytes()).is_some();
     // No defanged scheme begins like `http` (the usual URL): skip the list then.
     let http = start

@@ -146,6 +146,8 @@ pub const DESCRIPTION_MAX: usize = 1024;
 struct Memo<K: ?Sized + ToOwned> {
     /// Most recently used first.
     entries: Vec<(K::Owned, Vec<u8>)>,
+    /// Per entry: the last non-zero context key it was written for (0: none).
+    keys: Vec<u64>,
 }
 
 /// Sources remembered per part (a linear search: keep it small).
@@ -155,7 +157,36 @@ impl<K: ?Sized + ToOwned + PartialEq> Memo<K> {
     fn new() -> Self {
         Memo {
             entries: Vec::with_capacity(MEMO_SIZE),
+            keys: Vec::with_capacity(MEMO_SIZE),
         }
+    }
+
+    /// Appends the text used last (for the same key as last time).
+    fn repeat(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.entries[0].1);
+    }
+
+    /// [`Memo::write`], found by a non-zero context key when it was seen
+    /// (no comparison of the source then).
+    fn write_keyed(
+        &mut self,
+        out: &mut Vec<u8>,
+        context: u64,
+        key: &K,
+        build: impl FnOnce(&K, &mut Vec<u8>),
+    ) {
+        if context != 0 {
+            if let Some(i) = self.keys.iter().position(|&k| k == context) {
+                if i > 0 {
+                    self.entries[..=i].rotate_right(1);
+                    self.keys[..=i].rotate_right(1);
+                }
+                out.extend_from_slice(&self.entries[0].1);
+                return;
+            }
+        }
+        self.write(out, key, build);
+        self.keys[0] = context;
     }
 
     /// Appends the text for `key` to `out`; `build` writes it when `key` is new.
@@ -165,6 +196,7 @@ impl<K: ?Sized + ToOwned + PartialEq> Memo<K> {
             None => {
                 if self.entries.len() < MEMO_SIZE {
                     self.entries.push((key.to_owned(), Vec::new()));
+                    self.keys.push(0);
                 }
                 // The least recently used entry, reusing its allocations.
                 let last = self.entries.len() - 1;
@@ -172,23 +204,34 @@ impl<K: ?Sized + ToOwned + PartialEq> Memo<K> {
                 key.clone_into(k);
                 json.clear();
                 build(key, json);
+                self.keys[last] = 0;
                 last
             }
         };
         if i > 0 {
             self.entries[..=i].rotate_right(1);
+            self.keys[..=i].rotate_right(1);
         }
         out.extend_from_slice(&self.entries[0].1);
     }
 }
 
+/// Pending records are passed on in blocks of at least this size: as large as
+/// the output's own buffer, which then writes them without copying.
+const FLUSH_AT: usize = 256 * 1024;
+
 pub struct StixSink {
-    out: Output,
+    /// `None` once finished.
+    out: Option<Output>,
     opts: StixOptions,
     pattern: String,
     name: String,
     description: String,
+    /// Records written and not yet passed on (newline-terminated), then the
+    /// record being built from `start`: records are serialised in place, not
+    /// copied once more into the output's buffer.
     buf: Vec<u8>,
+    start: usize,
     /// The last text of each of the four time fields: consecutive indicators
     /// of one event mostly share them, and formatting dates is not free.
     stamps: [(Timestamp, [u8; 26]); 4],
@@ -197,6 +240,8 @@ pub struct StixSink {
     kill_chain: Memo<[(String, String)]>,
     labels: Memo<[String]>,
     references: Memo<str>,
+    /// The event key (`ContextKey::event`) of the last record written (0: none).
+    last_event: u64,
 }
 
 impl StixSink {
@@ -219,26 +264,35 @@ impl StixSink {
     pub fn new(out: Output, mut opts: StixOptions) -> Self {
         opts.misp_url = opts.misp_url.map(|u| u.trim_end_matches('/').to_string());
         StixSink {
-            out,
+            out: Some(out),
             opts,
             pattern: String::new(),
             name: String::new(),
             description: String::new(),
-            buf: Vec::with_capacity(4096),
+            buf: Vec::with_capacity(FLUSH_AT + 64 * 1024),
+            start: 0,
             stamps: [(Timestamp::default(), [0; 26]); 4],
             created_by: Memo::new(),
             name_json: Memo::new(),
             kill_chain: Memo::new(),
             labels: Memo::new(),
             references: Memo::new(),
+            last_event: 0,
         }
     }
 
-    /// Serialises one indicator as one JSON object (no newline) into `buf`.
+    /// Serialises one indicator as one JSON object (no newline) at the end of
+    /// the pending records ([`StixSink::buffer`] shows it).
     pub fn record(&mut self, ind: &Indicator) -> Result<(), SkipReason> {
+        self.start = self.buf.len();
         let pattern_type = pattern(ind, &mut self.pattern)?;
-        text::name(ind, &mut self.name);
-        text::truncate(&mut self.name, NAME_MAX);
+        // The same event as the record before: the parts that depend on the
+        // event alone are reused as they are.
+        let same = ind.context.event != 0 && ind.context.event == self.last_event;
+        if !same {
+            text::name(ind, &mut self.name);
+            text::truncate(&mut self.name, NAME_MAX);
+        }
         text::describe(ind, &mut self.description);
         text::truncate(&mut self.description, DESCRIPTION_MAX);
         let event_uuid = ind
@@ -247,7 +301,6 @@ impl StixSink {
             .as_deref()
             .map(text::trim)
             .filter(|u| !u.is_empty());
-        self.buf.clear();
         self.buf
             .extend_from_slice(b"{\"type\":\"indicator\",\"spec_version\":\"2.1\"");
         self.buf.extend_from_slice(b",\"id\":");
@@ -256,21 +309,29 @@ impl StixSink {
         self.time(0, ind.created);
         self.buf.extend_from_slice(b",\"modified\":");
         self.time(1, ind.modified);
-        self.created_by
-            .write(&mut self.buf, &ind.event.orgc_uuid, |org, out| {
-                let org = org
-                    .as_deref()
-                    .and_then(|u| uuid::Uuid::try_parse(text::trim(u)).ok());
-                if let Some(org) = org {
-                    out.extend_from_slice(b",\"created_by_ref\":");
-                    jsonw::id(out, "identity", org);
-                }
-            });
-        self.name_json
-            .write(&mut self.buf, &self.name, |name, out| {
-                out.extend_from_slice(b",\"name\":");
-                jsonw::string(out, name);
-            });
+        if same {
+            self.created_by.repeat(&mut self.buf);
+        } else {
+            self.created_by
+                .write(&mut self.buf, &ind.event.orgc_uuid, |org, out| {
+                    let org = org
+                        .as_deref()
+                        .and_then(|u| uuid::Uuid::try_parse(text::trim(u)).ok());
+                    if let Some(org) = org {
+                        out.extend_from_slice(b",\"created_by_ref\":");
+                        jsonw::id(out, "identity", org);
+                    }
+                });
+        }
+        if same {
+            self.name_json.repeat(&mut self.buf);
+        } else {
+            self.name_json
+                .write(&mut self.buf, &self.name, |name, out| {
+                    out.extend_from_slice(b",\"name\":");
+                    jsonw::string(out, name);
+                });
+        }
         self.buf.extend_from_slice(b",\"description\":");
         jsonw::string(&mut self.buf, &self.description);
         if ind.to_ids {
@@ -290,8 +351,11 @@ impl StixSink {
         self.time(2, ind.valid_from);
         self.buf.extend_from_slice(b",\"valid_until\":");
         self.time(3, ind.valid_until);
-        self.kill_chain
-            .write(&mut self.buf, &ind.kill_chain, |phases, out| {
+        self.kill_chain.write_keyed(
+            &mut self.buf,
+            ind.context.tags,
+            &ind.kill_chain,
+            |phases, out| {
                 if phases.is_empty() {
                     return;
                 }
@@ -307,11 +371,15 @@ impl StixSink {
                     out.push(b'}');
                 }
                 out.push(b']');
-            });
+            },
+        );
         // TLP 1.0 has no amber+strict marking: the strictness is kept as a label.
         let strict = ind.tlp == Tlp::AmberStrict;
-        self.labels
-            .write(&mut self.buf, &ind.labels, |labels, out| {
+        self.labels.write_keyed(
+            &mut self.buf,
+            ind.context.tags,
+            &ind.labels,
+            |labels, out| {
                 if labels.is_empty() {
                     return;
                 }
@@ -323,7 +391,8 @@ impl StixSink {
                     jsonw::string(out, l);
                 }
                 out.push(b']');
-            });
+            },
+        );
         if strict {
             if ind.labels.is_empty() {
                 self.buf.extend_from_slice(b",\"labels\":[");
@@ -344,27 +413,33 @@ impl StixSink {
         self.buf.extend_from_slice(tlp_marking(ind.tlp).as_bytes());
         self.buf.extend_from_slice(b"\"]");
         let misp_url = self.opts.misp_url.as_deref();
-        self.references
-            .write(&mut self.buf, event_uuid.unwrap_or(""), |u, out| {
-                if u.is_empty() {
-                    return;
-                }
-                out.extend_from_slice(
-                    b",\"external_references\":[{\"source_name\":\"MISP\",\"external_id\":",
-                );
-                jsonw::string(out, u);
-                if let Some(base) = misp_url {
-                    out.extend_from_slice(b",\"url\":");
-                    jsonw::string(out, &format!("{base}/events/view/{u}"));
-                }
-                out.extend_from_slice(b"}]");
-            });
+        if same {
+            self.references.repeat(&mut self.buf);
+        } else {
+            self.references
+                .write(&mut self.buf, event_uuid.unwrap_or(""), |u, out| {
+                    if u.is_empty() {
+                        return;
+                    }
+                    out.extend_from_slice(
+                        b",\"external_references\":[{\"source_name\":\"MISP\",\"external_id\":",
+                    );
+                    jsonw::string(out, u);
+                    if let Some(base) = misp_url {
+                        out.extend_from_slice(b",\"url\":");
+                        jsonw::string(out, &format!("{base}/events/view/{u}"));
+                    }
+                    out.extend_from_slice(b"}]");
+                });
+        }
         self.buf.push(b'}');
+        self.last_event = ind.context.event;
         Ok(())
     }
 
+    /// The record [`StixSink::record`] wrote last.
     pub fn buffer(&self) -> &[u8] {
-        &self.buf
+        &self.buf[self.start..]
     }
 }
 
@@ -375,13 +450,21 @@ impl Sink for StixSink {
         for ind in parts {
             match self.record(ind) {
                 Ok(()) => {
-                    self.out.write_line(&self.buf)?;
+                    self.buf.push(b'\n');
                     written += 1;
                 }
                 Err(e) => {
+                    self.buf.truncate(self.start);
                     first_err.get_or_insert(e);
                 }
             }
+        }
+        if self.buf.len() >= FLUSH_AT {
+            self.out
+                .as_mut()
+                .expect("not finished")
+                .write_bytes(&self.buf)?;
+            self.buf.clear();
         }
         Ok(match first_err {
             Some(e) if written == 0 => Emitted::Skipped(e),
@@ -389,8 +472,22 @@ impl Sink for StixSink {
         })
     }
 
-    fn finish(self: Box<Self>) -> Result<()> {
-        self.out.finish()
+    fn finish(mut self: Box<Self>) -> Result<()> {
+        let mut out = self.out.take().expect("finished once");
+        out.write_bytes(&self.buf)?;
+        self.buf.clear();
+        out.finish()
+    }
+}
+
+/// A run that stops early (`--strict`, an error) still passes on the records
+/// written so far, as the output's own buffer does when dropped; a file output
+/// is not created then all the same.
+impl Drop for StixSink {
+    fn drop(&mut self) {
+        if let Some(out) = &mut self.out {
+            let _ = out.write_bytes(&self.buf);
+        }
     }
 }
 
