@@ -318,9 +318,11 @@ pub struct Indicator {
 pub struct ContextKey {
     /// Same non-zero key: same event (name, creator, references).
     pub event: u64,
-    /// Same non-zero key: also the same labels and kill-chain phases (an
-    /// event's attributes of one category without tags of their own).
-    pub tags: u64,
+    /// Same non-zero key: same labels (an event's attributes without tags of
+    /// their own).
+    pub labels: u64,
+    /// Same non-zero key: same kill-chain phases (those attributes, of one category).
+    pub kill_chain: u64,
 }
 
 impl PartialEq for ContextKey {

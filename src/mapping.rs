@@ -739,12 +739,14 @@ impl Mapper {
         // creator and references; and for its attributes without tags of
         // their own, labels and kill-chain phases by category.
         let named = ev.ctx.info.as_deref().is_some_and(|i| !trim(i).is_empty());
-        let event_key = if named { ev.id } else { 0 };
-        let tags_key = match attr.category.as_deref().map(category_index) {
-            Some(Some(c)) if inherited.is_empty() && own.is_empty() && event_key != 0 => {
-                event_key << 5 | c
-            }
-            _ => 0,
+        let untagged = inherited.is_empty() && own.is_empty();
+        let key = ContextKey {
+            event: if named { ev.id } else { 0 },
+            labels: if untagged { ev.id } else { 0 },
+            kill_chain: match attr.category.as_deref().map(category_index) {
+                Some(Some(c)) if untagged => ev.id << 5 | c,
+                _ => 0,
+            },
         };
         let mut first_err: Option<SkipReason> = None;
         let mut primary_ok = false;
@@ -808,31 +810,25 @@ impl Mapper {
                         *slot_event = ev.id;
                     }
                     // Labels and kill-chain phases: those of the last attribute in
-                    // this slot when the context is the same (see `ContextKey`).
-                    if slot.context.tags == 0 || slot.context.tags != tags_key {
-                        let labels = ev
-                            .tags
-                            .labels
-                            .iter()
-                            .chain(&inherited.labels)
-                            .chain(&own.labels);
-                        if inherited.is_empty() && own.is_empty() {
+                    // this slot when their key is the same (see `ContextKey`).
+                    if key.labels == 0 || slot.context.labels != key.labels {
+                        if untagged {
                             set_list(&mut slot.labels, ev.tags.labels.iter().copied());
                         } else {
                             let mut seen: Vec<&str> = Vec::new();
-                            for l in labels {
+                            let labels = ev.tags.labels.iter().chain(&inherited.labels);
+                            for l in labels.chain(&own.labels) {
                                 if !seen.contains(l) {
                                     seen.push(l);
                                 }
                             }
                             set_list(&mut slot.labels, seen.into_iter());
                         }
+                    }
+                    if key.kill_chain == 0 || slot.context.kill_chain != key.kill_chain {
                         self.set_kill_chain(slot, attr.category.as_deref(), ev, &inherited, &own);
                     }
-                    slot.context = ContextKey {
-                        event: event_key,
-                        tags: tags_key,
-                    };
+                    slot.context = key;
                     parts.commit();
                     primary_ok |= i == primary;
                 }

@@ -353,7 +353,7 @@ impl StixSink {
         self.time(3, ind.valid_until);
         self.kill_chain.write_keyed(
             &mut self.buf,
-            ind.context.tags,
+            ind.context.kill_chain,
             &ind.kill_chain,
             |phases, out| {
                 if phases.is_empty() {
@@ -377,7 +377,7 @@ impl StixSink {
         let strict = ind.tlp == Tlp::AmberStrict;
         self.labels.write_keyed(
             &mut self.buf,
-            ind.context.tags,
+            ind.context.labels,
             &ind.labels,
             |labels, out| {
                 if labels.is_empty() {
