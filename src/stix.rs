@@ -220,6 +220,9 @@ impl<K: ?Sized + ToOwned + PartialEq> Memo<K> {
 /// the output's own buffer, which then writes them without copying.
 const FLUSH_AT: usize = 256 * 1024;
 
+/// Texts of `valid_until` kept (see [`StixSink::time`]).
+const UNTIL_CACHED: usize = 4;
+
 pub struct StixSink {
     /// `None` once finished.
     out: Option<Output>,
@@ -232,9 +235,12 @@ pub struct StixSink {
     /// copied once more into the output's buffer.
     buf: Vec<u8>,
     start: usize,
-    /// The last text of each of the four time fields: consecutive indicators
-    /// of one event mostly share them, and formatting dates is not free.
-    stamps: [(Timestamp, [u8; 26]); 4],
+    /// The last text of each of the four time fields (of `valid_until`, the
+    /// last few): consecutive indicators of one event mostly share them, and
+    /// formatting dates is not free.
+    stamps: [(Timestamp, [u8; 26]); 3 + UNTIL_CACHED],
+    /// The `valid_until` entry to replace next.
+    until_next: usize,
     created_by: Memo<Option<String>>,
     name_json: Memo<str>,
     kill_chain: Memo<[(String, String)]>,
@@ -245,8 +251,19 @@ pub struct StixSink {
 }
 
 impl StixSink {
-    /// Writes time field `i` (quoted), from the cache when unchanged.
-    fn time(&mut self, i: usize, t: Timestamp) {
+    /// Writes time field `i` (quoted), from the cache when unchanged. The
+    /// last field, `valid_until`, takes one of a few values per event (one
+    /// per expiry), which alternate: it has [`UNTIL_CACHED`] entries.
+    fn time(&mut self, mut i: usize, t: Timestamp) {
+        if i == 3 {
+            match self.stamps[3..].iter().position(|(last, _)| *last == t) {
+                Some(k) => i = 3 + k,
+                None => {
+                    i = 3 + self.until_next;
+                    self.until_next = (self.until_next + 1) % UNTIL_CACHED;
+                }
+            }
+        }
         let (last, text) = &mut self.stamps[i];
         if *last != t || text[0] != b'"' {
             let Some(digits) = Millis(t).fixed() else {
@@ -271,7 +288,8 @@ impl StixSink {
             description: String::new(),
             buf: Vec::with_capacity(FLUSH_AT + 64 * 1024),
             start: 0,
-            stamps: [(Timestamp::default(), [0; 26]); 4],
+            stamps: [(Timestamp::default(), [0; 26]); 3 + UNTIL_CACHED],
+            until_next: 0,
             created_by: Memo::new(),
             name_json: Memo::new(),
             kill_chain: Memo::new(),

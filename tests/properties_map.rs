@@ -427,6 +427,96 @@ proptest! {
     }
 }
 
+/// Events whose attributes repeat and alternate what the STIX writer reuses
+/// from one record to the next (event name, creator, labels, kill-chain
+/// phases by category, times by expiry), with and without tags of their own.
+fn repetitive_event() -> impl Strategy<Value = Value> {
+    let tag = prop::sample::select(vec![
+        "kill-chain:Delivery",
+        "kill-chain:Exploitation",
+        "osint:source-type=\"block-or-filter-list\"",
+        "tlp:green",
+        "tlp:amber+strict",
+        "misp:confidence-level=\"usually-confident\"",
+        "apt",
+    ]);
+    let attribute = (
+        prop::sample::select(vec![
+            ("domain", "a.example.com"),
+            ("domain", "b.example.org"),
+            ("ip-dst", "198.51.100.7"),
+            ("md5", "d41d8cd98f00b204e9800998ecf8427e"),
+            ("url", "https://c.example.net/x"),
+            (
+                "filename|sha256",
+                "x.exe|e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+            ),
+        ]),
+        prop::sample::select(vec![
+            "Network activity",
+            "Payload delivery",
+            "Other",
+            "Something else",
+            "",
+        ]),
+        prop::collection::vec(tag.clone(), 0..3),
+        0i64..4,
+    )
+        .prop_map(|((ty, value), category, tags, age)| {
+            let tags: Vec<Value> = tags.into_iter().map(|t| json!({"name": t})).collect();
+            let mut a = json!({"uuid": uuid::Uuid::new_v4().to_string(), "type": ty, "value": value,
+                "category": category, "to_ids": true, "timestamp": 1793491200 - age * 86400});
+            if !tags.is_empty() {
+                a["Tag"] = Value::Array(tags);
+            }
+            a
+        });
+    (
+        prop::sample::select(vec![Some("Campaign"), Some("  "), None]),
+        prop::collection::vec(tag, 0..3),
+        prop::collection::vec(attribute, 1..25),
+    )
+        .prop_map(|(info, tags, attrs)| {
+            let tags: Vec<Value> = tags.into_iter().map(|t| json!({"name": t})).collect();
+            let mut ev = json!({"uuid": UUID, "Orgc": {"uuid": UUID, "name": "CERT"},
+                "timestamp": 1793491200, "publish_timestamp": 1793491200, "Tag": tags,
+                "Attribute": attrs});
+            if let Some(info) = info {
+                ev["info"] = json!(info);
+            }
+            json!({"Event": ev})
+        })
+}
+
+proptest! {
+    /// What one sink writes for a whole event (reusing parts between records)
+    /// is what a new sink writes for each record alone.
+    #[test]
+    fn reused_parts_equal_parts_built_anew(events in prop::collection::vec(repetitive_event(), 1..3)) {
+        let mapper = mapper();
+        let mut shared = StixSink::new(Output::stdout(), StixOptions::default());
+        let mut result = Ok(());
+        for event in &events {
+            let text = event.to_string();
+            let line: Line = serde_json::from_str(&text).unwrap();
+            map_line(&mapper, &line, &mut |_, r| {
+                for ind in r.unwrap_or(&[]) {
+                    let mut alone = StixSink::new(Output::stdout(), StixOptions::default());
+                    let both = (shared.record(ind), alone.record(ind));
+                    if both.0.is_ok() && shared.buffer() != alone.buffer() {
+                        result = Err(format!(
+                            "reused:\n{}\nanew:\n{}",
+                            String::from_utf8_lossy(shared.buffer()),
+                            String::from_utf8_lossy(alone.buffer())
+                        ));
+                    }
+                }
+            });
+        }
+        result.map_err(TestCaseError::fail)?;
+    }
+}
+
 /// Writes one STIX record and checks it: valid JSON, and a pattern whose
 /// literal (or AS number) is exactly the indicator's value.
 fn check_record(sink: &mut StixSink, ind: &Indicator) -> Result<(), String> {
