@@ -602,10 +602,16 @@ struct Times {
     reference: Timestamp,
 }
 
+/// End-of-validity times kept by a [`Mapper`] (one per expiry class, mostly).
+const UNTIL_CACHED: usize = 8;
+
 pub struct Mapper {
     pub opts: MapOptions,
     allowlist: Allowlist,
     warninglists: Warninglists,
+    /// The last few end-of-validity times computed: an event's attributes
+    /// mostly share their reference time and the expiry of their kind.
+    until: std::cell::RefCell<Vec<(Timestamp, std::time::Duration, Timestamp)>>,
 }
 
 impl Mapper {
@@ -614,6 +620,7 @@ impl Mapper {
             opts,
             allowlist,
             warninglists,
+            until: std::cell::RefCell::new(Vec::with_capacity(UNTIL_CACHED)),
         }
     }
 
@@ -874,8 +881,8 @@ impl Mapper {
             return Err(SkipReason::Warninglist(name.to_string()));
         }
         let one_ms = ChronoDuration::milliseconds(1);
-        let mut valid_until = time::add(
-            &times.last_seen.unwrap_or(times.reference),
+        let mut valid_until = self.until(
+            times.last_seen.unwrap_or(times.reference),
             o.expiry.for_kind(kind),
         );
         if valid_until <= times.valid_from {
@@ -906,6 +913,20 @@ impl Mapper {
         slot.retired = retired;
         slot.revoked = revoked;
         Ok(())
+    }
+
+    /// `from` plus `expiry`, from the cache when computed lately.
+    fn until(&self, from: Timestamp, expiry: std::time::Duration) -> Timestamp {
+        let mut cache = self.until.borrow_mut();
+        if let Some(&(_, _, t)) = cache.iter().find(|(f, e, _)| *f == from && *e == expiry) {
+            return t;
+        }
+        let t = time::add(&from, expiry);
+        if cache.len() == UNTIL_CACHED {
+            cache.remove(0);
+        }
+        cache.push((from, expiry, t));
+        t
     }
 
     fn set_kill_chain(
