@@ -17,6 +17,8 @@ use chrono::Duration as ChronoDuration;
 
 use crate::allowlist::Allowlist;
 use crate::expiry::{ExpireFrom, Expiry};
+use smallvec::SmallVec;
+
 use crate::indicator::{ContextKey, EventContext, Indicator, Kind, ObjectContext, SkipReason, Tlp};
 use crate::keys::part_uuid;
 use crate::misp::{Attribute, Event, Object, ObjectStub, Tag};
@@ -295,8 +297,9 @@ struct TagSummary<'t> {
     confidence: Option<u8>,
     /// A confidence tag that cannot be evaluated was seen.
     confidence_tagged: bool,
-    labels: Vec<&'t str>,
-    kill_chain: Vec<&'t str>,
+    /// Inline: tagged attributes have a tag or two, and this runs for each.
+    labels: SmallVec<[&'t str; 4]>,
+    kill_chain: SmallVec<[&'t str; 2]>,
 }
 
 impl<'t> TagSummary<'t> {
@@ -499,6 +502,23 @@ fn set_opt(dst: &mut Option<String>, src: Option<&str>) {
 fn set_list<'s>(dst: &mut Vec<String>, src: impl Iterator<Item = &'s str>) {
     let mut n = 0;
     for s in src {
+        match dst.get_mut(n) {
+            Some(d) => set(d, s),
+            None => dst.push(s.to_owned()),
+        }
+        n += 1;
+    }
+    dst.truncate(n);
+}
+
+/// [`set_list`] without repeats (first occurrence kept), in place: no list
+/// of the names seen is built for each tagged attribute.
+fn set_unique<'s>(dst: &mut Vec<String>, src: impl Iterator<Item = &'s str>) {
+    let mut n = 0;
+    for s in src {
+        if dst[..n].iter().any(|d| d == s) {
+            continue;
+        }
         match dst.get_mut(n) {
             Some(d) => set(d, s),
             None => dst.push(s.to_owned()),
@@ -822,14 +842,9 @@ impl Mapper {
                         if untagged {
                             set_list(&mut slot.labels, ev.tags.labels.iter().copied());
                         } else {
-                            let mut seen: Vec<&str> = Vec::new();
-                            let labels = ev.tags.labels.iter().chain(&inherited.labels);
-                            for l in labels.chain(&own.labels) {
-                                if !seen.contains(l) {
-                                    seen.push(l);
-                                }
-                            }
-                            set_list(&mut slot.labels, seen.into_iter());
+                            let labels = (ev.tags.labels.iter().copied())
+                                .chain(inherited.labels.iter().copied());
+                            set_unique(&mut slot.labels, labels.chain(own.labels.iter().copied()));
                         }
                     }
                     if key.kill_chain == 0 || slot.context.kill_chain != key.kill_chain {
@@ -937,11 +952,9 @@ impl Mapper {
         inherited: &TagSummary<'_>,
         own: &TagSummary<'_>,
     ) {
-        let phases = own
-            .kill_chain
-            .iter()
-            .chain(&inherited.kill_chain)
-            .chain(&ev.tags.kill_chain);
+        let phases = (own.kill_chain.iter().copied())
+            .chain(inherited.kill_chain.iter().copied())
+            .chain(ev.tags.kill_chain.iter().copied());
         let mut n = 0;
         let mut put = |slot: &mut Indicator, chain: &str, phase: &str| {
             if slot.kill_chain.len() == n {
