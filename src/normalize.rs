@@ -347,11 +347,11 @@ const LABEL_BYTE: [bool; 256] = {
 
 /// [`is_domain`] for ASCII names, in one pass over the bytes.
 fn is_ascii_domain(v: &[u8]) -> bool {
+    let bad_label = |l: &[u8]| l.is_empty() || l.len() > 63 || l[0] == b'-';
     let (mut labels, mut start) = (0, 0);
     for (i, &b) in v.iter().enumerate() {
         if b == b'.' {
-            let label = &v[start..i];
-            if label.is_empty() || label.len() > 63 || label[0] == b'-' {
+            if bad_label(&v[start..i]) {
                 return false;
             }
             labels += 1;
@@ -361,7 +361,7 @@ fn is_ascii_domain(v: &[u8]) -> bool {
         }
     }
     let tail = &v[start..];
-    if tail.is_empty() || tail.len() > 63 || tail[0] == b'-' {
+    if bad_label(tail) {
         return false;
     }
     // At least two labels; the last not all digits (no IPv4 address).

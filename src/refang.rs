@@ -38,10 +38,8 @@ const SCHEMES: &[(&str, &str)] = &[
 /// Refangs one value. Returns the input unchanged (borrowed) when there is nothing to undo.
 pub fn refang(value: &str) -> std::borrow::Cow<'_, str> {
     // Fast path (most values): every infix form has a bracket, every scheme is a prefix.
-    let start = match value.as_bytes().first() {
-        Some(b) if *b > b' ' && *b < 0x80 => value,
-        _ => value.trim_start(),
-    };
+    // Only a prefix is looked at: trimming the end too changes nothing.
+    let start = crate::text::trim(value);
     let bracket = memchr::memchr3(b'[', b'(', b'{', value.as_bytes()).is_some();
     // No defanged scheme begins like `http` (the usual URL): skip the list then.
     let http = start
