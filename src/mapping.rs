@@ -580,19 +580,9 @@ const CATEGORY_SLUGS: [&str; 16] = [
     "other",
 ];
 
-/// The phase name of one of MISP's categories.
-fn category_slug(category: &str) -> Option<&'static str> {
-    category_index(category).map(|i| CATEGORY_SLUGS[i as usize - 1])
-}
-
 /// `Network activity` → `network-activity` (STIX wants lower case and hyphens in phase names).
 fn push_slug(dst: &mut String, s: &str) {
     dst.clear();
-    // MISP's categories from a table: this runs for every indicator.
-    if let Some(slug) = category_slug(s) {
-        dst.push_str(slug);
-        return;
-    }
     let s = trim(s);
     if s.is_ascii() {
         dst.extend(s.bytes().map(|b| {
@@ -767,11 +757,12 @@ impl Mapper {
         // their own, labels and kill-chain phases by category.
         let named = ev.ctx.info.as_deref().is_some_and(|i| !trim(i).is_empty());
         let untagged = inherited.is_empty() && own.is_empty();
+        let category_ix = attr.category.as_deref().and_then(category_index);
         let key = ContextKey {
             event: if named { ev.id } else { 0 },
             labels: if untagged { ev.id } else { 0 },
-            kill_chain: match attr.category.as_deref().map(category_index) {
-                Some(Some(c)) if untagged => ev.id << 5 | c,
+            kill_chain: match category_ix {
+                Some(c) if untagged => ev.id << 5 | c,
                 _ => 0,
             },
         };
@@ -848,7 +839,8 @@ impl Mapper {
                         }
                     }
                     if key.kill_chain == 0 || slot.context.kill_chain != key.kill_chain {
-                        self.set_kill_chain(slot, attr.category.as_deref(), ev, &inherited, &own);
+                        let category = attr.category.as_deref().map(|c| (c, category_ix));
+                        self.set_kill_chain(slot, category, ev, &inherited, &own);
                     }
                     slot.context = key;
                     parts.commit();
@@ -947,7 +939,8 @@ impl Mapper {
     fn set_kill_chain(
         &self,
         slot: &mut Indicator,
-        category: Option<&str>,
+        // The attribute's category and its `category_index`, when MISP knows it.
+        category: Option<(&str, Option<u64>)>,
         ev: &EventInfo<'_>,
         inherited: &TagSummary<'_>,
         own: &TagSummary<'_>,
@@ -956,20 +949,24 @@ impl Mapper {
             .chain(inherited.kill_chain.iter().copied())
             .chain(ev.tags.kill_chain.iter().copied());
         let mut n = 0;
-        let mut put = |slot: &mut Indicator, chain: &str, phase: &str| {
+        let mut put = |slot: &mut Indicator, chain: &str, phase: &str, known: Option<u64>| {
             if slot.kill_chain.len() == n {
                 slot.kill_chain.push((String::new(), String::new()));
             }
             let (c, p) = &mut slot.kill_chain[n];
             set(c, chain);
-            push_slug(p, phase);
+            match known {
+                // MISP's own categories from the table: this runs for most indicators.
+                Some(i) => set(p, CATEGORY_SLUGS[i as usize - 1]),
+                None => push_slug(p, phase),
+            }
             n += 1;
         };
-        if let Some(c) = category.filter(|c| !trim(c).is_empty()) {
-            put(slot, "misp-category", c);
+        if let Some((c, ix)) = category.filter(|(c, _)| !trim(c).is_empty()) {
+            put(slot, "misp-category", c, ix);
         }
         for p in phases {
-            put(slot, "lockheed-martin-cyber-kill-chain", p);
+            put(slot, "lockheed-martin-cyber-kill-chain", p, None);
         }
         slot.kill_chain.truncate(n);
     }
