@@ -22,7 +22,7 @@ use smallvec::SmallVec;
 use crate::indicator::{ContextKey, EventContext, Indicator, Kind, ObjectContext, SkipReason, Tlp};
 use crate::keys::part_uuid;
 use crate::misp::{Attribute, Event, Object, ObjectStub, Tag};
-use crate::normalize::{is_private, normalize_as, Norm};
+use crate::normalize::{is_private, normalize, Norm};
 use crate::text::trim;
 use crate::time::{self, Timestamp};
 use crate::warninglist::Warninglists;
@@ -499,20 +499,8 @@ fn set_opt(dst: &mut Option<String>, src: Option<&str>) {
     }
 }
 
-fn set_list<'s>(dst: &mut Vec<String>, src: impl Iterator<Item = &'s str>) {
-    let mut n = 0;
-    for s in src {
-        match dst.get_mut(n) {
-            Some(d) => set(d, s),
-            None => dst.push(s.to_owned()),
-        }
-        n += 1;
-    }
-    dst.truncate(n);
-}
-
-/// [`set_list`] without repeats (first occurrence kept), in place: no list
-/// of the names seen is built for each tagged attribute.
+/// Sets `dst` to the names of `src`, without repeats (first occurrence kept),
+/// reusing `dst`'s strings: no list of the names seen is built.
 fn set_unique<'s>(dst: &mut Vec<String>, src: impl Iterator<Item = &'s str>) {
     let mut n = 0;
     for s in src {
@@ -830,13 +818,9 @@ impl Mapper {
                     // Labels and kill-chain phases: those of the last attribute in
                     // this slot when their key is the same (see `ContextKey`).
                     if key.labels == 0 || slot.context.labels != key.labels {
-                        if untagged {
-                            set_list(&mut slot.labels, ev.tags.labels.iter().copied());
-                        } else {
-                            let labels = (ev.tags.labels.iter().copied())
-                                .chain(inherited.labels.iter().copied());
-                            set_unique(&mut slot.labels, labels.chain(own.labels.iter().copied()));
-                        }
+                        let labels = (ev.tags.labels.iter().copied())
+                            .chain(inherited.labels.iter().copied());
+                        set_unique(&mut slot.labels, labels.chain(own.labels.iter().copied()));
                     }
                     if key.kill_chain == 0 || slot.context.kill_chain != key.kill_chain {
                         let category = attr.category.as_deref().map(|c| (c, category_ix));
@@ -874,7 +858,7 @@ impl Mapper {
         retired: bool,
     ) -> Result<(), SkipReason> {
         let o = &self.opts;
-        let kind = normalize_as(norm, value, &mut slot.value)?;
+        let kind = normalize(norm, value, &mut slot.value)?;
         if !o.allow_private && is_private(kind, &slot.value) {
             return Err(SkipReason::Private);
         }

@@ -75,20 +75,10 @@ impl Norm {
     }
 }
 
-/// Normalises `raw` as a value of MISP type `part_type` into `out` (cleared
-/// first) and says what kind of observable it is. `part_type` is a plain
-/// (non-composite) type that ioc-map maps; others give `NotIndicatorType`.
-pub fn normalize(part_type: &str, raw: &str, out: &mut String) -> Result<Kind, SkipReason> {
-    out.clear();
-    if trim(raw).is_empty() {
-        return Err(invalid("empty"));
-    }
-    let norm = Norm::of(part_type).ok_or(SkipReason::NotIndicatorType)?;
-    normalize_as(norm, raw, out)
-}
-
-/// [`normalize`] with the type's normaliser already known.
-pub fn normalize_as(norm: Norm, raw: &str, out: &mut String) -> Result<Kind, SkipReason> {
+/// Normalises `raw`, a value of a plain type whose normaliser is `norm`
+/// ([`Norm::of`]), into `out` (cleared first) and says what kind of
+/// observable it is.
+pub fn normalize(norm: Norm, raw: &str, out: &mut String) -> Result<Kind, SkipReason> {
     out.clear();
     let v = trim(raw);
     if v.is_empty() {
@@ -630,7 +620,8 @@ mod tests {
 
     fn n(t: &str, v: &str) -> Result<(Kind, String), SkipReason> {
         let mut out = String::new();
-        normalize(t, v, &mut out).map(|k| (k, out))
+        let norm = Norm::of(t).ok_or(SkipReason::NotIndicatorType)?;
+        normalize(norm, v, &mut out).map(|k| (k, out))
     }
 
     fn ok(t: &str, v: &str) -> String {
