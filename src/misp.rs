@@ -174,23 +174,6 @@ impl<'de> de::DeserializeSeed<'de> for OptI64 {
     }
 }
 
-/// Reads one attribute or line (with its `id`).
-struct AttributeVisitor;
-
-impl<'de> Visitor<'de> for AttributeVisitor {
-    type Value = Attribute<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("struct Attribute")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        let mut a = Attribute::default();
-        fill(&mut a, map, true)?;
-        Ok(a)
-    }
-}
-
 /// Reads one attribute into `a`, in place (an attribute is large: moving it
 /// from the parser into its list costs more than most of its fields).
 struct InPlace<'s, 'de> {
@@ -262,7 +245,16 @@ fn fill<'de, A: MapAccess<'de>>(
 
 impl<'de: 'a, 'a> Deserialize<'de> for Attribute<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_struct("Attribute", FIELDS, AttributeVisitor)
+        // A line's attribute (or the line itself) keeps its `id`.
+        let mut a = Attribute::default();
+        de::DeserializeSeed::deserialize(
+            InPlace {
+                a: &mut a,
+                keep_id: true,
+            },
+            d,
+        )?;
+        Ok(a)
     }
 }
 
