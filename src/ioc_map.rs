@@ -16,6 +16,7 @@ use crate::interrupt::Interrupt;
 use crate::json_records::{Record, Records};
 use crate::mapping::{mapped_types, EventInfo, MapOptions, Mapper, ObjectInfo, Parts};
 use crate::misp::{is_feed_manifest, Attribute, Line, LineKind};
+use crate::misp_scan;
 use crate::output::Output;
 use crate::sink::{self, Emitted, Format, FormatOptions, Sink};
 use crate::warninglist::Warninglists;
@@ -273,15 +274,19 @@ impl Run {
 
     /// Parses and maps one record. Parse errors come back as `Error::Input`.
     fn record(&mut self, at: &Location, text: &[u8]) -> Result<()> {
+        let json = utf8(text)?;
         let first = text.iter().find(|b| !b.is_ascii_whitespace());
         if first == Some(&b'[') {
-            let lines: Vec<Line> = parse(text)?;
+            let lines: Vec<Line> = parse(json)?;
             for l in &lines {
                 self.line(at, l, None, text)?;
             }
             return Ok(());
         }
-        let line: Line = parse(text)?;
+        let line: Line = match misp_scan::line(json) {
+            Some(line) => line,
+            None => parse(json)?,
+        };
         self.line(at, &line, None, text)
     }
 
@@ -391,11 +396,14 @@ impl Run {
     }
 }
 
-fn parse<'a, T: serde::Deserialize<'a>>(text: &'a [u8]) -> Result<T> {
-    // One UTF-8 check of the whole line, then `from_str`, which does not check
-    // every string again as `from_slice` does.
-    let text = std::str::from_utf8(text)
-        .map_err(|e| Error::input(String::new(), format!("not valid JSON: not UTF-8: {e}")))?;
+/// One UTF-8 check of the whole line: `from_str` and the scanner then do not
+/// check every string again as `from_slice` does.
+fn utf8(text: &[u8]) -> Result<&str> {
+    std::str::from_utf8(text)
+        .map_err(|e| Error::input(String::new(), format!("not valid JSON: not UTF-8: {e}")))
+}
+
+fn parse<'a, T: serde::Deserialize<'a>>(text: &'a str) -> Result<T> {
     serde_json::from_str(text).map_err(|e| {
         let msg = if e.is_eof() {
             EOF_MARK.to_string()

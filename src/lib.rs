@@ -30,6 +30,7 @@ pub mod mapping;
 pub mod misp;
 pub mod misp_api;
 pub mod misp_model;
+pub mod misp_scan;
 pub mod misp_stream;
 pub mod normalize;
 pub mod output;

@@ -10,7 +10,7 @@ use std::fmt;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
-type Str<'a> = Cow<'a, str>;
+pub(crate) type Str<'a> = Cow<'a, str>;
 
 /// One input line. A line is parsed once into this superset of an attribute,
 /// then classified by [`Line::kind`]: a bare attribute (which may carry an
@@ -90,7 +90,7 @@ const FIELDS: &[&str] = &[
 ];
 
 #[derive(Clone, Copy)]
-enum Field {
+pub(crate) enum Field {
     Id,
     Uuid,
     Type,
@@ -112,6 +112,33 @@ enum Field {
     Other,
 }
 
+impl Field {
+    /// The field a key names ([`Field::Other`]: a key this model skips).
+    pub(crate) fn of(key: &str) -> Field {
+        match key {
+            "id" => Field::Id,
+            "uuid" => Field::Uuid,
+            "type" => Field::Type,
+            "value" => Field::Value,
+            "category" => Field::Category,
+            "comment" => Field::Comment,
+            "to_ids" => Field::ToIds,
+            "deleted" => Field::Deleted,
+            "timestamp" => Field::Timestamp,
+            "first_seen" => Field::FirstSeen,
+            "last_seen" => Field::LastSeen,
+            "object_relation" => Field::ObjectRelation,
+            "event_uuid" => Field::EventUuid,
+            "Tag" => Field::Tag,
+            "Event" => Field::Event,
+            "Object" => Field::Object,
+            "Attribute" => Field::Attribute,
+            "response" => Field::Response,
+            _ => Field::Other,
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for Field {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
@@ -121,27 +148,7 @@ impl<'de> Deserialize<'de> for Field {
                 f.write_str("field identifier")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Field, E> {
-                Ok(match v {
-                    "id" => Field::Id,
-                    "uuid" => Field::Uuid,
-                    "type" => Field::Type,
-                    "value" => Field::Value,
-                    "category" => Field::Category,
-                    "comment" => Field::Comment,
-                    "to_ids" => Field::ToIds,
-                    "deleted" => Field::Deleted,
-                    "timestamp" => Field::Timestamp,
-                    "first_seen" => Field::FirstSeen,
-                    "last_seen" => Field::LastSeen,
-                    "object_relation" => Field::ObjectRelation,
-                    "event_uuid" => Field::EventUuid,
-                    "Tag" => Field::Tag,
-                    "Event" => Field::Event,
-                    "Object" => Field::Object,
-                    "Attribute" => Field::Attribute,
-                    "response" => Field::Response,
-                    _ => Field::Other,
-                })
+                Ok(Field::of(v))
             }
         }
         d.deserialize_identifier(V)
@@ -149,9 +156,9 @@ impl<'de> Deserialize<'de> for Field {
 }
 
 /// [`opt_str`], [`opt_bool`] and [`opt_i64`] as seeds for `next_value_seed`.
-struct OptStr;
-struct OptBool;
-struct OptI64;
+pub(crate) struct OptStr;
+pub(crate) struct OptBool;
+pub(crate) struct OptI64;
 
 impl<'de> de::DeserializeSeed<'de> for OptStr {
     type Value = Option<Str<'de>>;
@@ -467,19 +474,34 @@ fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
             Ok(Some(v as i64))
         }
         fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            let v = crate::text::trim(v);
-            if v.is_empty() {
-                return Ok(None);
-            }
-            v.parse()
-                .map(Some)
-                .map_err(|_| E::custom(format!("{v:?} is not a number")))
+            i64_text(v).map_err(E::custom)
         }
         fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
             Ok(None)
         }
     }
     d.deserialize_any(V)
+}
+
+/// A number sent as a string ("" = none).
+pub(crate) fn i64_text(v: &str) -> Result<Option<i64>, String> {
+    let v = crate::text::trim(v);
+    if v.is_empty() {
+        return Ok(None);
+    }
+    v.parse()
+        .map(Some)
+        .map_err(|_| format!("{v:?} is not a number"))
+}
+
+/// A boolean sent as a string ("" = none).
+pub(crate) fn bool_text(v: &str) -> Result<Option<bool>, String> {
+    match crate::text::trim(v) {
+        "1" | "true" | "True" => Ok(Some(true)),
+        "0" | "false" | "False" => Ok(Some(false)),
+        "" => Ok(None),
+        other => Err(format!("{other:?} is not a boolean")),
+    }
 }
 
 /// A boolean sent as `true`/`false`, `0`/`1`, `"0"`/`"1"`, `"true"`/`"false"`, or null.
@@ -500,12 +522,7 @@ fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
             Ok(Some(v != 0))
         }
         fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            match crate::text::trim(v) {
-                "1" | "true" | "True" => Ok(Some(true)),
-                "0" | "false" | "False" => Ok(Some(false)),
-                "" => Ok(None),
-                other => Err(E::custom(format!("{other:?} is not a boolean"))),
-            }
+            bool_text(v).map_err(E::custom)
         }
         fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
             Ok(None)
