@@ -86,9 +86,19 @@ pub fn normalize(norm: Norm, raw: &str, out: &mut String) -> Result<Kind, SkipRe
     }
     match norm {
         Norm::Hash(algo) => hash(algo, v, out).map(|()| Kind::Hash(algo)),
-        Norm::Ip => ip(&refang(v), out),
+        // A plain IPv4 address or a valid domain name has no bracket nor
+        // defanged scheme (`hxxp:`): refanging it would change nothing.
+        Norm::Ip => match v.parse::<Ipv4Addr>() {
+            Ok(_) => {
+                out.push_str(v);
+                Ok(Kind::Ipv4 { cidr: false })
+            }
+            Err(_) => ip(&refang(v), out),
+        },
         Norm::Domain => {
-            domain(&refang(v), out)?;
+            if domain(v, out).is_err() {
+                domain(&refang(v), out)?;
+            }
             Ok(Kind::Domain)
         }
         Norm::Url => {
