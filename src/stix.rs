@@ -170,10 +170,15 @@ pub const DESCRIPTION_MAX: usize = 1024;
 /// sources seen (attributes of one event alternate between a few categories
 /// and tag sets): built again only for a source not among them.
 struct Memo<K: ?Sized + ToOwned> {
-    /// Most recently used first.
     entries: Vec<(K::Owned, Vec<u8>)>,
     /// Per entry: the last non-zero context key it was written for (0: none).
     keys: Vec<u64>,
+    /// Per entry: when it was used last (the least recently used one goes
+    /// first; entries are not moved, their texts not copied).
+    used: Vec<u64>,
+    clock: u64,
+    /// The entry used last.
+    last: usize,
 }
 
 /// Sources remembered per part (a linear search: keep it small).
@@ -184,12 +189,23 @@ impl<K: ?Sized + ToOwned + PartialEq> Memo<K> {
         Memo {
             entries: Vec::with_capacity(MEMO_SIZE),
             keys: Vec::with_capacity(MEMO_SIZE),
+            used: Vec::with_capacity(MEMO_SIZE),
+            clock: 0,
+            last: 0,
         }
     }
 
     /// Appends the text used last (for the same key as last time).
     fn repeat(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.entries[0].1);
+        out.extend_from_slice(&self.entries[self.last].1);
+    }
+
+    /// Entry `i` is used now: its text is appended to `out`.
+    fn use_entry(&mut self, i: usize, out: &mut Vec<u8>) {
+        self.clock += 1;
+        self.used[i] = self.clock;
+        self.last = i;
+        out.extend_from_slice(&self.entries[i].1);
     }
 
     /// [`Memo::write`], found by a non-zero context key when it was seen
@@ -203,16 +219,12 @@ impl<K: ?Sized + ToOwned + PartialEq> Memo<K> {
     ) {
         if context != 0 {
             if let Some(i) = self.keys.iter().position(|&k| k == context) {
-                if i > 0 {
-                    self.entries[..=i].rotate_right(1);
-                    self.keys[..=i].rotate_right(1);
-                }
-                out.extend_from_slice(&self.entries[0].1);
+                self.use_entry(i, out);
                 return;
             }
         }
         self.write(out, key, build);
-        self.keys[0] = context;
+        self.keys[self.last] = context;
     }
 
     /// Appends the text for `key` to `out`; `build` writes it when `key` is new.
@@ -220,25 +232,26 @@ impl<K: ?Sized + ToOwned + PartialEq> Memo<K> {
         let i = match self.entries.iter().position(|(k, _)| k.borrow() == key) {
             Some(i) => i,
             None => {
-                if self.entries.len() < MEMO_SIZE {
+                let i = if self.entries.len() < MEMO_SIZE {
                     self.entries.push((key.to_owned(), Vec::new()));
                     self.keys.push(0);
-                }
-                // The least recently used entry, reusing its allocations.
-                let last = self.entries.len() - 1;
-                let (k, json) = &mut self.entries[last];
+                    self.used.push(0);
+                    self.entries.len() - 1
+                } else {
+                    // The least recently used entry, reusing its allocations.
+                    (0..MEMO_SIZE)
+                        .min_by_key(|&i| self.used[i])
+                        .expect("entries")
+                };
+                let (k, json) = &mut self.entries[i];
                 key.clone_into(k);
                 json.clear();
                 build(key, json);
-                self.keys[last] = 0;
-                last
+                self.keys[i] = 0;
+                i
             }
         };
-        if i > 0 {
-            self.entries[..=i].rotate_right(1);
-            self.keys[..=i].rotate_right(1);
-        }
-        out.extend_from_slice(&self.entries[0].1);
+        self.use_entry(i, out);
     }
 }
 
