@@ -22,7 +22,7 @@ use smallvec::SmallVec;
 use crate::indicator::{ContextKey, EventContext, Indicator, Kind, ObjectContext, SkipReason, Tlp};
 use crate::keys::part_uuid;
 use crate::misp::{Attribute, Event, Object, ObjectStub, Tag};
-use crate::normalize::{is_private, normalize, Norm};
+use crate::normalize::{normalize_public, Norm};
 use crate::text::trim;
 use crate::time::{self, Timestamp};
 use crate::warninglist::Warninglists;
@@ -858,8 +858,8 @@ impl Mapper {
         retired: bool,
     ) -> Result<(), SkipReason> {
         let o = &self.opts;
-        let kind = normalize(norm, value, &mut slot.value)?;
-        if !o.allow_private && is_private(kind, &slot.value) {
+        let (kind, private) = normalize_public(norm, value, &mut slot.value, !o.allow_private)?;
+        if private {
             return Err(SkipReason::Private);
         }
         if self.allowlist.matches(kind, &slot.value) {
