@@ -259,6 +259,9 @@ impl<K: ?Sized + ToOwned + PartialEq> Memo<K> {
 /// the output's own buffer, which then writes them without copying.
 const FLUSH_AT: usize = 256 * 1024;
 
+/// Dates kept (see [`StixSink::days`]).
+const DAYS_CACHED: usize = 4;
+
 /// Texts of `valid_until` kept (see [`StixSink::time`]).
 const UNTIL_CACHED: usize = 4;
 
@@ -280,6 +283,11 @@ pub struct StixSink {
     stamps: [(Timestamp, [u8; 26]); 3 + UNTIL_CACHED],
     /// The `valid_until` entry to replace next.
     until_next: usize,
+    /// The text of the last few dates written (`YYYY-MM-DD`): one event's
+    /// times fall on a few days, and a date is the costly part of a time to write.
+    days: [(Option<chrono::NaiveDate>, [u8; 10]); DAYS_CACHED],
+    /// The `days` entry to replace next.
+    day_next: usize,
     created_by: Memo<Option<String>>,
     name_json: Memo<str>,
     kill_chain: Memo<[(String, String)]>,
@@ -305,13 +313,25 @@ impl StixSink {
         }
         let (last, text) = &mut self.stamps[i];
         if *last != t || text[0] != b'"' {
-            let Some(digits) = Millis(t).fixed() else {
-                jsonw::time(&mut self.buf, Millis(t)); // outside years 0–9999: not cached
-                return;
-            };
-            text[0] = b'"';
-            text[1..25].copy_from_slice(&digits);
-            text[25] = b'"';
+            let date = t.date_naive();
+            let written = text[0] == b'"';
+            let digits: &mut [u8; 24] = (&mut text[1..25]).try_into().expect("24 bytes");
+            match self.days.iter().find(|(d, _)| *d == Some(date)) {
+                // A text written before: only the date and time are new.
+                Some((_, ymd)) if written => Millis(t).on_date(ymd, digits),
+                _ => {
+                    let Some(fixed) = Millis(t).fixed() else {
+                        jsonw::time(&mut self.buf, Millis(t)); // outside years 0–9999: not cached
+                        return;
+                    };
+                    *digits = fixed;
+                    text[0] = b'"';
+                    text[25] = b'"';
+                    let ymd = fixed[..10].try_into().expect("10 bytes");
+                    self.days[self.day_next] = (Some(date), ymd);
+                    self.day_next = (self.day_next + 1) % DAYS_CACHED;
+                }
+            }
             *last = t;
         }
         self.buf.extend_from_slice(text);
@@ -329,6 +349,8 @@ impl StixSink {
             start: 0,
             stamps: [(Timestamp::default(), [0; 26]); 3 + UNTIL_CACHED],
             until_next: 0,
+            days: [(None, [0; 10]); DAYS_CACHED],
+            day_next: 0,
             created_by: Memo::new(),
             name_json: Memo::new(),
             kill_chain: Memo::new(),
