@@ -625,6 +625,11 @@ pub fn private_nets() -> &'static IpSet {
 }
 
 fn is_private_domain(d: &str) -> bool {
+    // Most names end in a letter no suffix ends in: no suffix compared then.
+    let last = d.as_bytes().last();
+    if !PRIVATE_SUFFIXES.iter().any(|s| s.as_bytes().last() == last) {
+        return false;
+    }
     PRIVATE_SUFFIXES.iter().any(|s| {
         d == *s
             || (d.len() > s.len() && d.ends_with(s) && d.as_bytes()[d.len() - s.len() - 1] == b'.')
