@@ -89,9 +89,18 @@ const HEX_PAIRS: [[u8; 2]; 256] = {
     t
 };
 
-/// `"<prefix>--<uuid>"`. The uuid is written a byte (two digits) at a time:
-/// the uuid crate's formatter goes digit by digit, and this runs for every record.
+/// `"<prefix>--<uuid>"`.
 pub fn id(out: &mut Vec<u8>, prefix: &str, u: uuid::Uuid) {
+    out.push(b'"');
+    out.extend_from_slice(prefix.as_bytes());
+    out.extend_from_slice(b"--");
+    uuid(out, u);
+    out.push(b'"');
+}
+
+/// The uuid, hyphenated, lower-case. Written a byte (two digits) at a time:
+/// the uuid crate's formatter goes digit by digit, and this runs for every record.
+pub fn uuid(out: &mut Vec<u8>, u: uuid::Uuid) {
     let mut text = [b'-'; 36];
     let mut at = 0;
     for (i, &b) in u.as_bytes().iter().enumerate() {
@@ -101,12 +110,7 @@ pub fn id(out: &mut Vec<u8>, prefix: &str, u: uuid::Uuid) {
         text[at..at + 2].copy_from_slice(&HEX_PAIRS[usize::from(b)]);
         at += 2;
     }
-    out.reserve(prefix.len() + 40);
-    out.push(b'"');
-    out.extend_from_slice(prefix.as_bytes());
-    out.extend_from_slice(b"--");
     out.extend_from_slice(&text);
-    out.push(b'"');
 }
 
 #[cfg(test)]

@@ -382,8 +382,9 @@ impl StixSink {
             .filter(|u| !u.is_empty());
         self.buf
             .extend_from_slice(b"{\"type\":\"indicator\",\"spec_version\":\"2.1\"");
-        self.buf.extend_from_slice(b",\"id\":");
-        jsonw::id(&mut self.buf, "indicator", ind.id);
+        self.buf.extend_from_slice(b",\"id\":\"indicator--");
+        jsonw::uuid(&mut self.buf, ind.id);
+        self.buf.push(b'"');
         self.buf.extend_from_slice(b",\"created\":");
         self.time(0, ind.created);
         self.buf.extend_from_slice(b",\"modified\":");
