@@ -28,6 +28,24 @@ pub fn tlp_marking(tlp: Tlp) -> &'static str {
     }
 }
 
+/// `,"object_marking_refs":["<tlp_marking>"]`, as one piece (the ids are
+/// plain: no escaping).
+fn marking_refs(tlp: Tlp) -> &'static str {
+    macro_rules! refs {
+        ($id:literal) => {
+            concat!(",\"object_marking_refs\":[\"", $id, "\"]")
+        };
+    }
+    match tlp {
+        Tlp::Clear => refs!("marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9"),
+        Tlp::Green => refs!("marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da"),
+        Tlp::Amber | Tlp::AmberStrict => {
+            refs!("marking-definition--f88d31f6-486f-44da-b317-01333bde0b82")
+        }
+        Tlp::Red => refs!("marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed"),
+    }
+}
+
 /// The STIX hash key, quoted where it is not a plain identifier (§14.2);
 /// `None` where no key is right (`sha512/224` and `sha512/256`).
 fn hash_key(a: HashAlgo) -> Option<&'static str> {
@@ -418,14 +436,15 @@ impl StixSink {
             self.buf
                 .extend_from_slice(b",\"indicator_types\":[\"malicious-activity\"]");
         }
-        self.buf.extend_from_slice(b",\"pattern\":");
         let pattern_type = self.write_pattern(shape, ind);
         // The pattern types are plain words: no escaping.
-        self.buf.extend_from_slice(b",\"pattern_type\":\"");
-        self.buf.extend_from_slice(pattern_type.as_bytes());
-        self.buf.push(b'"');
         if pattern_type == "stix" {
-            self.buf.extend_from_slice(b",\"pattern_version\":\"2.1\"");
+            self.buf
+                .extend_from_slice(b",\"pattern_type\":\"stix\",\"pattern_version\":\"2.1\"");
+        } else {
+            self.buf.extend_from_slice(b",\"pattern_type\":\"");
+            self.buf.extend_from_slice(pattern_type.as_bytes());
+            self.buf.push(b'"');
         }
         self.buf.extend_from_slice(b",\"valid_from\":");
         self.time(2, ind.valid_from);
@@ -488,10 +507,7 @@ impl StixSink {
         if ind.revoked {
             self.buf.extend_from_slice(b",\"revoked\":true");
         }
-        // The marking ids are plain: no escaping.
-        self.buf.extend_from_slice(b",\"object_marking_refs\":[\"");
-        self.buf.extend_from_slice(tlp_marking(ind.tlp).as_bytes());
-        self.buf.extend_from_slice(b"\"]");
+        self.buf.extend_from_slice(marking_refs(ind.tlp).as_bytes());
         let misp_url = self.opts.misp_url.as_deref();
         if same {
             self.references.repeat(&mut self.buf);
@@ -517,14 +533,19 @@ impl StixSink {
         Ok(())
     }
 
-    /// Writes the pattern as a JSON string; returns its `pattern_type`. The
-    /// usual value needs no escaping: written as it is, the pattern not built first.
+    /// Writes `,"pattern":` and the pattern as a JSON string; returns its
+    /// `pattern_type`. The usual value needs no escaping: written as it is,
+    /// the pattern not built first.
     fn write_pattern(&mut self, shape: Shape, ind: &Indicator) -> &'static str {
         let buf = &mut self.buf;
+        let plain = matches!(shape, Shape::Compare(..)) && plain(&ind.value);
+        if !plain {
+            buf.extend_from_slice(b",\"pattern\":");
+        }
         match shape {
             // (Paths and keys need no JSON escaping.)
-            Shape::Compare(path, key) if plain(&ind.value) => {
-                buf.extend_from_slice(b"\"[");
+            Shape::Compare(path, key) if plain => {
+                buf.extend_from_slice(b",\"pattern\":\"[");
                 buf.extend_from_slice(path.as_bytes());
                 buf.extend_from_slice(key.as_bytes());
                 buf.extend_from_slice(b" = '");
@@ -637,5 +658,15 @@ mod tests {
             "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9"
         );
         assert_eq!(tlp_marking(Tlp::AmberStrict), tlp_marking(Tlp::Amber));
+        for t in [
+            Tlp::Clear,
+            Tlp::Green,
+            Tlp::Amber,
+            Tlp::AmberStrict,
+            Tlp::Red,
+        ] {
+            let refs = format!(",\"object_marking_refs\":[\"{}\"]", tlp_marking(t));
+            assert_eq!(marking_refs(t), refs);
+        }
     }
 }
