@@ -398,9 +398,9 @@ impl StixSink {
             .as_deref()
             .map(text::trim)
             .filter(|u| !u.is_empty());
-        self.buf
-            .extend_from_slice(b"{\"type\":\"indicator\",\"spec_version\":\"2.1\"");
-        self.buf.extend_from_slice(b",\"id\":\"indicator--");
+        self.buf.extend_from_slice(
+            b"{\"type\":\"indicator\",\"spec_version\":\"2.1\",\"id\":\"indicator--",
+        );
         jsonw::uuid(&mut self.buf, ind.id);
         self.buf.push(b'"');
         self.buf.extend_from_slice(b",\"created\":");
