@@ -77,14 +77,40 @@ pub fn time(out: &mut Vec<u8>, t: Millis) {
     out.push(b'"');
 }
 
+/// The two lower-case hex digits of every byte.
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut t = [[0; 2]; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = [HEX[b >> 4], HEX[b & 0xf]];
+        b += 1;
+    }
+    t
+};
+
 /// `"<prefix>--<uuid>"`.
 pub fn id(out: &mut Vec<u8>, prefix: &str, u: uuid::Uuid) {
     out.push(b'"');
     out.extend_from_slice(prefix.as_bytes());
     out.extend_from_slice(b"--");
-    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    out.extend_from_slice(u.hyphenated().encode_lower(&mut buf).as_bytes());
+    uuid(out, u);
     out.push(b'"');
+}
+
+/// The uuid, hyphenated, lower-case. Written a byte (two digits) at a time:
+/// the uuid crate's formatter goes digit by digit, and this runs for every record.
+pub fn uuid(out: &mut Vec<u8>, u: uuid::Uuid) {
+    let mut text = [b'-'; 36];
+    let mut at = 0;
+    for (i, &b) in u.as_bytes().iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            at += 1; // a hyphen
+        }
+        text[at..at + 2].copy_from_slice(&HEX_PAIRS[usize::from(b)]);
+        at += 2;
+    }
+    out.extend_from_slice(&text);
 }
 
 #[cfg(test)]
@@ -114,6 +140,20 @@ mod tests {
             let mut out = Vec::new();
             string(&mut out, &s);
             assert_eq!(out, serde_json::to_vec(&s).unwrap(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn ids_as_the_uuid_crate_writes_them() {
+        for u in [
+            uuid::Uuid::nil(),
+            uuid::Uuid::max(),
+            uuid::Uuid::from_u128(0x0123_4567_89ab_cdef_fedc_ba98_7654_3210),
+            uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_DNS, b"x"),
+        ] {
+            let mut out = Vec::new();
+            id(&mut out, "indicator", u);
+            assert_eq!(out, format!("\"indicator--{u}\"").into_bytes());
         }
     }
 

@@ -22,7 +22,7 @@ use smallvec::SmallVec;
 use crate::indicator::{ContextKey, EventContext, Indicator, Kind, ObjectContext, SkipReason, Tlp};
 use crate::keys::part_uuid;
 use crate::misp::{Attribute, Event, Object, ObjectStub, Tag};
-use crate::normalize::{is_private, normalize, Norm};
+use crate::normalize::{normalize_public, Norm};
 use crate::text::trim;
 use crate::time::{self, Timestamp};
 use crate::warninglist::Warninglists;
@@ -610,12 +610,16 @@ pub struct Mapper {
     /// The last few end-of-validity times computed: an event's attributes
     /// mostly share their reference time and the expiry of their kind.
     until: std::cell::RefCell<Vec<(Timestamp, std::time::Duration, Timestamp)>>,
+    /// An allowlist or a warninglist is loaded (most runs have neither: the
+    /// two lookups are skipped for every value then).
+    lists: bool,
 }
 
 impl Mapper {
     pub fn new(opts: MapOptions, allowlist: Allowlist, warninglists: Warninglists) -> Self {
         Mapper {
             opts,
+            lists: !allowlist.is_empty() || !warninglists.is_empty(),
             allowlist,
             warninglists,
             until: std::cell::RefCell::new(Vec::with_capacity(UNTIL_CACHED)),
@@ -858,18 +862,20 @@ impl Mapper {
         retired: bool,
     ) -> Result<(), SkipReason> {
         let o = &self.opts;
-        let kind = normalize(norm, value, &mut slot.value)?;
-        if !o.allow_private && is_private(kind, &slot.value) {
+        let (kind, private) = normalize_public(norm, value, &mut slot.value, !o.allow_private)?;
+        if private {
             return Err(SkipReason::Private);
         }
-        if self.allowlist.matches(kind, &slot.value) {
-            return Err(SkipReason::Allowlisted);
-        }
-        if let Some(name) = self
-            .warninglists
-            .check(misp_type, part_type, kind, &slot.value)
-        {
-            return Err(SkipReason::Warninglist(name.to_string()));
+        if self.lists {
+            if self.allowlist.matches(kind, &slot.value) {
+                return Err(SkipReason::Allowlisted);
+            }
+            if let Some(name) = self
+                .warninglists
+                .check(misp_type, part_type, kind, &slot.value)
+            {
+                return Err(SkipReason::Warninglist(name.to_string()));
+            }
         }
         let one_ms = ChronoDuration::milliseconds(1);
         let mut valid_until = self.until(

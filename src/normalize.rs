@@ -79,21 +79,65 @@ impl Norm {
 /// ([`Norm::of`]), into `out` (cleared first) and says what kind of
 /// observable it is.
 pub fn normalize(norm: Norm, raw: &str, out: &mut String) -> Result<Kind, SkipReason> {
+    normalize_seen(norm, raw, out).map(|(kind, _)| kind)
+}
+
+/// [`normalize`], then (when `check_private`) whether the value is private
+/// or reserved ([`is_private`]), from what normalising saw: an IPv4 address
+/// is not parsed again, nor a URL searched for its host again.
+pub fn normalize_public(
+    norm: Norm,
+    raw: &str,
+    out: &mut String,
+    check_private: bool,
+) -> Result<(Kind, bool), SkipReason> {
+    let (kind, seen) = normalize_seen(norm, raw, out)?;
+    let private = check_private
+        && match seen {
+            Seen::V4(addr) => private_nets().contains_addr(IpAddr::V4(addr)),
+            Seen::HostPort(at) => host_of_hostport(&out[at]).is_some_and(is_private_host),
+            Seen::Nothing => is_private(kind, out),
+        };
+    Ok((kind, private))
+}
+
+/// What normalising saw that tells whether a value is private.
+enum Seen {
+    Nothing,
+    V4(Ipv4Addr),
+    /// Where a URL's `host[:port]` is in the output.
+    HostPort(std::ops::Range<usize>),
+}
+
+fn normalize_seen(norm: Norm, raw: &str, out: &mut String) -> Result<(Kind, Seen), SkipReason> {
     out.clear();
     let v = trim(raw);
     if v.is_empty() {
         return Err(invalid("empty"));
     }
-    match norm {
-        Norm::Hash(algo) => hash(algo, v, out).map(|()| Kind::Hash(algo)),
-        Norm::Ip => ip(&refang(v), out),
+    let kind = match norm {
+        Norm::Hash(algo) => {
+            hash(algo, v, out)?;
+            Kind::Hash(algo)
+        }
+        // A plain IPv4 address or a valid domain name has no bracket nor
+        // defanged scheme (`hxxp:`): refanging it would change nothing.
+        Norm::Ip => match v.parse::<Ipv4Addr>() {
+            Ok(addr) => {
+                out.push_str(v);
+                return Ok((Kind::Ipv4 { cidr: false }, Seen::V4(addr)));
+            }
+            Err(_) => ip(&refang(v), out)?,
+        },
         Norm::Domain => {
-            domain(&refang(v), out)?;
-            Ok(Kind::Domain)
+            if domain(v, out).is_err() {
+                domain(&refang(v), out)?;
+            }
+            Kind::Domain
         }
         Norm::Url => {
-            url(&refang(v), true, out)?;
-            Ok(Kind::Url)
+            let at = url(&refang(v), true, out)?;
+            return Ok((Kind::Url, Seen::HostPort(at)));
         }
         Norm::Uri => {
             let v = refang(v);
@@ -102,21 +146,31 @@ pub fn normalize(norm: Norm, raw: &str, out: &mut String) -> Result<Kind, SkipRe
             } else {
                 text(&v, out)?;
             }
-            Ok(Kind::Url)
+            Kind::Url
         }
         Norm::Email(kind) => {
             email(&refang(v), out)?;
-            Ok(kind)
+            kind
         }
-        Norm::Text(kind) => text(v, out).map(|()| kind),
-        Norm::X509(algo) => x509(algo, v, out),
-        Norm::Asn => asn(v, out).map(|()| Kind::AutonomousSystem),
-        Norm::Mac => mac(v, out).map(|()| Kind::MacAddress),
+        Norm::Text(kind) => {
+            text(v, out)?;
+            kind
+        }
+        Norm::X509(algo) => x509(algo, v, out)?,
+        Norm::Asn => {
+            asn(v, out)?;
+            Kind::AutonomousSystem
+        }
+        Norm::Mac => {
+            mac(v, out)?;
+            Kind::MacAddress
+        }
         Norm::Rule(lang) => {
             out.push_str(v);
-            Ok(Kind::Rule(lang))
+            Kind::Rule(lang)
         }
-    }
+    };
+    Ok((kind, Seen::Nothing))
 }
 
 /// Free text (file names, registry keys, subjects, …): trimmed, no control characters.
@@ -378,8 +432,8 @@ fn email(v: &str, out: &mut String) -> Result<(), SkipReason> {
 }
 
 /// An absolute URL: scheme and host lower-cased; `http://` added when there
-/// is no scheme.
-fn url(v: &str, add_scheme: bool, out: &mut String) -> Result<(), SkipReason> {
+/// is no scheme. Returns where its `host[:port]` is in `out`.
+fn url(v: &str, add_scheme: bool, out: &mut String) -> Result<std::ops::Range<usize>, SkipReason> {
     let v = trim(v);
     // ASCII white space and control characters are the bytes <= ' ' and DEL.
     let bad = if v.is_ascii() {
@@ -417,9 +471,11 @@ fn url(v: &str, add_scheme: bool, out: &mut String) -> Result<(), SkipReason> {
         out.push_str(u);
         out.push('@');
     }
+    let at = out.len();
     push_lower(out, &hostport[..host.len_with_port]);
+    let hostport = at..out.len();
     out.push_str(tail);
-    Ok(())
+    Ok(hostport)
 }
 
 struct UrlHost {
@@ -475,7 +531,11 @@ pub fn host_of_url(url: &str) -> Option<&str> {
     let rest = split_scheme(url)?.1;
     let end = memchr::memchr3(b'/', b'?', b'#', rest.as_bytes()).unwrap_or(rest.len());
     let authority = &rest[..end];
-    let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    host_of_hostport(authority.rsplit_once('@').map_or(authority, |(_, h)| h))
+}
+
+/// The host of `host[:port]` or `[v6][:port]`, as [`host_of_url`] gives it.
+fn host_of_hostport(hostport: &str) -> Option<&str> {
     if let Some(r) = hostport.strip_prefix('[') {
         return r.split(']').next();
     }
@@ -565,6 +625,11 @@ pub fn private_nets() -> &'static IpSet {
 }
 
 fn is_private_domain(d: &str) -> bool {
+    // Most names end in a letter no suffix ends in: no suffix compared then.
+    let last = d.as_bytes().last();
+    if !PRIVATE_SUFFIXES.iter().any(|s| s.as_bytes().last() == last) {
+        return false;
+    }
     PRIVATE_SUFFIXES.iter().any(|s| {
         d == *s
             || (d.len() > s.len() && d.ends_with(s) && d.as_bytes()[d.len() - s.len() - 1] == b'.')
@@ -591,19 +656,21 @@ pub fn is_private(kind: Kind, value: &str) -> bool {
         Kind::Email => value
             .rsplit_once('@')
             .is_some_and(|(_, d)| is_private_domain(d)),
-        Kind::Url => match host_of_url(value) {
-            Some(h) => match may_be_ip(h).then(|| parse_ip_value(h)).flatten() {
-                Some(n) => private_nets().overlaps(&n),
-                // Normalised hosts are lower-case already: no copy then.
-                None if h.bytes().any(|b| b.is_ascii_uppercase()) => {
-                    is_private_domain(&h.to_ascii_lowercase())
-                }
-                None => is_private_domain(h),
-            },
-            None => false,
-        },
+        Kind::Url => host_of_url(value).is_some_and(is_private_host),
         Kind::AutonomousSystem => value.parse().is_ok_and(is_private_asn),
         _ => false,
+    }
+}
+
+/// Whether a URL's host is a private or reserved address or name.
+fn is_private_host(h: &str) -> bool {
+    match may_be_ip(h).then(|| parse_ip_value(h)).flatten() {
+        Some(n) => private_nets().overlaps(&n),
+        // Normalised hosts are lower-case already: no copy then.
+        None if h.bytes().any(|b| b.is_ascii_uppercase()) => {
+            is_private_domain(&h.to_ascii_lowercase())
+        }
+        None => is_private_domain(h),
     }
 }
 
@@ -747,6 +814,39 @@ mod tests {
             n("domain", "  "),
             Err(SkipReason::InvalidValue(_))
         ));
+    }
+
+    #[test]
+    fn normalize_public_agrees_with_is_private() {
+        for (t, v) in [
+            ("ip-dst", "10.1.2.3"),
+            ("ip-dst", "8.8.8.8"),
+            ("ip-dst", "192.0.2[.]1"),
+            ("ip-src", "fe80::1"),
+            ("ip-src", "45.0.0.0/8"),
+            ("url", "http://10.0.0.1/x"),
+            ("url", "hxxp://User@Nas.Home.Arpa.:8080/x?y#z"),
+            ("url", "https://[fd00::1]:443/"),
+            ("url", "https://[2606:4700::1111]/"),
+            ("url", "bad.example.com/path"),
+            ("url", "ftp://a:b@printer.local"),
+            ("link", "http://198.51.100.7:80"),
+            ("domain", "printer.local"),
+            ("domain", "good.example"),
+            ("email-src", "a@mail.internal"),
+            ("AS", "AS64512"),
+            ("sha256", &"a".repeat(64)),
+        ] {
+            let norm = Norm::of(t).unwrap();
+            let mut out = String::new();
+            let (kind, private) = normalize_public(norm, v, &mut out, true).unwrap();
+            assert_eq!(normalize(norm, v, &mut String::new()), Ok(kind), "{v}");
+            assert_eq!(private, is_private(kind, &out), "{v}");
+            assert_eq!(
+                normalize_public(norm, v, &mut out, false),
+                Ok((kind, false))
+            );
+        }
     }
 
     #[test]

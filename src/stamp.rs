@@ -32,12 +32,19 @@ fn format(t: &Timestamp, millis: bool, buf: &mut [u8; 24]) -> Option<usize> {
     if !(0..=9999).contains(&y) {
         return None;
     }
-    let (y, sod) = (y as u32, t.num_seconds_from_midnight());
     *buf = *b"0000-00-00T00:00:00.000Z";
+    let y = y as u32;
     put2(buf, 0, y / 100);
     put2(buf, 2, y % 100);
     put2(buf, 5, t.month());
     put2(buf, 8, t.day());
+    put_time(&t, millis, buf);
+    Some(if millis { 24 } else { 20 })
+}
+
+/// The time of day of `t` into `buf` (from byte 11; the separators are left as they are).
+fn put_time(t: &chrono::NaiveDateTime, millis: bool, buf: &mut [u8; 24]) {
+    let sod = t.num_seconds_from_midnight();
     put2(buf, 11, sod / 3600);
     put2(buf, 14, sod / 60 % 60);
     put2(buf, 17, sod % 60);
@@ -46,10 +53,8 @@ fn format(t: &Timestamp, millis: bool, buf: &mut [u8; 24]) -> Option<usize> {
         let ms = (t.nanosecond() / 1_000_000).min(999);
         buf[20] = b'0' + (ms / 100) as u8;
         put2(buf, 21, ms % 100);
-        Some(24)
     } else {
         buf[19] = b'Z';
-        Some(20)
     }
 }
 
@@ -67,6 +72,13 @@ impl Millis {
     pub fn fixed(&self) -> Option<[u8; 24]> {
         let mut buf = [0u8; 24];
         format(&self.0, true, &mut buf).map(|_| buf)
+    }
+
+    /// Rewrites `text`, the [`Millis::fixed`] text of a time, to this time
+    /// on `date` (`YYYY-MM-DD`, the text of this time's date).
+    pub fn on_date(&self, date: &[u8; 10], text: &mut [u8; 24]) {
+        text[..10].copy_from_slice(date);
+        put_time(&self.0.naive_utc(), true, text);
     }
 
     /// Appends the text to a byte buffer.
@@ -131,6 +143,10 @@ mod tests {
             let t = parse_rfc3339(s).unwrap();
             assert_eq!(Millis(t).to_string(), fmt_millis(&t));
             assert_eq!(Secs(t).to_string(), fmt_secs(&t));
+            let mut text = *b"1999-01-02T03:04:05.006Z";
+            let date = Millis(t).fixed().unwrap()[..10].try_into().unwrap();
+            Millis(t).on_date(&date, &mut text);
+            assert_eq!(text, Millis(t).fixed().unwrap());
         }
     }
 }

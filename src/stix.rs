@@ -28,6 +28,24 @@ pub fn tlp_marking(tlp: Tlp) -> &'static str {
     }
 }
 
+/// `,"object_marking_refs":["<tlp_marking>"]`, as one piece (the ids are
+/// plain: no escaping).
+fn marking_refs(tlp: Tlp) -> &'static str {
+    macro_rules! refs {
+        ($id:literal) => {
+            concat!(",\"object_marking_refs\":[\"", $id, "\"]")
+        };
+    }
+    match tlp {
+        Tlp::Clear => refs!("marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9"),
+        Tlp::Green => refs!("marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da"),
+        Tlp::Amber | Tlp::AmberStrict => {
+            refs!("marking-definition--f88d31f6-486f-44da-b317-01333bde0b82")
+        }
+        Tlp::Red => refs!("marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed"),
+    }
+}
+
 /// The STIX hash key, quoted where it is not a plain identifier (§14.2);
 /// `None` where no key is right (`sha512/224` and `sha512/256`).
 fn hash_key(a: HashAlgo) -> Option<&'static str> {
@@ -74,10 +92,18 @@ pub fn push_quoted(out: &mut String, v: &str) {
     out.push('\'');
 }
 
-/// Builds the pattern into `out`; returns its `pattern_type`.
-pub fn pattern(ind: &Indicator, out: &mut String) -> Result<&'static str, SkipReason> {
-    out.clear();
-    let path: &str = match ind.kind {
+/// What a pattern is made of.
+enum Shape {
+    /// `[<path><key> = '<value>']`: one comparison with a string literal.
+    Compare(&'static str, &'static str),
+    /// `[autonomous-system:number = <value>]`: an integer property, a bare number (§14.2).
+    Number,
+    /// Not a STIX pattern: the rule itself, in its own language.
+    Rule(&'static str),
+}
+
+fn shape(ind: &Indicator) -> Result<Shape, SkipReason> {
+    let path = match ind.kind {
         Kind::Ipv4 { .. } => "ipv4-addr:value",
         Kind::Ipv6 { .. } => "ipv6-addr:value",
         Kind::Domain => "domain-name:value",
@@ -95,44 +121,62 @@ pub fn pattern(ind: &Indicator, out: &mut String) -> Result<&'static str, SkipRe
                     ind.part_type
                 ))
             })?;
-            out.push_str("[file:hashes.");
-            out.push_str(key);
-            ""
+            return Ok(Shape::Compare("file:hashes.", key));
         }
         Kind::X509(a) => {
-            out.push_str("[x509-certificate:hashes.");
-            out.push_str(hash_key(a).expect("md5, sha1 or sha256"));
-            ""
+            let key = hash_key(a).expect("md5, sha1 or sha256");
+            return Ok(Shape::Compare("x509-certificate:hashes.", key));
         }
         Kind::FileName => "file:name",
         Kind::RegistryKey => "windows-registry-key:key",
         Kind::Mutex => "mutex:name",
-        Kind::AutonomousSystem => {
-            // An integer property: a bare number (§14.2).
-            out.push_str("[autonomous-system:number = ");
-            out.push_str(&ind.value);
-            out.push(']');
-            return Ok("stix");
-        }
+        Kind::AutonomousSystem => return Ok(Shape::Number),
         Kind::MacAddress => "mac-addr:value",
         Kind::UserAgent => {
             "network-traffic:extensions.'http-request-ext'.request_header.'User-Agent'"
         }
         Kind::GithubUsername => "user-account:account_login",
-        Kind::Rule(lang) => {
-            // Not a STIX pattern: the rule itself, in its own language.
-            out.push_str(&ind.value);
-            return Ok(lang.as_str());
-        }
+        Kind::Rule(lang) => return Ok(Shape::Rule(lang.as_str())),
     };
-    if !path.is_empty() {
-        out.push('[');
-        out.push_str(path);
+    Ok(Shape::Compare(path, ""))
+}
+
+/// Builds the pattern into `out`; returns its `pattern_type`.
+pub fn pattern(ind: &Indicator, out: &mut String) -> Result<&'static str, SkipReason> {
+    Ok(build(shape(ind)?, ind, out))
+}
+
+fn build(shape: Shape, ind: &Indicator, out: &mut String) -> &'static str {
+    out.clear();
+    match shape {
+        Shape::Compare(path, key) => {
+            out.push('[');
+            out.push_str(path);
+            out.push_str(key);
+            out.push_str(" = ");
+            push_quoted(out, &ind.value);
+            out.push(']');
+        }
+        Shape::Number => {
+            out.push_str("[autonomous-system:number = ");
+            out.push_str(&ind.value);
+            out.push(']');
+        }
+        Shape::Rule(lang) => {
+            out.push_str(&ind.value);
+            return lang;
+        }
     }
-    out.push_str(" = ");
-    push_quoted(out, &ind.value);
-    out.push(']');
-    Ok("stix")
+    "stix"
+}
+
+/// Whether `v` needs no escaping at all, neither in a STIX literal (`\`,
+/// `'`) nor in JSON (`"`, `\`, control characters). No early exit: a few
+/// vector instructions per 16 bytes.
+fn plain(v: &str) -> bool {
+    v.bytes().fold(true, |ok, b| {
+        ok & (b >= 0x20) & (b != b'\\') & (b != b'\'') & (b != b'"')
+    })
 }
 
 /// Longest `name` and `description` written.
@@ -144,10 +188,15 @@ pub const DESCRIPTION_MAX: usize = 1024;
 /// sources seen (attributes of one event alternate between a few categories
 /// and tag sets): built again only for a source not among them.
 struct Memo<K: ?Sized + ToOwned> {
-    /// Most recently used first.
     entries: Vec<(K::Owned, Vec<u8>)>,
     /// Per entry: the last non-zero context key it was written for (0: none).
     keys: Vec<u64>,
+    /// Per entry: when it was used last (the least recently used one goes
+    /// first; entries are not moved, their texts not copied).
+    used: Vec<u64>,
+    clock: u64,
+    /// The entry used last.
+    last: usize,
 }
 
 /// Sources remembered per part (a linear search: keep it small).
@@ -158,12 +207,23 @@ impl<K: ?Sized + ToOwned + PartialEq> Memo<K> {
         Memo {
             entries: Vec::with_capacity(MEMO_SIZE),
             keys: Vec::with_capacity(MEMO_SIZE),
+            used: Vec::with_capacity(MEMO_SIZE),
+            clock: 0,
+            last: 0,
         }
     }
 
     /// Appends the text used last (for the same key as last time).
     fn repeat(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.entries[0].1);
+        out.extend_from_slice(&self.entries[self.last].1);
+    }
+
+    /// Entry `i` is used now: its text is appended to `out`.
+    fn use_entry(&mut self, i: usize, out: &mut Vec<u8>) {
+        self.clock += 1;
+        self.used[i] = self.clock;
+        self.last = i;
+        out.extend_from_slice(&self.entries[i].1);
     }
 
     /// [`Memo::write`], found by a non-zero context key when it was seen
@@ -177,16 +237,12 @@ impl<K: ?Sized + ToOwned + PartialEq> Memo<K> {
     ) {
         if context != 0 {
             if let Some(i) = self.keys.iter().position(|&k| k == context) {
-                if i > 0 {
-                    self.entries[..=i].rotate_right(1);
-                    self.keys[..=i].rotate_right(1);
-                }
-                out.extend_from_slice(&self.entries[0].1);
+                self.use_entry(i, out);
                 return;
             }
         }
         self.write(out, key, build);
-        self.keys[0] = context;
+        self.keys[self.last] = context;
     }
 
     /// Appends the text for `key` to `out`; `build` writes it when `key` is new.
@@ -194,31 +250,35 @@ impl<K: ?Sized + ToOwned + PartialEq> Memo<K> {
         let i = match self.entries.iter().position(|(k, _)| k.borrow() == key) {
             Some(i) => i,
             None => {
-                if self.entries.len() < MEMO_SIZE {
+                let i = if self.entries.len() < MEMO_SIZE {
                     self.entries.push((key.to_owned(), Vec::new()));
                     self.keys.push(0);
-                }
-                // The least recently used entry, reusing its allocations.
-                let last = self.entries.len() - 1;
-                let (k, json) = &mut self.entries[last];
+                    self.used.push(0);
+                    self.entries.len() - 1
+                } else {
+                    // The least recently used entry, reusing its allocations.
+                    (0..MEMO_SIZE)
+                        .min_by_key(|&i| self.used[i])
+                        .expect("entries")
+                };
+                let (k, json) = &mut self.entries[i];
                 key.clone_into(k);
                 json.clear();
                 build(key, json);
-                self.keys[last] = 0;
-                last
+                self.keys[i] = 0;
+                i
             }
         };
-        if i > 0 {
-            self.entries[..=i].rotate_right(1);
-            self.keys[..=i].rotate_right(1);
-        }
-        out.extend_from_slice(&self.entries[0].1);
+        self.use_entry(i, out);
     }
 }
 
 /// Pending records are passed on in blocks of at least this size: as large as
 /// the output's own buffer, which then writes them without copying.
 const FLUSH_AT: usize = 256 * 1024;
+
+/// Dates kept (see [`StixSink::days`]).
+const DAYS_CACHED: usize = 4;
 
 /// Texts of `valid_until` kept (see [`StixSink::time`]).
 const UNTIL_CACHED: usize = 4;
@@ -241,6 +301,11 @@ pub struct StixSink {
     stamps: [(Timestamp, [u8; 26]); 3 + UNTIL_CACHED],
     /// The `valid_until` entry to replace next.
     until_next: usize,
+    /// The text of the last few dates written (`YYYY-MM-DD`): one event's
+    /// times fall on a few days, and a date is the costly part of a time to write.
+    days: [(Option<chrono::NaiveDate>, [u8; 10]); DAYS_CACHED],
+    /// The `days` entry to replace next.
+    day_next: usize,
     created_by: Memo<Option<String>>,
     name_json: Memo<str>,
     kill_chain: Memo<[(String, String)]>,
@@ -266,13 +331,25 @@ impl StixSink {
         }
         let (last, text) = &mut self.stamps[i];
         if *last != t || text[0] != b'"' {
-            let Some(digits) = Millis(t).fixed() else {
-                jsonw::time(&mut self.buf, Millis(t)); // outside years 0–9999: not cached
-                return;
-            };
-            text[0] = b'"';
-            text[1..25].copy_from_slice(&digits);
-            text[25] = b'"';
+            let date = t.date_naive();
+            let written = text[0] == b'"';
+            let digits: &mut [u8; 24] = (&mut text[1..25]).try_into().expect("24 bytes");
+            match self.days.iter().find(|(d, _)| *d == Some(date)) {
+                // A text written before: only the date and time are new.
+                Some((_, ymd)) if written => Millis(t).on_date(ymd, digits),
+                _ => {
+                    let Some(fixed) = Millis(t).fixed() else {
+                        jsonw::time(&mut self.buf, Millis(t)); // outside years 0–9999: not cached
+                        return;
+                    };
+                    *digits = fixed;
+                    text[0] = b'"';
+                    text[25] = b'"';
+                    let ymd = fixed[..10].try_into().expect("10 bytes");
+                    self.days[self.day_next] = (Some(date), ymd);
+                    self.day_next = (self.day_next + 1) % DAYS_CACHED;
+                }
+            }
             *last = t;
         }
         self.buf.extend_from_slice(text);
@@ -290,6 +367,8 @@ impl StixSink {
             start: 0,
             stamps: [(Timestamp::default(), [0; 26]); 3 + UNTIL_CACHED],
             until_next: 0,
+            days: [(None, [0; 10]); DAYS_CACHED],
+            day_next: 0,
             created_by: Memo::new(),
             name_json: Memo::new(),
             kill_chain: Memo::new(),
@@ -303,7 +382,7 @@ impl StixSink {
     /// the pending records ([`StixSink::buffer`] shows it).
     pub fn record(&mut self, ind: &Indicator) -> Result<(), SkipReason> {
         self.start = self.buf.len();
-        let pattern_type = pattern(ind, &mut self.pattern)?;
+        let shape = shape(ind)?;
         // The same event as the record before: the parts that depend on the
         // event alone are reused as they are.
         let same = ind.context.event != 0 && ind.context.event == self.last_event;
@@ -319,10 +398,11 @@ impl StixSink {
             .as_deref()
             .map(text::trim)
             .filter(|u| !u.is_empty());
-        self.buf
-            .extend_from_slice(b"{\"type\":\"indicator\",\"spec_version\":\"2.1\"");
-        self.buf.extend_from_slice(b",\"id\":");
-        jsonw::id(&mut self.buf, "indicator", ind.id);
+        self.buf.extend_from_slice(
+            b"{\"type\":\"indicator\",\"spec_version\":\"2.1\",\"id\":\"indicator--",
+        );
+        jsonw::uuid(&mut self.buf, ind.id);
+        self.buf.push(b'"');
         self.buf.extend_from_slice(b",\"created\":");
         self.time(0, ind.created);
         self.buf.extend_from_slice(b",\"modified\":");
@@ -356,14 +436,15 @@ impl StixSink {
             self.buf
                 .extend_from_slice(b",\"indicator_types\":[\"malicious-activity\"]");
         }
-        self.buf.extend_from_slice(b",\"pattern\":");
-        jsonw::string(&mut self.buf, &self.pattern);
+        let pattern_type = self.write_pattern(shape, ind);
         // The pattern types are plain words: no escaping.
-        self.buf.extend_from_slice(b",\"pattern_type\":\"");
-        self.buf.extend_from_slice(pattern_type.as_bytes());
-        self.buf.push(b'"');
         if pattern_type == "stix" {
-            self.buf.extend_from_slice(b",\"pattern_version\":\"2.1\"");
+            self.buf
+                .extend_from_slice(b",\"pattern_type\":\"stix\",\"pattern_version\":\"2.1\"");
+        } else {
+            self.buf.extend_from_slice(b",\"pattern_type\":\"");
+            self.buf.extend_from_slice(pattern_type.as_bytes());
+            self.buf.push(b'"');
         }
         self.buf.extend_from_slice(b",\"valid_from\":");
         self.time(2, ind.valid_from);
@@ -421,15 +502,20 @@ impl StixSink {
             self.buf.extend_from_slice(b"\"tlp:amber+strict\"]");
         }
         self.buf.extend_from_slice(b",\"confidence\":");
-        self.buf
-            .extend_from_slice(itoa::Buffer::new().format(ind.confidence).as_bytes());
+        // At most three digits, pushed one by one (a copy of a short text of
+        // unknown length is a call).
+        let c = ind.confidence;
+        if c >= 100 {
+            self.buf.push(b'0' + c / 100);
+        }
+        if c >= 10 {
+            self.buf.push(b'0' + c / 10 % 10);
+        }
+        self.buf.push(b'0' + c % 10);
         if ind.revoked {
             self.buf.extend_from_slice(b",\"revoked\":true");
         }
-        // The marking ids are plain: no escaping.
-        self.buf.extend_from_slice(b",\"object_marking_refs\":[\"");
-        self.buf.extend_from_slice(tlp_marking(ind.tlp).as_bytes());
-        self.buf.extend_from_slice(b"\"]");
+        self.buf.extend_from_slice(marking_refs(ind.tlp).as_bytes());
         let misp_url = self.opts.misp_url.as_deref();
         if same {
             self.references.repeat(&mut self.buf);
@@ -453,6 +539,38 @@ impl StixSink {
         self.buf.push(b'}');
         self.last_event = ind.context.event;
         Ok(())
+    }
+
+    /// Writes `,"pattern":` and the pattern as a JSON string; returns its
+    /// `pattern_type`. The usual value needs no escaping: written as it is,
+    /// the pattern not built first.
+    fn write_pattern(&mut self, shape: Shape, ind: &Indicator) -> &'static str {
+        let buf = &mut self.buf;
+        let plain = matches!(shape, Shape::Compare(..)) && plain(&ind.value);
+        if !plain {
+            buf.extend_from_slice(b",\"pattern\":");
+        }
+        match shape {
+            // (Paths and keys need no JSON escaping.)
+            Shape::Compare(path, key) if plain => {
+                buf.extend_from_slice(b",\"pattern\":\"[");
+                buf.extend_from_slice(path.as_bytes());
+                buf.extend_from_slice(key.as_bytes());
+                buf.extend_from_slice(b" = '");
+                buf.extend_from_slice(ind.value.as_bytes());
+                buf.extend_from_slice(b"']\"");
+                "stix"
+            }
+            Shape::Rule(lang) => {
+                jsonw::string(buf, &ind.value);
+                lang
+            }
+            shape => {
+                let pattern_type = build(shape, ind, &mut self.pattern);
+                jsonw::string(buf, &self.pattern);
+                pattern_type
+            }
+        }
     }
 
     /// The record [`StixSink::record`] wrote last.
@@ -548,5 +666,15 @@ mod tests {
             "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9"
         );
         assert_eq!(tlp_marking(Tlp::AmberStrict), tlp_marking(Tlp::Amber));
+        for t in [
+            Tlp::Clear,
+            Tlp::Green,
+            Tlp::Amber,
+            Tlp::AmberStrict,
+            Tlp::Red,
+        ] {
+            let refs = format!(",\"object_marking_refs\":[\"{}\"]", tlp_marking(t));
+            assert_eq!(marking_refs(t), refs);
+        }
     }
 }
