@@ -449,9 +449,31 @@ impl<'a> Scan<'a> {
 }
 
 /// The first `"`, `\\` or control character in `b` from `i` (or `b.len()`):
-/// eight bytes at a time, as serde_json finds them (Mycroft's zero-byte test;
-/// its first hit is exact).
+/// sixteen bytes at a time where SSE2 is there (every x86-64 processor),
+/// then eight at a time as serde_json does (Mycroft's zero-byte test, whose
+/// first hit is exact). Strings are most of every line.
 fn special(b: &[u8], mut i: usize) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        while i + 16 <= b.len() {
+            // SAFETY: SSE2 is part of x86-64, and the 16 bytes read
+            // (unaligned) are in `b`: i + 16 <= b.len().
+            let hits = unsafe {
+                let x = _mm_loadu_si128(b.as_ptr().add(i).cast::<__m128i>());
+                let quote = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'"' as i8));
+                let slash = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'\\' as i8));
+                // x <= 0x1f (unsigned) where max(x, 0x1f) == 0x1f.
+                let ctl = _mm_set1_epi8(0x1f);
+                let ctrl = _mm_cmpeq_epi8(_mm_max_epu8(x, ctl), ctl);
+                _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, slash), ctrl))
+            };
+            if hits != 0 {
+                return i + hits.trailing_zeros() as usize;
+            }
+            i += 16;
+        }
+    }
     const ONES: u64 = u64::MAX / 255;
     const HIGH: u64 = ONES << 7;
     while let Some(chunk) = b.get(i..i + 8) {
@@ -485,6 +507,21 @@ mod tests {
         let fast = line(text).unwrap_or_else(|| panic!("left to serde: {text}"));
         let slow: Line = serde_json::from_str(text).unwrap();
         assert_eq!(format!("{fast:?}"), format!("{slow:?}"), "{text}");
+    }
+
+    proptest::proptest! {
+        /// The vector search finds what a byte loop finds, from any start.
+        #[test]
+        fn special_finds_the_first_special_byte(
+            b in proptest::collection::vec(proptest::prop_oneof![0x20u8..0x7f, proptest::prelude::any::<u8>()], 0..80),
+            from in 0usize..80,
+        ) {
+            let from = from.min(b.len());
+            let naive = (from..b.len())
+                .find(|&k| b[k] == b'"' || b[k] == b'\\' || b[k] < 0x20)
+                .unwrap_or(b.len());
+            proptest::prop_assert_eq!(special(&b, from), naive);
+        }
     }
 
     #[test]
