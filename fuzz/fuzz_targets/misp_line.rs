@@ -1,6 +1,7 @@
-//! `ioc-map`'s MISP model and mapping (`misp2ms::misp`, `mapping`, `stix`):
-//! any line parses or is refused, every attribute maps or gets a reason, and
-//! every STIX record is JSON whose pattern literal is the indicator's value.
+//! `ioc-map`'s MISP model and mapping (`misp2ms::misp`, `misp_scan`, `mapping`,
+//! `stix`): any line parses or is refused, the fast reader agrees with serde,
+//! every attribute maps or gets a reason, and every STIX record is JSON whose
+//! pattern literal is the indicator's value.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -50,6 +51,15 @@ fn check(sink: &mut StixSink, ind: &Indicator) {
 }
 
 fuzz_target!(|data: &[u8]| {
+    // The fast line reader reads what serde reads, or leaves the line to it.
+    if let Some(fast) = std::str::from_utf8(data)
+        .ok()
+        .and_then(misp2ms::misp_scan::line)
+    {
+        let slow =
+            serde_json::from_slice::<Line>(data).expect("serde reads what the fast reader read");
+        assert_eq!(format!("{fast:?}"), format!("{slow:?}"));
+    }
     let Ok(line) = serde_json::from_slice::<Line>(data) else {
         return;
     };
