@@ -288,11 +288,7 @@ impl<'a> Scan<'a> {
             }
             let field = Field::of(key);
             if !matches!(field, Field::Other) {
-                let bit = 1u32 << field as u32;
-                if seen & bit != 0 {
-                    return None;
-                }
-                seen |= bit;
+                once(&mut seen, field as u32)?;
             }
             match field {
                 Field::Id if keep_id => a.id = s.opt_str()?,
@@ -339,7 +335,7 @@ impl<'a> Scan<'a> {
         let mut tags = Vec::new();
         self.array(|s| {
             let mut tag = Tag::default();
-            let mut seen = 0u8;
+            let mut seen = 0u32;
             s.object(|s, key, escaped| {
                 let field = match key {
                     _ if escaped => return None,
@@ -348,10 +344,7 @@ impl<'a> Scan<'a> {
                     "inherited" => 2,
                     _ => return s.skip(),
                 };
-                if seen & 1 << field != 0 {
-                    return None;
-                }
-                seen |= 1 << field;
+                once(&mut seen, field)?;
                 match field {
                     0 if s.peek()? == b'"' => tag.name = s.str()?,
                     0 => return None,
@@ -369,7 +362,7 @@ impl<'a> Scan<'a> {
     /// An event object (`{` next).
     fn event(&mut self) -> Option<Event<'a>> {
         let mut e = Event::default();
-        let mut seen = 0u16;
+        let mut seen = 0u32;
         self.object(|s, key, escaped| {
             let field = match key {
                 _ if escaped => return None,
@@ -386,10 +379,7 @@ impl<'a> Scan<'a> {
                 "Object" => 10,
                 _ => return s.skip(),
             };
-            if seen & 1 << field != 0 {
-                return None;
-            }
-            seen |= 1 << field;
+            once(&mut seen, field)?;
             match field {
                 0 => e.id = s.opt_str()?,
                 1 => e.uuid = s.opt_str()?,
@@ -413,7 +403,7 @@ impl<'a> Scan<'a> {
         let mut objects = Vec::new();
         self.array(|s| {
             let mut o = Object::default();
-            let mut seen = 0u8;
+            let mut seen = 0u32;
             s.object(|s, key, escaped| {
                 let field = match key {
                     _ if escaped => return None,
@@ -426,10 +416,7 @@ impl<'a> Scan<'a> {
                     "Attribute" => 6,
                     _ => return s.skip(),
                 };
-                if seen & 1 << field != 0 {
-                    return None;
-                }
-                seen |= 1 << field;
+                once(&mut seen, field)?;
                 match field {
                     0 => o.name = s.opt_str()?,
                     1 => o.uuid = s.opt_str()?,
@@ -446,6 +433,16 @@ impl<'a> Scan<'a> {
         })?;
         Some(objects)
     }
+}
+
+/// Marks `field` (a bit number) as read; `None` when it was already: a key
+/// given twice is an error for serde, which words it.
+fn once(seen: &mut u32, field: u32) -> Option<()> {
+    if *seen & 1 << field != 0 {
+        return None;
+    }
+    *seen |= 1 << field;
+    Some(())
 }
 
 /// The first `"`, `\\` or control character in `b` from `i` (or `b.len()`):
