@@ -15,18 +15,20 @@ use std::marker::PhantomData;
 use serde::de::DeserializeSeed;
 
 use crate::misp::{
-    bool_text, i64_text, Attribute, Event, Field, Line, Object, OptBool, OptI64, OptStr, Str, Tag,
+    bool_text, i64_text, Attribute, Event, Field, Line, Object, OneOrMany, OptBool, OptI64, OptStr,
+    Str, Tag,
 };
 
-/// Deepest nesting read here: under serde_json's limit (128), so that a
-/// line read here is one serde would read too.
+/// Deepest nesting read here. serde_json allows 128 levels of typed values
+/// and does not limit skipped ones; counting every level up to 100 can only be
+/// stricter, so a line read here is one serde reads too.
 const MAX_DEPTH: u32 = 100;
 
 /// The line as serde would read it, or `None` where the caller must ask serde.
 pub fn line(text: &str) -> Option<Line<'_>> {
     let mut s = Scan {
-        s: text,
-        b: text.as_bytes(),
+        text,
+        bytes: text.as_bytes(),
         i: 0,
         depth: 0,
     };
@@ -34,12 +36,13 @@ pub fn line(text: &str) -> Option<Line<'_>> {
     let mut line = Attribute::default();
     s.attribute(&mut line, true)?;
     s.ws();
-    (s.i == s.b.len()).then_some(line)
+    (s.i == text.len()).then_some(line)
 }
 
 struct Scan<'a> {
-    s: &'a str,
-    b: &'a [u8],
+    text: &'a str,
+    /// `text` as bytes.
+    bytes: &'a [u8],
     /// The next byte to read.
     i: usize,
     /// Objects and arrays open.
@@ -48,13 +51,13 @@ struct Scan<'a> {
 
 impl<'a> Scan<'a> {
     fn ws(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.b.get(self.i) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes.get(self.i) {
             self.i += 1;
         }
     }
 
     fn peek(&self) -> Option<u8> {
-        self.b.get(self.i).copied()
+        self.bytes.get(self.i).copied()
     }
 
     fn open(&mut self, c: u8) -> Option<()> {
@@ -137,16 +140,16 @@ impl<'a> Scan<'a> {
         let mut i = start;
         let mut escaped = false;
         loop {
-            i = special(self.b, i);
-            match *self.b.get(i)? {
+            i = special(self.bytes, i);
+            match *self.bytes.get(i)? {
                 b'"' => break,
                 b'\\' => escaped = true,
                 _ => return None, // a control character
             }
-            match *self.b.get(i + 1)? {
+            match *self.bytes.get(i + 1)? {
                 b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
                 b'u' => {
-                    let hex = self.b.get(i + 2..i + 6)?;
+                    let hex = self.bytes.get(i + 2..i + 6)?;
                     if !hex.iter().all(u8::is_ascii_hexdigit) {
                         return None;
                     }
@@ -156,12 +159,12 @@ impl<'a> Scan<'a> {
             }
         }
         self.i = i + 1;
-        Some((&self.s[start..i], escaped))
+        Some((&self.text[start..i], escaped))
     }
 
     /// A number, by JSON's grammar: its text.
     fn number(&mut self) -> Option<&'a str> {
-        let (b, start) = (self.b, self.i);
+        let (b, start) = (self.bytes, self.i);
         let digits = |mut i: usize| {
             while b.get(i).is_some_and(u8::is_ascii_digit) {
                 i += 1;
@@ -190,11 +193,11 @@ impl<'a> Scan<'a> {
             i = end;
         }
         self.i = i;
-        Some(&self.s[start..i])
+        Some(&self.text[start..i])
     }
 
     fn literal(&mut self, word: &[u8]) -> Option<()> {
-        if !self.b[self.i..].starts_with(word) {
+        if !self.bytes[self.i..].starts_with(word) {
             return None;
         }
         self.i += word.len();
@@ -218,7 +221,7 @@ impl<'a> Scan<'a> {
     fn serde<T>(&mut self, seed: impl DeserializeSeed<'a, Value = T>) -> Option<T> {
         let start = self.i;
         self.skip()?;
-        let mut de = serde_json::Deserializer::from_str(&self.s[start..self.i]);
+        let mut de = serde_json::Deserializer::from_str(&self.text[start..self.i]);
         let value = seed.deserialize(&mut de).ok()?;
         de.end().ok()?;
         Some(value)
@@ -232,7 +235,7 @@ impl<'a> Scan<'a> {
             return Some(Cow::Borrowed(text));
         }
         // Escapes are rare: serde decodes them (and refuses lone surrogates).
-        serde_json::from_str::<String>(&self.s[start..self.i])
+        serde_json::from_str::<String>(&self.text[start..self.i])
             .ok()
             .map(Cow::Owned)
     }
@@ -313,19 +316,35 @@ impl<'a> Scan<'a> {
                     }
                 }
                 Field::Object => a.object = s.serde(PhantomData)?,
-                Field::Attribute => a.attributes = s.serde(PhantomData)?,
-                Field::Response => a.response = s.serde(PhantomData)?,
+                Field::Attribute => a.attributes = s.one_or_many()?,
+                Field::Response => a.response = s.one_or_many()?,
             }
             Some(())
         })
     }
 
+    /// `Attribute` or `response` of a line (misp-pull's attribute lines,
+    /// restSearch documents): one object or a list, each read as a line
+    /// (keeping its `id`), as serde reads a `OneOrMany<Attribute>`.
+    fn one_or_many(&mut self) -> Option<Option<Box<OneOrMany<Attribute<'a>>>>> {
+        let list = match self.peek()? {
+            b'{' => {
+                let mut one = Attribute::default();
+                self.attribute(&mut one, true)?;
+                vec![one]
+            }
+            b'[' => self.attributes(0, true)?,
+            _ => return self.serde(PhantomData),
+        };
+        Some(Some(Box::new(OneOrMany(list))))
+    }
+
     /// A list of attributes (`[` next), with room for `capacity`.
-    fn attributes(&mut self, capacity: usize) -> Option<Vec<Attribute<'a>>> {
+    fn attributes(&mut self, capacity: usize, keep_id: bool) -> Option<Vec<Attribute<'a>>> {
         let mut list = Vec::with_capacity(capacity);
         self.array(|s| {
             list.push(Attribute::default());
-            s.attribute(list.last_mut().expect("just pushed"), false)
+            s.attribute(list.last_mut().expect("just pushed"), keep_id)
         })?;
         Some(list)
     }
@@ -337,19 +356,22 @@ impl<'a> Scan<'a> {
             let mut tag = Tag::default();
             let mut seen = 0u32;
             s.object(|s, key, escaped| {
-                let field = match key {
+                match key {
                     _ if escaped => return None,
-                    "name" => 0,
-                    "local" => 1,
-                    "inherited" => 2,
-                    _ => return s.skip(),
-                };
-                once(&mut seen, field)?;
-                match field {
-                    0 if s.peek()? == b'"' => tag.name = s.str()?,
-                    0 => return None,
-                    1 => tag.local = s.opt_bool()?,
-                    _ => tag.inherited = s.opt_bool()?,
+                    "name" if s.peek()? == b'"' => {
+                        once(&mut seen, 0)?;
+                        tag.name = s.str()?;
+                    }
+                    "name" => return None,
+                    "local" => {
+                        once(&mut seen, 1)?;
+                        tag.local = s.opt_bool()?;
+                    }
+                    "inherited" => {
+                        once(&mut seen, 2)?;
+                        tag.inherited = s.opt_bool()?;
+                    }
+                    _ => s.skip()?,
                 }
                 Some(())
             })?;
@@ -364,34 +386,53 @@ impl<'a> Scan<'a> {
         let mut e = Event::default();
         let mut seen = 0u32;
         self.object(|s, key, escaped| {
-            let field = match key {
+            match key {
                 _ if escaped => return None,
-                "id" => 0,
-                "uuid" => 1,
-                "info" => 2,
-                "date" => 3,
-                "threat_level_id" => 4,
-                "timestamp" => 5,
-                "publish_timestamp" => 6,
-                "Orgc" | "orgc" => 7,
-                "Tag" => 8,
-                "Attribute" => 9,
-                "Object" => 10,
-                _ => return s.skip(),
-            };
-            once(&mut seen, field)?;
-            match field {
-                0 => e.id = s.opt_str()?,
-                1 => e.uuid = s.opt_str()?,
-                2 => e.info = s.opt_str()?,
-                3 => e.date = s.opt_str()?,
-                4 => e.threat_level_id = s.opt_i64()?,
-                5 => e.timestamp = s.opt_i64()?,
-                6 => e.publish_timestamp = s.opt_i64()?,
-                7 => e.orgc = s.serde(PhantomData)?,
-                8 => e.tags = s.tags()?,
-                9 => e.attributes = s.attributes(512)?,
-                _ => e.objects = s.objects()?,
+                "id" => {
+                    once(&mut seen, 0)?;
+                    e.id = s.opt_str()?;
+                }
+                "uuid" => {
+                    once(&mut seen, 1)?;
+                    e.uuid = s.opt_str()?;
+                }
+                "info" => {
+                    once(&mut seen, 2)?;
+                    e.info = s.opt_str()?;
+                }
+                "date" => {
+                    once(&mut seen, 3)?;
+                    e.date = s.opt_str()?;
+                }
+                "threat_level_id" => {
+                    once(&mut seen, 4)?;
+                    e.threat_level_id = s.opt_i64()?;
+                }
+                "timestamp" => {
+                    once(&mut seen, 5)?;
+                    e.timestamp = s.opt_i64()?;
+                }
+                "publish_timestamp" => {
+                    once(&mut seen, 6)?;
+                    e.publish_timestamp = s.opt_i64()?;
+                }
+                "Orgc" | "orgc" => {
+                    once(&mut seen, 7)?;
+                    e.orgc = s.serde(PhantomData)?;
+                }
+                "Tag" => {
+                    once(&mut seen, 8)?;
+                    e.tags = s.tags()?;
+                }
+                "Attribute" => {
+                    once(&mut seen, 9)?;
+                    e.attributes = s.attributes(512, false)?;
+                }
+                "Object" => {
+                    once(&mut seen, 10)?;
+                    e.objects = s.objects()?;
+                }
+                _ => s.skip()?,
             }
             Some(())
         })?;
@@ -405,26 +446,37 @@ impl<'a> Scan<'a> {
             let mut o = Object::default();
             let mut seen = 0u32;
             s.object(|s, key, escaped| {
-                let field = match key {
+                match key {
                     _ if escaped => return None,
-                    "name" => 0,
-                    "uuid" => 1,
-                    "timestamp" => 2,
-                    "deleted" => 3,
-                    "first_seen" => 4,
-                    "last_seen" => 5,
-                    "Attribute" => 6,
-                    _ => return s.skip(),
-                };
-                once(&mut seen, field)?;
-                match field {
-                    0 => o.name = s.opt_str()?,
-                    1 => o.uuid = s.opt_str()?,
-                    2 => o.timestamp = s.opt_i64()?,
-                    3 => o.deleted = s.opt_bool()?,
-                    4 => o.first_seen = s.opt_str()?,
-                    5 => o.last_seen = s.opt_str()?,
-                    _ => o.attributes = s.attributes(0)?,
+                    "name" => {
+                        once(&mut seen, 0)?;
+                        o.name = s.opt_str()?;
+                    }
+                    "uuid" => {
+                        once(&mut seen, 1)?;
+                        o.uuid = s.opt_str()?;
+                    }
+                    "timestamp" => {
+                        once(&mut seen, 2)?;
+                        o.timestamp = s.opt_i64()?;
+                    }
+                    "deleted" => {
+                        once(&mut seen, 3)?;
+                        o.deleted = s.opt_bool()?;
+                    }
+                    "first_seen" => {
+                        once(&mut seen, 4)?;
+                        o.first_seen = s.opt_str()?;
+                    }
+                    "last_seen" => {
+                        once(&mut seen, 5)?;
+                        o.last_seen = s.opt_str()?;
+                    }
+                    "Attribute" => {
+                        once(&mut seen, 6)?;
+                        o.attributes = s.attributes(0, false)?;
+                    }
+                    _ => s.skip()?,
                 }
                 Some(())
             })?;
@@ -445,7 +497,7 @@ fn once(seen: &mut u32, field: u32) -> Option<()> {
     Some(())
 }
 
-/// The first `"`, `\\` or control character in `b` from `i` (or `b.len()`):
+/// The first `"`, `\` or control character in `b` from `i` (or `b.len()`):
 /// sixteen bytes at a time where SSE2 is there (every x86-64 processor),
 /// then eight at a time as serde_json does (Mycroft's zero-byte test, whose
 /// first hit is exact). Strings are most of every line.
@@ -537,6 +589,10 @@ mod tests {
             "Event":{"uuid":"e","info":"stub"},"Object":{"id":"3","name":"x","deleted":false}}"#,
         );
         same(r#"{"response":[{"Event":{"uuid":"a"}},{"Attribute":[{"type":"md5","value":"x"}]}]}"#);
+        same(
+            r#"{"Attribute":{"id":"7","type":"md5","value":"x","Event":{"uuid":"e"},"Object":{"name":"f"}}}"#,
+        );
+        same(r#"{"Attribute":[{"id":7,"type":"md5"},{"id":"8"}],"response":null}"#);
         same("{}");
     }
 
@@ -576,7 +632,7 @@ mod tests {
             for e in entries {
                 let path = e.unwrap().path();
                 let name = path.file_name().unwrap().to_string_lossy().into_owned();
-                if !name.ends_with(".json") || name == "manifest.json" || name == "hashes.csv" {
+                if !name.ends_with(".json") || name == "manifest.json" {
                     continue;
                 }
                 same(&std::fs::read_to_string(&path).unwrap());
