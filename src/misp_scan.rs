@@ -14,6 +14,7 @@ use std::marker::PhantomData;
 
 use serde::de::DeserializeSeed;
 
+use crate::jsonw::next_escape;
 use crate::misp::{
     bool_text, i64_text, Attribute, Event, Field, Line, Object, OneOrMany, OptBool, OptI64, OptStr,
     Str, Tag,
@@ -140,7 +141,7 @@ impl<'a> Scan<'a> {
         let mut i = start;
         let mut escaped = false;
         loop {
-            i = special(self.bytes, i);
+            i = next_escape(self.bytes, i);
             match *self.bytes.get(i)? {
                 b'"' => break,
                 b'\\' => escaped = true,
@@ -497,56 +498,6 @@ fn once(seen: &mut u32, field: u32) -> Option<()> {
     Some(())
 }
 
-/// The first `"`, `\` or control character in `b` from `i` (or `b.len()`):
-/// sixteen bytes at a time where SSE2 is there (every x86-64 processor),
-/// then eight at a time as serde_json does (Mycroft's zero-byte test, whose
-/// first hit is exact). Strings are most of every line.
-fn special(b: &[u8], mut i: usize) -> usize {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::*;
-        while i + 16 <= b.len() {
-            // SAFETY: SSE2 is part of x86-64, and the 16 bytes read
-            // (unaligned) are in `b`: i + 16 <= b.len().
-            let hits = unsafe {
-                let x = _mm_loadu_si128(b.as_ptr().add(i).cast::<__m128i>());
-                let quote = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'"' as i8));
-                let slash = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'\\' as i8));
-                // x <= 0x1f (unsigned) where max(x, 0x1f) == 0x1f.
-                let ctl = _mm_set1_epi8(0x1f);
-                let ctrl = _mm_cmpeq_epi8(_mm_max_epu8(x, ctl), ctl);
-                _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, slash), ctrl))
-            };
-            if hits != 0 {
-                return i + hits.trailing_zeros() as usize;
-            }
-            i += 16;
-        }
-    }
-    const ONES: u64 = u64::MAX / 255;
-    const HIGH: u64 = ONES << 7;
-    while let Some(chunk) = b.get(i..i + 8) {
-        let x = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
-        let ctrl = x.wrapping_sub(ONES * 0x20) & !x;
-        let q = x ^ (ONES * u64::from(b'"'));
-        let quote = q.wrapping_sub(ONES) & !q;
-        let s = x ^ (ONES * u64::from(b'\\'));
-        let slash = s.wrapping_sub(ONES) & !s;
-        let hits = (ctrl | quote | slash) & HIGH;
-        if hits != 0 {
-            return i + hits.trailing_zeros() as usize / 8;
-        }
-        i += 8;
-    }
-    while b
-        .get(i)
-        .is_some_and(|&c| c >= 0x20 && c != b'"' && c != b'\\')
-    {
-        i += 1;
-    }
-    i
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -556,21 +507,6 @@ mod tests {
         let fast = line(text).unwrap_or_else(|| panic!("left to serde: {text}"));
         let slow: Line = serde_json::from_str(text).unwrap();
         assert_eq!(format!("{fast:?}"), format!("{slow:?}"), "{text}");
-    }
-
-    proptest::proptest! {
-        /// The vector search finds what a byte loop finds, from any start.
-        #[test]
-        fn special_finds_the_first_special_byte(
-            b in proptest::collection::vec(proptest::prop_oneof![0x20u8..0x7f, proptest::prelude::any::<u8>()], 0..80),
-            from in 0usize..80,
-        ) {
-            let from = from.min(b.len());
-            let naive = (from..b.len())
-                .find(|&k| b[k] == b'"' || b[k] == b'\\' || b[k] < 0x20)
-                .unwrap_or(b.len());
-            proptest::prop_assert_eq!(special(&b, from), naive);
-        }
     }
 
     #[test]
