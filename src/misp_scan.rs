@@ -309,7 +309,7 @@ impl<'a> Scan<'a> {
                 Field::LastSeen => a.last_seen = s.opt_str()?,
                 Field::ObjectRelation => a.object_relation = s.opt_str()?,
                 Field::EventUuid => a.event_uuid = s.opt_str()?,
-                Field::Tag => a.tags = s.tags()?,
+                Field::Tag => a.tags = s.list(0, Self::tag)?,
                 Field::Event => {
                     a.event = match s.peek()? {
                         b'{' => Some(Box::new(s.event()?)),
@@ -334,52 +334,51 @@ impl<'a> Scan<'a> {
                 self.attribute(&mut one, true)?;
                 vec![one]
             }
-            b'[' => self.attributes(0, true)?,
+            b'[' => self.list(0, |s, a| s.attribute(a, true))?,
             _ => return self.serde(PhantomData),
         };
         Some(Some(Box::new(OneOrMany(list))))
     }
 
-    /// A list of attributes (`[` next), with room for `capacity`.
-    fn attributes(&mut self, capacity: usize, keep_id: bool) -> Option<Vec<Attribute<'a>>> {
+    /// A list (`[` next), each element read by `one` into a default `T` in
+    /// place (moving an attribute costs more than most of its fields), with
+    /// room for `capacity`.
+    fn list<T: Default>(
+        &mut self,
+        capacity: usize,
+        mut one: impl FnMut(&mut Self, &mut T) -> Option<()>,
+    ) -> Option<Vec<T>> {
         let mut list = Vec::with_capacity(capacity);
         self.array(|s| {
-            list.push(Attribute::default());
-            s.attribute(list.last_mut().expect("just pushed"), keep_id)
+            list.push(T::default());
+            one(s, list.last_mut().expect("just pushed"))
         })?;
         Some(list)
     }
 
-    /// A list of tags (`[` next).
-    fn tags(&mut self) -> Option<Vec<Tag<'a>>> {
-        let mut tags = Vec::new();
-        self.array(|s| {
-            let mut tag = Tag::default();
-            let mut seen = 0u32;
-            s.object(|s, key, escaped| {
-                match key {
-                    _ if escaped => return None,
-                    "name" if s.peek()? == b'"' => {
-                        once(&mut seen, 0)?;
-                        tag.name = s.str()?;
-                    }
-                    "name" => return None,
-                    "local" => {
-                        once(&mut seen, 1)?;
-                        tag.local = s.opt_bool()?;
-                    }
-                    "inherited" => {
-                        once(&mut seen, 2)?;
-                        tag.inherited = s.opt_bool()?;
-                    }
-                    _ => s.skip()?,
+    /// A tag object (`{` next) into `t`.
+    fn tag(&mut self, t: &mut Tag<'a>) -> Option<()> {
+        let mut seen = 0u32;
+        self.object(|s, key, escaped| {
+            match key {
+                _ if escaped => return None,
+                "name" if s.peek()? == b'"' => {
+                    once(&mut seen, 0)?;
+                    t.name = s.str()?;
                 }
-                Some(())
-            })?;
-            tags.push(tag);
+                "name" => return None,
+                "local" => {
+                    once(&mut seen, 1)?;
+                    t.local = s.opt_bool()?;
+                }
+                "inherited" => {
+                    once(&mut seen, 2)?;
+                    t.inherited = s.opt_bool()?;
+                }
+                _ => s.skip()?,
+            }
             Some(())
-        })?;
-        Some(tags)
+        })
     }
 
     /// An event object (`{` next).
@@ -423,15 +422,15 @@ impl<'a> Scan<'a> {
                 }
                 "Tag" => {
                     once(&mut seen, 8)?;
-                    e.tags = s.tags()?;
+                    e.tags = s.list(0, Self::tag)?;
                 }
                 "Attribute" => {
                     once(&mut seen, 9)?;
-                    e.attributes = s.attributes(512, false)?;
+                    e.attributes = s.list(512, |s, a| s.attribute(a, false))?;
                 }
                 "Object" => {
                     once(&mut seen, 10)?;
-                    e.objects = s.objects()?;
+                    e.objects = s.list(0, Self::misp_object)?;
                 }
                 _ => s.skip()?,
             }
@@ -440,51 +439,44 @@ impl<'a> Scan<'a> {
         Some(e)
     }
 
-    /// A list of MISP objects (`[` next).
-    fn objects(&mut self) -> Option<Vec<Object<'a>>> {
-        let mut objects = Vec::new();
-        self.array(|s| {
-            let mut o = Object::default();
-            let mut seen = 0u32;
-            s.object(|s, key, escaped| {
-                match key {
-                    _ if escaped => return None,
-                    "name" => {
-                        once(&mut seen, 0)?;
-                        o.name = s.opt_str()?;
-                    }
-                    "uuid" => {
-                        once(&mut seen, 1)?;
-                        o.uuid = s.opt_str()?;
-                    }
-                    "timestamp" => {
-                        once(&mut seen, 2)?;
-                        o.timestamp = s.opt_i64()?;
-                    }
-                    "deleted" => {
-                        once(&mut seen, 3)?;
-                        o.deleted = s.opt_bool()?;
-                    }
-                    "first_seen" => {
-                        once(&mut seen, 4)?;
-                        o.first_seen = s.opt_str()?;
-                    }
-                    "last_seen" => {
-                        once(&mut seen, 5)?;
-                        o.last_seen = s.opt_str()?;
-                    }
-                    "Attribute" => {
-                        once(&mut seen, 6)?;
-                        o.attributes = s.attributes(0, false)?;
-                    }
-                    _ => s.skip()?,
+    /// A MISP object (`{` next) into `o`.
+    fn misp_object(&mut self, o: &mut Object<'a>) -> Option<()> {
+        let mut seen = 0u32;
+        self.object(|s, key, escaped| {
+            match key {
+                _ if escaped => return None,
+                "name" => {
+                    once(&mut seen, 0)?;
+                    o.name = s.opt_str()?;
                 }
-                Some(())
-            })?;
-            objects.push(o);
+                "uuid" => {
+                    once(&mut seen, 1)?;
+                    o.uuid = s.opt_str()?;
+                }
+                "timestamp" => {
+                    once(&mut seen, 2)?;
+                    o.timestamp = s.opt_i64()?;
+                }
+                "deleted" => {
+                    once(&mut seen, 3)?;
+                    o.deleted = s.opt_bool()?;
+                }
+                "first_seen" => {
+                    once(&mut seen, 4)?;
+                    o.first_seen = s.opt_str()?;
+                }
+                "last_seen" => {
+                    once(&mut seen, 5)?;
+                    o.last_seen = s.opt_str()?;
+                }
+                "Attribute" => {
+                    once(&mut seen, 6)?;
+                    o.attributes = s.list(0, |s, a| s.attribute(a, false))?;
+                }
+                _ => s.skip()?,
+            }
             Some(())
-        })?;
-        Some(objects)
+        })
     }
 }
 
