@@ -22,7 +22,7 @@ use smallvec::SmallVec;
 use crate::indicator::{ContextKey, EventContext, Indicator, Kind, ObjectContext, SkipReason, Tlp};
 use crate::keys::part_uuid;
 use crate::misp::{Attribute, Event, Object, ObjectStub, Tag};
-use crate::normalize::{normalize_public, Norm};
+use crate::normalize::{normalize, Norm};
 use crate::text::trim;
 use crate::time::{self, Timestamp};
 use crate::warninglist::Warninglists;
@@ -862,7 +862,7 @@ impl Mapper {
         retired: bool,
     ) -> Result<(), SkipReason> {
         let o = &self.opts;
-        let (kind, private) = normalize_public(norm, value, &mut slot.value, !o.allow_private)?;
+        let (kind, private) = normalize(norm, value, &mut slot.value, !o.allow_private)?;
         if private {
             return Err(SkipReason::Private);
         }

@@ -77,15 +77,10 @@ impl Norm {
 
 /// Normalises `raw`, a value of a plain type whose normaliser is `norm`
 /// ([`Norm::of`]), into `out` (cleared first) and says what kind of
-/// observable it is.
-pub fn normalize(norm: Norm, raw: &str, out: &mut String) -> Result<Kind, SkipReason> {
-    normalize_seen(norm, raw, out).map(|(kind, _)| kind)
-}
-
-/// [`normalize`], then (when `check_private`) whether the value is private
-/// or reserved ([`is_private`]), from what normalising saw: an IPv4 address
-/// is not parsed again, nor a URL searched for its host again.
-pub fn normalize_public(
+/// observable it is and (when `check_private`) whether it is private or
+/// reserved ([`is_private`]), from what normalising saw: an IPv4 address is
+/// not parsed again, nor a URL searched for its host again.
+pub fn normalize(
     norm: Norm,
     raw: &str,
     out: &mut String,
@@ -643,7 +638,7 @@ fn is_private_asn(n: u32) -> bool {
 
 /// Whether a normalised value of this kind is private or reserved. A CIDR
 /// block is private when it overlaps any private range (so `0.0.0.0/0` is).
-pub fn is_private(kind: Kind, value: &str) -> bool {
+fn is_private(kind: Kind, value: &str) -> bool {
     match kind {
         Kind::Ipv4 { .. } | Kind::Ipv6 { .. } => {
             // The usual value, a plain IPv4 address, without the general parse.
@@ -688,7 +683,7 @@ mod tests {
     fn n(t: &str, v: &str) -> Result<(Kind, String), SkipReason> {
         let mut out = String::new();
         let norm = Norm::of(t).ok_or(SkipReason::NotIndicatorType)?;
-        normalize(norm, v, &mut out).map(|k| (k, out))
+        normalize(norm, v, &mut out, false).map(|(k, _)| (k, out))
     }
 
     fn ok(t: &str, v: &str) -> String {
@@ -817,7 +812,7 @@ mod tests {
     }
 
     #[test]
-    fn normalize_public_agrees_with_is_private() {
+    fn the_private_check_agrees_with_is_private() {
         for (t, v) in [
             ("ip-dst", "10.1.2.3"),
             ("ip-dst", "8.8.8.8"),
@@ -839,13 +834,11 @@ mod tests {
         ] {
             let norm = Norm::of(t).unwrap();
             let mut out = String::new();
-            let (kind, private) = normalize_public(norm, v, &mut out, true).unwrap();
-            assert_eq!(normalize(norm, v, &mut String::new()), Ok(kind), "{v}");
+            let (kind, private) = normalize(norm, v, &mut out, true).unwrap();
+            let unchecked = normalize(norm, v, &mut String::new(), false);
+            assert_eq!(unchecked.map(|(k, _)| k), Ok(kind), "{v}");
             assert_eq!(private, is_private(kind, &out), "{v}");
-            assert_eq!(
-                normalize_public(norm, v, &mut out, false),
-                Ok((kind, false))
-            );
+            assert_eq!(normalize(norm, v, &mut out, false), Ok((kind, false)));
         }
     }
 
