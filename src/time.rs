@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate, NaiveTime, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, SecondsFormat, TimeZone, Utc};
 
 use crate::error::{Error, Result};
 
@@ -32,9 +32,6 @@ pub fn parse_rfc3339(s: &str) -> Option<Timestamp> {
 /// also without an offset (taken as UTC) or as a bare date.
 pub fn parse_misp_time(s: &str) -> Option<Timestamp> {
     let s = s.trim();
-    if let Some(t) = parse_utc(s) {
-        return Some(t);
-    }
     if let Some(t) = parse_rfc3339(s) {
         return Some(t);
     }
@@ -48,37 +45,6 @@ pub fn parse_misp_time(s: &str) -> Option<Timestamp> {
         }
     }
     parse_date(s)
-}
-
-/// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|+00:00)`, the form MISP writes, read
-/// directly: chrono's general RFC 3339 parser costs far more. `None` for any
-/// other form (the general parsers read those), and for what they reject.
-fn parse_utc(s: &str) -> Option<Timestamp> {
-    let b = s.as_bytes();
-    let num = |from: usize, to: usize| -> Option<u32> {
-        (b.get(from..to)?.iter()).try_fold(0, |n, &d| {
-            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
-        })
-    };
-    if b.len() < 20 || [b[4], b[7], b[10], b[13], b[16]] != *b"--T::" {
-        return None;
-    }
-    let (mut nano, mut end) = (0, 19);
-    if b[19] == b'.' {
-        let digits = b[20..].iter().take_while(|d| d.is_ascii_digit()).count();
-        if !(1..=9).contains(&digits) {
-            return None;
-        }
-        nano = num(20, 20 + digits)? * 10u32.pow(9 - digits as u32);
-        end = 20 + digits;
-    }
-    if !matches!(&b[end..], b"Z" | b"+00:00") {
-        return None;
-    }
-    let date = NaiveDate::from_ymd_opt(num(0, 4)? as i32, num(5, 7)?, num(8, 10)?)?;
-    // (A leap second, :60, is left to chrono.)
-    let time = NaiveTime::from_hms_nano_opt(num(11, 13)?, num(14, 16)?, num(17, 19)?, nano)?;
-    Some(Utc.from_utc_datetime(&date.and_time(time)))
 }
 
 /// `YYYY-MM-DD` at 00:00Z.
@@ -147,37 +113,6 @@ mod tests {
         assert_eq!(
             fmt_millis(&from_epoch(1772445300).unwrap()),
             "2026-03-02T09:55:00.000Z"
-        );
-    }
-
-    #[test]
-    fn fast_parse_agrees_with_chrono() {
-        for s in [
-            "2026-02-08T00:00:00.123456+00:00",
-            "2026-02-08T23:59:59Z",
-            "2024-02-29T12:34:56.7Z",
-            "2026-02-08T01:02:03.123456789+00:00",
-            "1999-12-31T00:00:00.000000+00:00",
-        ] {
-            assert_eq!(parse_utc(s), parse_rfc3339(s), "{s}");
-            assert!(parse_utc(s).is_some(), "{s}");
-        }
-        // Left to chrono: other offsets, leap seconds, more than 9 digits, invalid dates.
-        for s in [
-            "2026-02-08T00:00:00+01:00",
-            "2026-12-31T23:59:60Z",
-            "2026-02-08T00:00:00.1234567891Z",
-            "2026-02-30T00:00:00Z",
-            "2026-02-08T00:00:00.Z",
-            "2026-02-08 00:00:00Z",
-            "2026-02-08T0a:00:00Z",
-            "+2026-02-08T00:00:00Z",
-        ] {
-            assert_eq!(parse_utc(s), None, "{s}");
-        }
-        assert_eq!(
-            parse_misp_time("2026-12-31T23:59:60Z"),
-            parse_rfc3339("2026-12-31T23:59:60Z")
         );
     }
 
