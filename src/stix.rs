@@ -502,16 +502,8 @@ impl StixSink {
             self.buf.extend_from_slice(b"\"tlp:amber+strict\"]");
         }
         self.buf.extend_from_slice(b",\"confidence\":");
-        // At most three digits, pushed one by one (a copy of a short text of
-        // unknown length is a call).
-        let c = ind.confidence;
-        if c >= 100 {
-            self.buf.push(b'0' + c / 100);
-        }
-        if c >= 10 {
-            self.buf.push(b'0' + c / 10 % 10);
-        }
-        self.buf.push(b'0' + c % 10);
+        self.buf
+            .extend_from_slice(itoa::Buffer::new().format(ind.confidence).as_bytes());
         if ind.revoked {
             self.buf.extend_from_slice(b",\"revoked\":true");
         }
