@@ -28,24 +28,6 @@ pub fn tlp_marking(tlp: Tlp) -> &'static str {
     }
 }
 
-/// `,"object_marking_refs":["<tlp_marking>"]`, as one piece (the ids are
-/// plain: no escaping).
-fn marking_refs(tlp: Tlp) -> &'static str {
-    macro_rules! refs {
-        ($id:literal) => {
-            concat!(",\"object_marking_refs\":[\"", $id, "\"]")
-        };
-    }
-    match tlp {
-        Tlp::Clear => refs!("marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9"),
-        Tlp::Green => refs!("marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da"),
-        Tlp::Amber | Tlp::AmberStrict => {
-            refs!("marking-definition--f88d31f6-486f-44da-b317-01333bde0b82")
-        }
-        Tlp::Red => refs!("marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed"),
-    }
-}
-
 /// The STIX hash key, quoted where it is not a plain identifier (§14.2);
 /// `None` where no key is right (`sha512/224` and `sha512/256`).
 fn hash_key(a: HashAlgo) -> Option<&'static str> {
@@ -507,7 +489,10 @@ impl StixSink {
         if ind.revoked {
             self.buf.extend_from_slice(b",\"revoked\":true");
         }
-        self.buf.extend_from_slice(marking_refs(ind.tlp).as_bytes());
+        // The marking ids are plain: no escaping.
+        self.buf.extend_from_slice(b",\"object_marking_refs\":[\"");
+        self.buf.extend_from_slice(tlp_marking(ind.tlp).as_bytes());
+        self.buf.extend_from_slice(b"\"]");
         let misp_url = self.opts.misp_url.as_deref();
         if same {
             self.references.repeat(&mut self.buf);
@@ -658,15 +643,5 @@ mod tests {
             "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9"
         );
         assert_eq!(tlp_marking(Tlp::AmberStrict), tlp_marking(Tlp::Amber));
-        for t in [
-            Tlp::Clear,
-            Tlp::Green,
-            Tlp::Amber,
-            Tlp::AmberStrict,
-            Tlp::Red,
-        ] {
-            let refs = format!(",\"object_marking_refs\":[\"{}\"]", tlp_marking(t));
-            assert_eq!(marking_refs(t), refs);
-        }
     }
 }
