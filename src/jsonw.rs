@@ -94,18 +94,6 @@ pub fn time(out: &mut Vec<u8>, t: Millis) {
     out.push(b'"');
 }
 
-/// The two lower-case hex digits of every byte.
-const HEX_PAIRS: [[u8; 2]; 256] = {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut t = [[0; 2]; 256];
-    let mut b = 0;
-    while b < 256 {
-        t[b] = [HEX[b >> 4], HEX[b & 0xf]];
-        b += 1;
-    }
-    t
-};
-
 /// `"<prefix>--<uuid>"`.
 pub fn id(out: &mut Vec<u8>, prefix: &str, u: uuid::Uuid) {
     out.push(b'"');
@@ -115,19 +103,10 @@ pub fn id(out: &mut Vec<u8>, prefix: &str, u: uuid::Uuid) {
     out.push(b'"');
 }
 
-/// The uuid, hyphenated, lower-case. Written a byte (two digits) at a time:
-/// the uuid crate's formatter goes digit by digit, and this runs for every record.
+/// The uuid, hyphenated, lower-case.
 pub fn uuid(out: &mut Vec<u8>, u: uuid::Uuid) {
-    let mut text = [b'-'; 36];
-    let mut at = 0;
-    for (i, &b) in u.as_bytes().iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            at += 1; // a hyphen
-        }
-        text[at..at + 2].copy_from_slice(&HEX_PAIRS[usize::from(b)]);
-        at += 2;
-    }
-    out.extend_from_slice(&text);
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    out.extend_from_slice(u.hyphenated().encode_lower(&mut buf).as_bytes());
 }
 
 #[cfg(test)]
