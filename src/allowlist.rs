@@ -51,10 +51,13 @@ impl Allowlist {
     }
 
     /// Whether a normalised value is allowlisted.
+    /// Inline, so that a run without an allowlist (most) pays no call.
+    #[inline]
     pub fn matches(&self, kind: Kind, value: &str) -> bool {
-        if self.is_empty() {
-            return false;
-        }
+        !self.is_empty() && self.matches_loaded(kind, value)
+    }
+
+    fn matches_loaded(&self, kind: Kind, value: &str) -> bool {
         if !self.exact.is_empty() && self.exact.contains(value.to_lowercase().as_str()) {
             return true;
         }

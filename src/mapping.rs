@@ -610,16 +610,12 @@ pub struct Mapper {
     /// The last few end-of-validity times computed: an event's attributes
     /// mostly share their reference time and the expiry of their kind.
     until: std::cell::RefCell<Vec<(Timestamp, std::time::Duration, Timestamp)>>,
-    /// An allowlist or a warninglist is loaded (most runs have neither: the
-    /// two lookups are skipped for every value then).
-    lists: bool,
 }
 
 impl Mapper {
     pub fn new(opts: MapOptions, allowlist: Allowlist, warninglists: Warninglists) -> Self {
         Mapper {
             opts,
-            lists: !allowlist.is_empty() || !warninglists.is_empty(),
             allowlist,
             warninglists,
             until: std::cell::RefCell::new(Vec::with_capacity(UNTIL_CACHED)),
@@ -866,16 +862,14 @@ impl Mapper {
         if private {
             return Err(SkipReason::Private);
         }
-        if self.lists {
-            if self.allowlist.matches(kind, &slot.value) {
-                return Err(SkipReason::Allowlisted);
-            }
-            if let Some(name) = self
-                .warninglists
-                .check(misp_type, part_type, kind, &slot.value)
-            {
-                return Err(SkipReason::Warninglist(name.to_string()));
-            }
+        if self.allowlist.matches(kind, &slot.value) {
+            return Err(SkipReason::Allowlisted);
+        }
+        if let Some(name) = self
+            .warninglists
+            .check(misp_type, part_type, kind, &slot.value)
+        {
+            return Err(SkipReason::Warninglist(name.to_string()));
         }
         let one_ms = ChronoDuration::milliseconds(1);
         let mut valid_until = self.until(

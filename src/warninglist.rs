@@ -159,10 +159,22 @@ impl Warninglists {
     }
 
     /// The name of the first warninglist that holds this normalised value.
+    /// Inline, so that a run without warninglists (most) pays no call.
+    #[inline]
     pub fn check(&self, misp_type: &str, part_type: &str, kind: Kind, value: &str) -> Option<&str> {
         if self.lists.is_empty() {
             return None;
         }
+        self.check_loaded(misp_type, part_type, kind, value)
+    }
+
+    fn check_loaded(
+        &self,
+        misp_type: &str,
+        part_type: &str,
+        kind: Kind,
+        value: &str,
+    ) -> Option<&str> {
         let lower = value.to_lowercase();
         let hit = |ids: Option<&Vec<u32>>| {
             ids.and_then(|ids| {
