@@ -20,7 +20,8 @@ import re
 import sys
 import uuid
 
-# CONTRACT §2: ids of a composite attribute's non-primary parts (src/keys.rs).
+# The ids of a composite attribute's non-primary parts (docs/design.md#ids-and-keys;
+# the same namespace as the crate's NAMESPACE).
 NAMESPACE = uuid.UUID("5b1d7f0e-3c2a-4e8b-9d61-0a7ce4f29b35")
 
 # The Infoblox feed: 46 manifest entries, 41 event files, 61,070 attributes.
@@ -74,7 +75,7 @@ def summary_counts(err_path):
     return line, counts
 
 
-# The portals' CSV headers (REFERENCE §8) and the most data rows a file may hold.
+# The portals' CSV headers (docs/design.md#portal-csv-files) and the most data rows a file may hold.
 CSV_HEADERS = {
     "sentinel-csv": "threatTypes,tags,name,description,confidence,revoked,validFrom,validUntil,"
     "tlpLevel,severity,observableType,observableValue",
