@@ -5,7 +5,7 @@
 use std::io;
 use std::path::PathBuf;
 
-use crate::exit;
+use crate::cli::exit;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

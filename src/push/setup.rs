@@ -4,14 +4,14 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::auth::{AuthSettings, Credential, TokenSource};
+use crate::cli::interrupt::Interrupt;
 use crate::error::{Error, Result};
 use crate::http::HttpOptions;
-use crate::interrupt::Interrupt;
-use crate::output::Output;
-use crate::targets::{self, Cloud, Endpoints, Target};
+use crate::io::output::Output;
+use crate::push::auth::{AuthSettings, Credential, TokenSource};
+use crate::push::targets::{self, Cloud, Endpoints, Target};
+use crate::push::uploader::Stats;
 use crate::time::{self, Timestamp};
-use crate::uploader::Stats;
 
 use super::{Counts, TOOL};
 

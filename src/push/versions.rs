@@ -7,9 +7,9 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::ledger::Entry;
-use crate::records::{self, Facts};
-use crate::targets::Target;
+use crate::push::ledger::Entry;
+use crate::push::record::{self, Facts};
+use crate::push::targets::Target;
 use crate::time;
 
 use super::{echo_of, Pending, Run, Source, TOOL};
@@ -95,7 +95,7 @@ impl Run {
             let retirement = self.retirement(stored, &entry);
             let line = serde_json::to_vec(&retirement).expect("a Value serialises");
             let kind = self.opts.target.kind();
-            let mut facts = match records::facts(kind, &retirement, &self.now) {
+            let mut facts = match record::facts(kind, &retirement, &self.now) {
                 Ok(f) => f,
                 Err(msg) => {
                     return Err(Error::Other(format!(
@@ -131,7 +131,7 @@ impl Run {
                     .get("modified")
                     .and_then(Value::as_str)
                     .and_then(time::parse_rfc3339)
-                    .unwrap_or(records::from_millis(entry.modified));
+                    .unwrap_or(record::from_millis(entry.modified));
                 let modified = now.max(last + chrono::Duration::milliseconds(1));
                 let from = o
                     .get("valid_from")
@@ -168,10 +168,10 @@ impl Run {
 /// copies of one attribute share it. Updates `facts` to the version as sent.
 pub(super) fn bump_past_sent(v: &mut Value, facts: &mut Facts, sent_ms: i64) -> Option<Vec<u8>> {
     let incoming = facts.modified?;
-    if records::millis(&incoming) > sent_ms {
+    if record::millis(&incoming) > sent_ms {
         return None;
     }
-    let modified = records::from_millis(sent_ms) + chrono::Duration::milliseconds(1);
+    let modified = record::from_millis(sent_ms) + chrono::Duration::milliseconds(1);
     let o = v.as_object_mut().expect("a record is an object");
     o.insert(
         "modified".into(),

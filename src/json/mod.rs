@@ -1,0 +1,3 @@
+//! JSON on the hot path.
+
+pub mod write;

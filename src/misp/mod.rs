@@ -1,0 +1,5 @@
+//! MISP's JSON formats.
+
+pub mod model;
+pub mod scan;
+pub mod stream;
