@@ -224,7 +224,7 @@ impl Tlp {
             ("red", Tlp::Red),
         ];
         // No lower-cased copy: compared ignoring ASCII case.
-        let level = crate::map::format::text::trim(level).trim_matches('"');
+        let level = crate::misp::value::trim(level).trim_matches('"');
         LEVELS
             .iter()
             .find(|(name, _)| level.eq_ignore_ascii_case(name))

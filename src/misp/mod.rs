@@ -3,3 +3,4 @@
 pub mod model;
 pub mod scan;
 pub mod stream;
+pub mod value;

@@ -485,7 +485,7 @@ fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
 
 /// A number sent as a string ("" = none).
 pub(crate) fn i64_text(v: &str) -> Result<Option<i64>, String> {
-    let v = crate::map::format::text::trim(v);
+    let v = crate::misp::value::trim(v);
     if v.is_empty() {
         return Ok(None);
     }
@@ -496,7 +496,7 @@ pub(crate) fn i64_text(v: &str) -> Result<Option<i64>, String> {
 
 /// A boolean sent as a string ("" = none).
 pub(crate) fn bool_text(v: &str) -> Result<Option<bool>, String> {
-    match crate::map::format::text::trim(v) {
+    match crate::misp::value::trim(v) {
         "1" | "true" | "True" => Ok(Some(true)),
         "0" | "false" | "False" => Ok(Some(false)),
         "" => Ok(None),

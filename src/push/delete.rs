@@ -14,9 +14,9 @@ use crate::error::{Error, Result};
 use crate::io::input::{Lines, Next};
 use crate::io::output::Output;
 use crate::push::pacer::Pacer;
+use crate::push::setup::{common_setup, token_source, Options};
 use crate::push::targets::{self, Target};
 use crate::push::uploader::{Stats, Uploader};
-use crate::push::{common_setup, token_source, Options};
 
 const TOOL: &str = "graph-push";
 

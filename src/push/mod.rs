@@ -35,10 +35,8 @@ pub mod uploader;
 mod setup;
 mod versions;
 
-use setup::{check_retire_inputs, open_side_file, summary};
+use setup::{check_retire_inputs, open_side_file, summary, Counts, TOOL};
 pub use setup::{common_setup, token_source, Options};
-
-const TOOL: &str = "graph-push";
 
 /// Where a record came from: `FILE:LINE`, or `ledger` for a retirement it built.
 type Source = Arc<str>;
@@ -74,21 +72,6 @@ struct ResultLine<'a> {
     status: &'a str,
     reason: Option<&'a str>,
     source: &'a str,
-}
-
-#[derive(Debug, Default)]
-struct Counts {
-    records: u64,
-    accepted: u64,
-    unchanged: u64,
-    stale: u64,
-    skipped: u64,
-    rejected: u64,
-    failed: u64,
-    malformed: u64,
-    from_ledger: u64,
-    would_send: u64,
-    dry_requests: u64,
 }
 
 struct Run {

@@ -13,7 +13,23 @@ use crate::push::targets::{self, Cloud, Endpoints, Target};
 use crate::push::uploader::Stats;
 use crate::time::{self, Timestamp};
 
-use super::{Counts, TOOL};
+pub(super) const TOOL: &str = "graph-push";
+
+/// What a run did with its records, for the summary line (records in = the sum of the statuses).
+#[derive(Debug, Default)]
+pub(super) struct Counts {
+    pub(super) records: u64,
+    pub(super) accepted: u64,
+    pub(super) unchanged: u64,
+    pub(super) stale: u64,
+    pub(super) skipped: u64,
+    pub(super) rejected: u64,
+    pub(super) failed: u64,
+    pub(super) malformed: u64,
+    pub(super) from_ledger: u64,
+    pub(super) would_send: u64,
+    pub(super) dry_requests: u64,
+}
 
 /// Everything a run is told.
 #[derive(Debug, Clone)]

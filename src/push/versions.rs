@@ -12,7 +12,8 @@ use crate::push::record::{self, Facts};
 use crate::push::targets::Target;
 use crate::time;
 
-use super::{echo_of, Pending, Run, Source, TOOL};
+use super::setup::TOOL;
+use super::{echo_of, Pending, Run, Source};
 
 impl Run {
     /// For a STIX key the ledger knows: keep the first `created`, and make

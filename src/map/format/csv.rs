@@ -15,8 +15,8 @@ use tempfile::NamedTempFile;
 
 use crate::error::{Error, Result};
 use crate::map::format::defender::{is_network, Action, DefenderOptions};
-use crate::map::format::select::{Emitted, Sink};
 use crate::map::format::text;
+use crate::map::format::writer::{Emitted, Sink};
 use crate::map::indicator::{defender_severity, HashAlgo, Indicator, Kind, SkipReason, Tlp};
 
 /// Sentinel rejects CSV files over 50 MB; parts stay at or under this many bytes.

@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::io::output::Output;
-use crate::map::format::select::{Emitted, Sink};
 use crate::map::format::text;
+use crate::map::format::writer::{Emitted, Sink};
 use crate::map::indicator::{defender_severity, Indicator, Kind, SkipReason};
 use crate::time::text::Secs;
 

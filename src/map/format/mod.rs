@@ -6,3 +6,4 @@ pub mod select;
 pub mod stix;
 pub mod text;
 pub mod tiindicator;
+pub mod writer;

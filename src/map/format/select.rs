@@ -1,14 +1,15 @@
-//! Output formats of `ioc-map`. Each format is a [`Sink`] that receives the
-//! indicators of one attribute at a time (its parts, primary first) and writes
-//! zero or more records. Adding a format = a [`Format`] variant, a `Sink`
-//! implementation and one arm in [`open`].
+//! The `--format` choice of `ioc-map` and the opening of its writer. Each
+//! format is a [`Sink`] (see `writer.rs`) that receives the indicators of one
+//! attribute at a time (its parts, primary first) and writes zero or more
+//! records. Adding a format = a [`Format`] variant, a `Sink` implementation and
+//! one arm in [`open`].
 
 use std::path::{Path, PathBuf};
 
 use crate::error::Result;
 use crate::io::output::Output;
 use crate::map::format::csv::{CsvFormat, CsvOptions, CsvSink};
-use crate::map::indicator::{Indicator, SkipReason};
+use crate::map::format::writer::Sink;
 
 /// `--format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -35,26 +36,6 @@ impl Format {
     pub fn filename_context(self) -> bool {
         matches!(self, Format::Tiindicator)
     }
-}
-
-/// What one attribute's indicators became.
-#[derive(Debug, PartialEq)]
-pub enum Emitted {
-    /// This many records were written (at least one).
-    Written(usize),
-    /// None was written, for this reason.
-    Skipped(SkipReason),
-}
-
-/// A destination for indicators.
-pub trait Sink {
-    /// Writes the records for one attribute's indicators (`parts` is never empty;
-    /// the primary part comes first). A part the format cannot express is left
-    /// out; when nothing is written the first part's reason is returned.
-    fn write(&mut self, parts: &[Indicator]) -> Result<Emitted>;
-
-    /// Flushes and completes the output (renames `-o FILE` into place).
-    fn finish(self: Box<Self>) -> Result<()>;
 }
 
 /// Options of all formats (each format reads its own).

@@ -7,9 +7,10 @@ use std::borrow::Borrow;
 use crate::error::Result;
 use crate::io::output::Output;
 use crate::json::write as jsonw;
-use crate::map::format::select::{Emitted, Sink};
 use crate::map::format::text;
+use crate::map::format::writer::{Emitted, Sink};
 use crate::map::indicator::{HashAlgo, Indicator, Kind, SkipReason, Tlp};
+use crate::misp::value::trim;
 use crate::time::text::Millis;
 use crate::time::Timestamp;
 
@@ -379,7 +380,7 @@ impl StixSink {
             .event
             .uuid
             .as_deref()
-            .map(text::trim)
+            .map(trim)
             .filter(|u| !u.is_empty());
         self.buf.extend_from_slice(
             b"{\"type\":\"indicator\",\"spec_version\":\"2.1\",\"id\":\"indicator--",
@@ -397,7 +398,7 @@ impl StixSink {
                 .write(&mut self.buf, &ind.event.orgc_uuid, |org, out| {
                     let org = org
                         .as_deref()
-                        .and_then(|u| uuid::Uuid::try_parse(text::trim(u)).ok());
+                        .and_then(|u| uuid::Uuid::try_parse(trim(u)).ok());
                     if let Some(org) = org {
                         out.extend_from_slice(b",\"created_by_ref\":");
                         jsonw::id(out, "identity", org);

@@ -2,18 +2,7 @@
 //! descriptions built from the event and the attribute, cut to a length.
 
 use crate::map::indicator::Indicator;
-
-/// `str::trim` with a fast exit for the usual value with nothing to trim
-/// (`str::trim` is an out-of-line, Unicode-aware call and shows in profiles).
-#[inline]
-pub fn trim(s: &str) -> &str {
-    // Unicode white space is ASCII white space (<= ' ') or not ASCII at all.
-    let plain = |b: &u8| *b > b' ' && *b < 0x80;
-    match (s.as_bytes().first(), s.as_bytes().last()) {
-        (Some(a), Some(z)) if plain(a) && plain(z) => s,
-        _ => s.trim(),
-    }
-}
+use crate::misp::value::trim;
 
 /// Cuts `s` to at most `max` characters, ending in `…` when cut.
 pub fn truncate(s: &mut String, max: usize) {

@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::io::output::Output;
-use crate::map::format::select::{Emitted, Sink};
 use crate::map::format::text;
+use crate::map::format::writer::{Emitted, Sink};
 use crate::map::indicator::{HashAlgo, Indicator, Kind, SkipReason, Tlp};
 use crate::time::text::Secs;
 

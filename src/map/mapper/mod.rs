@@ -19,7 +19,6 @@ use crate::map::policy::allowlist::Allowlist;
 use crate::map::policy::expiry::{ExpireFrom, Expiry};
 use smallvec::SmallVec;
 
-use crate::map::format::text::trim;
 use crate::map::ids::part_uuid;
 use crate::map::indicator::{
     ContextKey, EventContext, Indicator, Kind, ObjectContext, SkipReason, Tlp,
@@ -27,6 +26,7 @@ use crate::map::indicator::{
 use crate::map::mapper::normalize::{normalize, Norm};
 use crate::map::policy::warninglist::Warninglists;
 use crate::misp::model::{Attribute, Event, Object, ObjectStub, Tag};
+use crate::misp::value::trim;
 use crate::time::{self, Timestamp};
 
 /// The mapping policy (from the command line).

@@ -15,10 +15,10 @@ use std::sync::OnceLock;
 
 use ipnet::{IpNet, Ipv4Net};
 
-use crate::map::format::text::trim;
 use crate::map::indicator::{HashAlgo, Kind, RuleLang, SkipReason};
 use crate::map::mapper::refang::refang;
 use crate::map::policy::ipset::IpSet;
+use crate::misp::value::trim;
 
 fn invalid(why: impl Into<String>) -> SkipReason {
     SkipReason::InvalidValue(why.into())

@@ -41,7 +41,7 @@ pub fn refang(value: &str) -> std::borrow::Cow<'_, str> {
     let bracket = (value.bytes()).fold(0u8, |f, b| {
         f | u8::from(b == b'[') | u8::from(b == b'(') | u8::from(b == b'{')
     }) != 0;
-    if !bracket && !defanged_scheme(crate::map::format::text::trim(value)) {
+    if !bracket && !defanged_scheme(crate::misp::value::trim(value)) {
         return std::borrow::Cow::Borrowed(value);
     }
     let lower = value.to_ascii_lowercase();
