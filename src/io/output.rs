@@ -13,7 +13,9 @@ use tempfile::NamedTempFile;
 
 use crate::error::{Error, Result};
 
-enum Sink {
+/// Where an [`Output`] writes: stdout, a temporary file renamed into place on
+/// finish, or the same gzip-compressed.
+enum Destination {
     Stdout(BufWriter<io::StdoutLock<'static>>),
     File {
         path: PathBuf,
@@ -28,7 +30,7 @@ enum Sink {
 /// Where records go. Call [`Output::finish`] to flush (and rename a file into place);
 /// a file dropped without `finish` is removed, never left half-written.
 pub struct Output {
-    sink: Sink,
+    dest: Destination,
 }
 
 /// Creates a temporary file in the directory of `path`, so the rename is atomic.
@@ -46,7 +48,7 @@ fn temp_beside(path: &Path) -> Result<NamedTempFile> {
 impl Output {
     pub fn stdout() -> Self {
         Output {
-            sink: Sink::Stdout(BufWriter::with_capacity(256 * 1024, io::stdout().lock())),
+            dest: Destination::Stdout(BufWriter::with_capacity(256 * 1024, io::stdout().lock())),
         }
     }
 
@@ -62,29 +64,29 @@ impl Output {
     pub fn file(path: &Path, gzip: bool) -> Result<Self> {
         let writer = BufWriter::with_capacity(256 * 1024, temp_beside(path)?);
         let path = path.to_path_buf();
-        let sink = if gzip {
-            Sink::GzFile {
+        let dest = if gzip {
+            Destination::GzFile {
                 path,
                 writer: GzEncoder::new(writer, Compression::default()),
             }
         } else {
-            Sink::File { path, writer }
+            Destination::File { path, writer }
         };
-        Ok(Output { sink })
+        Ok(Output { dest })
     }
 
     fn map_err(&self, e: io::Error) -> Error {
-        match &self.sink {
-            Sink::Stdout(_) => Error::stdout(e),
-            Sink::File { path, .. } | Sink::GzFile { path, .. } => Error::io(path, e),
+        match &self.dest {
+            Destination::Stdout(_) => Error::stdout(e),
+            Destination::File { path, .. } | Destination::GzFile { path, .. } => Error::io(path, e),
         }
     }
 
     fn writer(&mut self) -> &mut dyn Write {
-        match &mut self.sink {
-            Sink::Stdout(w) => w,
-            Sink::File { writer, .. } => writer,
-            Sink::GzFile { writer, .. } => writer,
+        match &mut self.dest {
+            Destination::Stdout(w) => w,
+            Destination::File { writer, .. } => writer,
+            Destination::GzFile { writer, .. } => writer,
         }
     }
 
@@ -112,10 +114,10 @@ impl Output {
 
     /// Flushes stdout, or completes and renames the file into place.
     pub fn finish(self) -> Result<()> {
-        match self.sink {
-            Sink::Stdout(mut w) => w.flush().map_err(Error::stdout),
-            Sink::File { path, writer } => persist(&path, writer),
-            Sink::GzFile { path, writer } => {
+        match self.dest {
+            Destination::Stdout(mut w) => w.flush().map_err(Error::stdout),
+            Destination::File { path, writer } => persist(&path, writer),
+            Destination::GzFile { path, writer } => {
                 let inner = writer.finish().map_err(|e| Error::io(&path, e))?;
                 persist(&path, inner)
             }

@@ -82,7 +82,7 @@ impl HashAlgo {
 
 /// What an observable is, as far as the output formats care.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kind {
+pub enum ValueKind {
     /// An IPv4 address, or a CIDR block when `cidr`.
     Ipv4 {
         cidr: bool,
@@ -148,36 +148,36 @@ impl RuleLang {
     }
 }
 
-impl Kind {
+impl ValueKind {
     /// Defender for Endpoint's `indicatorType` for this observable (REFERENCE §15.2),
     /// or why Defender cannot express it.
     pub fn defender_type(self) -> Result<&'static str, SkipReason> {
         let no = |what: &str| Err(SkipReason::NotExpressible(format!("defender: {what}")));
         match self {
-            Kind::Ipv4 { cidr: false } | Kind::Ipv6 { cidr: false } => Ok("IpAddress"),
-            Kind::Ipv4 { cidr: true } | Kind::Ipv6 { cidr: true } => no("CIDR"),
-            Kind::Domain => Ok("DomainName"),
-            Kind::Url => Ok("Url"),
-            Kind::Hash(HashAlgo::Md5) => Ok("FileMd5"),
-            Kind::Hash(HashAlgo::Sha1) => Ok("FileSha1"),
-            Kind::Hash(HashAlgo::Sha256) => Ok("FileSha256"),
-            Kind::X509(HashAlgo::Sha1) => Ok("CertificateThumbprint"),
-            Kind::Hash(_) => no("hash type"),
-            Kind::X509(_) => no("certificate fingerprint other than SHA-1"),
-            Kind::Email
-            | Kind::EmailDisplayName
-            | Kind::EmailSubject
-            | Kind::EmailReplyTo
-            | Kind::EmailXMailer
-            | Kind::EmailAttachment => no("e-mail"),
-            Kind::FileName => no("file name"),
-            Kind::RegistryKey => no("registry key"),
-            Kind::Mutex => no("mutex"),
-            Kind::AutonomousSystem => no("AS number"),
-            Kind::MacAddress => no("MAC address"),
-            Kind::UserAgent => no("user agent"),
-            Kind::GithubUsername => no("user account"),
-            Kind::Rule(_) => no("detection rule"),
+            ValueKind::Ipv4 { cidr: false } | ValueKind::Ipv6 { cidr: false } => Ok("IpAddress"),
+            ValueKind::Ipv4 { cidr: true } | ValueKind::Ipv6 { cidr: true } => no("CIDR"),
+            ValueKind::Domain => Ok("DomainName"),
+            ValueKind::Url => Ok("Url"),
+            ValueKind::Hash(HashAlgo::Md5) => Ok("FileMd5"),
+            ValueKind::Hash(HashAlgo::Sha1) => Ok("FileSha1"),
+            ValueKind::Hash(HashAlgo::Sha256) => Ok("FileSha256"),
+            ValueKind::X509(HashAlgo::Sha1) => Ok("CertificateThumbprint"),
+            ValueKind::Hash(_) => no("hash type"),
+            ValueKind::X509(_) => no("certificate fingerprint other than SHA-1"),
+            ValueKind::Email
+            | ValueKind::EmailDisplayName
+            | ValueKind::EmailSubject
+            | ValueKind::EmailReplyTo
+            | ValueKind::EmailXMailer
+            | ValueKind::EmailAttachment => no("e-mail"),
+            ValueKind::FileName => no("file name"),
+            ValueKind::RegistryKey => no("registry key"),
+            ValueKind::Mutex => no("mutex"),
+            ValueKind::AutonomousSystem => no("AS number"),
+            ValueKind::MacAddress => no("MAC address"),
+            ValueKind::UserAgent => no("user agent"),
+            ValueKind::GithubUsername => no("user account"),
+            ValueKind::Rule(_) => no("detection rule"),
         }
     }
 }
@@ -279,7 +279,7 @@ pub struct Indicator {
     pub misp_type: String,
     /// The MISP type of this part (`sha256` or `filename` for `filename|sha256`).
     pub part_type: String,
-    pub kind: Kind,
+    pub kind: ValueKind,
     /// Normalised value (CONTRACT §3).
     pub value: String,
     /// The port of `ip-*|port` and `hostname|port`.

@@ -14,9 +14,9 @@ use crate::io::input::{Lines, Location};
 use crate::io::ndjson::{Record, Records};
 use crate::io::output::Output;
 use crate::map::format::select::{self, Format, FormatOptions};
-use crate::map::format::writer::{Emitted, Sink};
+use crate::map::format::writer::{Emitted, FormatWriter};
 use crate::map::indicator::SkipReason;
-use crate::map::mapper::{mapped_types, EventInfo, MapOptions, Mapper, ObjectInfo, Parts};
+use crate::map::mapper::{mapped_types, EventFacts, MapOptions, Mapper, ObjectInfo, Parts};
 use crate::map::policy::allowlist::Allowlist;
 use crate::map::policy::warninglist::Warninglists;
 use crate::misp::model::{is_feed_manifest, Attribute, Line, LineKind};
@@ -94,7 +94,7 @@ struct SkippedLine<'a> {
 
 struct Run {
     mapper: Mapper,
-    sink: Box<dyn Sink>,
+    sink: Box<dyn FormatWriter>,
     skipped_out: Option<Output>,
     strict: bool,
     parts: Parts,
@@ -307,7 +307,7 @@ impl Run {
                 Ok(())
             }
             LineKind::Event(e) => {
-                let ev = EventInfo::new(Some(e), None);
+                let ev = EventFacts::new(Some(e), None);
                 for a in &e.attributes {
                     self.attribute(at, a, None, &ev)?;
                 }
@@ -343,7 +343,7 @@ impl Run {
         a: &Attribute<'_>,
         line_event: Option<&crate::misp::model::Event<'_>>,
     ) -> Result<()> {
-        let ev = EventInfo::new(a.event.as_deref().or(line_event), a.event_uuid.as_deref());
+        let ev = EventFacts::new(a.event.as_deref().or(line_event), a.event_uuid.as_deref());
         let obj = a.object.as_deref().map(ObjectInfo::of_stub);
         self.attribute(at, a, obj, &ev)
     }
@@ -353,7 +353,7 @@ impl Run {
         at: &Location,
         a: &Attribute<'_>,
         obj: Option<ObjectInfo<'_>>,
-        ev: &EventInfo<'_>,
+        ev: &EventFacts<'_>,
     ) -> Result<()> {
         self.stats.attributes += 1;
         let outcome = match self.mapper.map(a, obj, ev, &mut self.parts) {

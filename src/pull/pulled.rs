@@ -93,7 +93,7 @@ struct ObjectFields {
 
 /// What the puller needs to know about one `{"Event":…}`.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct EventInfo {
+pub struct PulledEvent {
     pub id: Option<i64>,
     pub uuid: Option<String>,
     pub timestamp: Option<i64>,
@@ -105,7 +105,7 @@ pub struct EventInfo {
 }
 
 /// Reads one `{"Event":…}` (and checks it is valid JSON).
-pub fn event_info(bytes: &[u8]) -> Result<EventInfo, serde_json::Error> {
+pub fn event_info(bytes: &[u8]) -> Result<PulledEvent, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let e = object::<_, EventDoc>(&mut de)?.event;
     de.end()?;
@@ -116,7 +116,7 @@ pub fn event_info(bytes: &[u8]) -> Result<EventInfo, serde_json::Error> {
         .iter()
         .map(|o| o.attributes.as_ref().map_or(0, |a| a.len() as u64))
         .sum();
-    Ok(EventInfo {
+    Ok(PulledEvent {
         id: e.id,
         uuid: e.uuid,
         timestamp: e.timestamp,
@@ -203,17 +203,17 @@ struct AttributeFields {
 
 /// What the puller needs to know about one attribute of `/attributes/restSearch`.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct AttributeInfo {
+pub struct PulledAttribute {
     pub id: Option<i64>,
     pub event_id: Option<i64>,
 }
 
 /// Reads one bare attribute object (and checks it is valid JSON).
-pub fn attribute_info(bytes: &[u8]) -> Result<AttributeInfo, serde_json::Error> {
+pub fn attribute_info(bytes: &[u8]) -> Result<PulledAttribute, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let a: AttributeFields = object(&mut de)?;
     de.end()?;
-    Ok(AttributeInfo {
+    Ok(PulledAttribute {
         id: a.id,
         event_id: a.event_id,
     })

@@ -23,7 +23,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::push::record::{self, Kind};
+use crate::push::record::{self, RecordKind};
 
 const LIVE: u64 = 1 << 63;
 const SEEN: u64 = 1 << 62;
@@ -120,7 +120,7 @@ struct Line {
 
 pub struct Ledger {
     path: PathBuf,
-    kind: Kind,
+    kind: RecordKind,
     /// None in a dry run: nothing is ever written.
     writer: Option<BufWriter<File>>,
     reader: Option<File>,
@@ -141,7 +141,7 @@ impl Ledger {
     /// (dry run) never creates or changes the file.
     pub fn open(
         path: &Path,
-        kind: Kind,
+        kind: RecordKind,
         target: &str,
         workspace: &str,
         read_only: bool,
@@ -525,7 +525,7 @@ mod tests {
     fn accept<'a>(key: &'a str, hash: u64, live: bool, record: &'a [u8]) -> Accepted<'a> {
         Accepted {
             key,
-            key_hash: record::key_hash(Kind::Stix, key),
+            key_hash: record::key_hash(RecordKind::Stix, key),
             content_hash: hash,
             modified: Some(1000),
             valid_end: Some(5000),
@@ -542,7 +542,7 @@ mod tests {
     #[test]
     fn key_index_merges_and_finds_everything() {
         let mut idx = KeyIndex::default();
-        let key = |i: u64| record::key_hash(Kind::Graph, &i.to_string());
+        let key = |i: u64| record::key_hash(RecordKind::Graph, &i.to_string());
         let entry = |i: u64| Entry {
             word: i,
             ..Entry::default()
@@ -570,7 +570,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("l.ledger");
         {
-            let mut l = Ledger::open(&path, Kind::Stix, "sentinel", "ws", false).unwrap();
+            let mut l = Ledger::open(&path, RecordKind::Stix, "sentinel", "ws", false).unwrap();
             l.append(&accept("a", 1, true, b"{\"id\":\"a\",\"v\":1}"))
                 .unwrap();
             l.append(&accept("b", 2, true, b"{\"id\":\"b\"}")).unwrap();
@@ -582,33 +582,33 @@ mod tests {
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
         f.write_all(b"{\"key\":\"c\",\"hash\":\"00").unwrap();
         drop(f);
-        let mut l = Ledger::open(&path, Kind::Stix, "sentinel", "ws", false).unwrap();
+        let mut l = Ledger::open(&path, RecordKind::Stix, "sentinel", "ws", false).unwrap();
         assert_eq!(l.len(), 2);
-        let a = l.get(record::key_hash(Kind::Stix, "a")).unwrap();
+        let a = l.get(record::key_hash(RecordKind::Stix, "a")).unwrap();
         assert!(!a.live());
         assert_eq!(a.content_hash, 3);
         let (key, rec) = l.stored(&a).unwrap();
         assert_eq!(key, "a");
         assert_eq!(rec["v"], 2);
         assert!(!std::fs::read_to_string(&path).unwrap().contains("\"c\""));
-        assert!(Ledger::open(&path, Kind::Stix, "sentinel", "other", false).is_err());
+        assert!(Ledger::open(&path, RecordKind::Stix, "sentinel", "other", false).is_err());
     }
 
     #[test]
     fn seen_and_missing() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("l.ledger");
-        let mut l = Ledger::open(&path, Kind::Stix, "sentinel", "ws", false).unwrap();
+        let mut l = Ledger::open(&path, RecordKind::Stix, "sentinel", "ws", false).unwrap();
         for k in ["a", "b", "c"] {
             l.append(&accept(k, 1, true, b"{}")).unwrap();
         }
         assert!(l.missing(0).is_empty(), "accepted in this run means seen");
         l.sync().unwrap();
         // The next run.
-        let mut l = Ledger::open(&path, Kind::Stix, "sentinel", "ws", false).unwrap();
-        assert!(!l.mark_seen(record::key_hash(Kind::Stix, "b")));
+        let mut l = Ledger::open(&path, RecordKind::Stix, "sentinel", "ws", false).unwrap();
+        assert!(!l.mark_seen(record::key_hash(RecordKind::Stix, "b")));
         assert!(
-            l.mark_seen(record::key_hash(Kind::Stix, "b")),
+            l.mark_seen(record::key_hash(RecordKind::Stix, "b")),
             "a duplicate"
         );
         assert_eq!(l.active_count(0), 3);
@@ -616,8 +616,8 @@ mod tests {
         assert_eq!(
             l.missing(0),
             vec![
-                record::key_hash(Kind::Stix, "a"),
-                record::key_hash(Kind::Stix, "c")
+                record::key_hash(RecordKind::Stix, "a"),
+                record::key_hash(RecordKind::Stix, "c")
             ]
         );
     }
@@ -627,18 +627,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("l.ledger");
         {
-            let mut l = Ledger::open(&path, Kind::Stix, "sentinel", "ws", false).unwrap();
+            let mut l = Ledger::open(&path, RecordKind::Stix, "sentinel", "ws", false).unwrap();
             for i in 0..1100u64 {
                 l.append(&accept("a", i, true, b"{\"x\":1}")).unwrap();
             }
             l.append(&accept("b", 7, true, b"{\"y\":2}")).unwrap();
             l.sync().unwrap();
         }
-        let mut l = Ledger::open(&path, Kind::Stix, "sentinel", "ws", false).unwrap();
+        let mut l = Ledger::open(&path, RecordKind::Stix, "sentinel", "ws", false).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 3);
-        let b = l.get(record::key_hash(Kind::Stix, "b")).unwrap();
+        let b = l.get(record::key_hash(RecordKind::Stix, "b")).unwrap();
         assert_eq!(l.stored(&b).unwrap().1["y"], 2);
-        let a = l.get(record::key_hash(Kind::Stix, "a")).unwrap();
+        let a = l.get(record::key_hash(RecordKind::Stix, "a")).unwrap();
         assert_eq!(a.content_hash, 1099);
     }
 
@@ -646,7 +646,7 @@ mod tests {
     fn dry_run_never_creates_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("l.ledger");
-        let l = Ledger::open(&path, Kind::Stix, "sentinel", "ws", true).unwrap();
+        let l = Ledger::open(&path, RecordKind::Stix, "sentinel", "ws", true).unwrap();
         assert!(l.is_empty());
         assert!(!path.exists());
     }

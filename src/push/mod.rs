@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use self::ledger::{Accepted, Entry, Ledger, RunKeys};
 use self::pacer::Pacer;
-use self::record::{Facts, Kind};
+use self::record::{Facts, RecordKind};
 use self::targets::{Endpoints, Target};
 use self::uploader::{Outcome, Stats, Uploader};
 use crate::cli::exit;
@@ -437,7 +437,7 @@ impl Run {
                 let reason = duplicate.then_some("duplicate in this run");
                 return self.status(&facts.key, "unchanged", reason, &source);
             }
-            if kind == Kind::Stix && e.live() {
+            if kind == RecordKind::Stix && e.live() {
                 let modified = facts.modified.as_ref().map_or(i64::MIN, record::millis);
                 if modified < e.modified {
                     let holder = if self.ledger.is_some() {
@@ -467,10 +467,10 @@ impl Run {
         }
         let mut facts = facts;
         let bumped = match (kind, entry) {
-            (Kind::Stix, Some(e)) if self.ledger.is_some() => {
+            (RecordKind::Stix, Some(e)) if self.ledger.is_some() => {
                 self.bump_version(&mut v, &facts, &e)?
             }
-            (Kind::Stix, Some(e)) => versions::bump_past_sent(&mut v, &mut facts, e.modified),
+            (RecordKind::Stix, Some(e)) => versions::bump_past_sent(&mut v, &mut facts, e.modified),
             _ => None,
         };
         let body = bumped.unwrap_or_else(|| line.clone());
@@ -780,11 +780,11 @@ impl Run {
 }
 
 /// What the remote echoes to identify a record in its per-record answer.
-fn echo_of(kind: Kind, v: &Value) -> String {
+fn echo_of(kind: RecordKind, v: &Value) -> String {
     let field = match kind {
-        Kind::Stix => "id",
-        Kind::Defender => "indicatorValue",
-        Kind::Graph => "externalId",
+        RecordKind::Stix => "id",
+        RecordKind::Defender => "indicatorValue",
+        RecordKind::Graph => "externalId",
     };
     v.get(field)
         .and_then(Value::as_str)

@@ -8,27 +8,27 @@ use crate::time::{self, Timestamp};
 
 /// The three record kinds `ioc-map` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub enum RecordKind {
     Stix,
     Defender,
     Graph,
 }
 
-impl Kind {
+impl RecordKind {
     pub fn name(self) -> &'static str {
         match self {
-            Kind::Stix => "STIX",
-            Kind::Defender => "Defender indicator",
-            Kind::Graph => "Graph tiIndicator",
+            RecordKind::Stix => "STIX",
+            RecordKind::Defender => "Defender indicator",
+            RecordKind::Graph => "Graph tiIndicator",
         }
     }
 
     /// The field that ends the record's validity.
     pub fn validity_field(self) -> &'static str {
         match self {
-            Kind::Stix => "valid_until",
-            Kind::Defender => "expirationTime",
-            Kind::Graph => "expirationDateTime",
+            RecordKind::Stix => "valid_until",
+            RecordKind::Defender => "expirationTime",
+            RecordKind::Graph => "expirationDateTime",
         }
     }
 }
@@ -59,16 +59,16 @@ const GRAPH_OBSERVABLES: &[&str] = &[
 ];
 
 /// Recognises a record's kind by its shape (CONTRACT §2).
-pub fn kind_of(v: &Value) -> Option<Kind> {
+pub fn kind_of(v: &Value) -> Option<RecordKind> {
     let o = v.as_object()?;
     if o.contains_key("type") && o.contains_key("spec_version") {
-        Some(Kind::Stix)
+        Some(RecordKind::Stix)
     } else if o.contains_key("indicatorType") && o.contains_key("indicatorValue") {
-        Some(Kind::Defender)
+        Some(RecordKind::Defender)
     } else if o.contains_key("targetProduct")
         || GRAPH_OBSERVABLES.iter().any(|f| o.contains_key(*f))
     {
-        Some(Kind::Graph)
+        Some(RecordKind::Graph)
     } else {
         None
     }
@@ -105,20 +105,20 @@ fn time_field(o: &Map<String, Value>, f: &str) -> Result<Option<Timestamp>, Stri
 }
 
 /// The key of a record of a known kind, or why it has none.
-pub fn key_of(kind: Kind, o: &Map<String, Value>) -> Result<String, String> {
+pub fn key_of(kind: RecordKind, o: &Map<String, Value>) -> Result<String, String> {
     match kind {
-        Kind::Stix => str_field(o, "id")
+        RecordKind::Stix => str_field(o, "id")
             .filter(|s| !s.is_empty())
             .map(str::to_string)
             .ok_or_else(|| "STIX object without an id".to_string()),
-        Kind::Defender => match (
+        RecordKind::Defender => match (
             str_field(o, "indicatorType"),
             str_field(o, "indicatorValue"),
         ) {
             (Some(t), Some(v)) if !t.is_empty() && !v.is_empty() => Ok(format!("{t}:{v}")),
             _ => Err("indicatorType or indicatorValue empty or not a string".to_string()),
         },
-        Kind::Graph => str_field(o, "externalId")
+        RecordKind::Graph => str_field(o, "externalId")
             .filter(|s| !s.is_empty())
             .map(str::to_string)
             .ok_or_else(|| "tiIndicator without an externalId".to_string()),
@@ -126,7 +126,7 @@ pub fn key_of(kind: Kind, o: &Map<String, Value>) -> Result<String, String> {
 }
 
 /// Hashes a key of a kind into the ledger's 128-bit index key.
-pub fn key_hash(kind: Kind, key: &str) -> u128 {
+pub fn key_hash(kind: RecordKind, key: &str) -> u128 {
     let mut h = sha1_smol::Sha1::new();
     h.update(kind.name().as_bytes());
     h.update(&[0]);
@@ -136,18 +136,18 @@ pub fn key_hash(kind: Kind, key: &str) -> u128 {
 }
 
 /// Reads the facts of a record of a known kind. `now` decides live or retired.
-pub fn facts(kind: Kind, v: &Value, now: &Timestamp) -> Result<Facts, String> {
+pub fn facts(kind: RecordKind, v: &Value, now: &Timestamp) -> Result<Facts, String> {
     let o = v.as_object().ok_or("not a JSON object")?;
     let key = key_of(kind, o)?;
     let valid_end = time_field(o, kind.validity_field())?;
     let modified = match kind {
-        Kind::Stix => Some(time_field(o, "modified")?.ok_or("STIX object without modified")?),
+        RecordKind::Stix => Some(time_field(o, "modified")?.ok_or("STIX object without modified")?),
         _ => None,
     };
     let revoked = match kind {
-        Kind::Stix => o.get("revoked") == Some(&Value::Bool(true)),
-        Kind::Graph => o.get("isActive") == Some(&Value::Bool(false)),
-        Kind::Defender => false,
+        RecordKind::Stix => o.get("revoked") == Some(&Value::Bool(true)),
+        RecordKind::Graph => o.get("isActive") == Some(&Value::Bool(false)),
+        RecordKind::Defender => false,
     };
     let live = !revoked && valid_end.map_or(true, |end| end > *now);
     Ok(Facts {
@@ -162,7 +162,7 @@ pub fn facts(kind: Kind, v: &Value, now: &Timestamp) -> Result<Facts, String> {
 
 /// A stable 64-bit hash of the record's content: keys sorted, and without
 /// the fields that change on every mapping run (CONTRACT §6).
-pub fn content_hash(kind: Kind, o: &Map<String, Value>) -> u64 {
+pub fn content_hash(kind: RecordKind, o: &Map<String, Value>) -> u64 {
     let skip = ["created", "modified", "valid_from", kind.validity_field()];
     let mut h = sha1_smol::Sha1::new();
     let mut keys: Vec<&String> = o.keys().filter(|k| !skip.contains(&k.as_str())).collect();
@@ -230,14 +230,14 @@ mod tests {
 
     #[test]
     fn kinds_by_shape() {
-        assert_eq!(kind_of(&stix()), Some(Kind::Stix));
+        assert_eq!(kind_of(&stix()), Some(RecordKind::Stix));
         assert_eq!(
             kind_of(&json!({"indicatorType":"DomainName","indicatorValue":"x.example"})),
-            Some(Kind::Defender)
+            Some(RecordKind::Defender)
         );
         assert_eq!(
             kind_of(&json!({"externalId":"u","domainName":"x.example"})),
-            Some(Kind::Graph)
+            Some(RecordKind::Graph)
         );
         assert_eq!(kind_of(&json!({"Event":{}})), None);
         assert_eq!(kind_of(&json!([1])), None);
@@ -245,20 +245,20 @@ mod tests {
 
     #[test]
     fn keys_and_liveness() {
-        let f = facts(Kind::Stix, &stix(), &now()).unwrap();
+        let f = facts(RecordKind::Stix, &stix(), &now()).unwrap();
         assert_eq!(f.key, "indicator--4c0b5f5e-8e1a-4c1e-9d7a-2f0c7d2b9a11");
         assert!(f.live);
         let mut retired = stix();
         retired["valid_until"] = json!("2026-11-28T00:00:00.000Z");
-        assert!(!facts(Kind::Stix, &retired, &now()).unwrap().live);
+        assert!(!facts(RecordKind::Stix, &retired, &now()).unwrap().live);
         let mut revoked = stix();
         revoked["revoked"] = json!(true);
-        assert!(!facts(Kind::Stix, &revoked, &now()).unwrap().live);
+        assert!(!facts(RecordKind::Stix, &revoked, &now()).unwrap().live);
         let d = json!({"indicatorType":"IpAddress","indicatorValue":"192.0.2.1","expirationTime":"2026-01-01T00:00:00Z"});
-        let f = facts(Kind::Defender, &d, &now()).unwrap();
+        let f = facts(RecordKind::Defender, &d, &now()).unwrap();
         assert_eq!(f.key, "IpAddress:192.0.2.1");
         assert!(!f.live);
-        assert!(facts(Kind::Graph, &json!({"domainName":"x"}), &now()).is_err());
+        assert!(facts(RecordKind::Graph, &json!({"domainName":"x"}), &now()).is_err());
     }
 
     #[test]
@@ -267,7 +267,7 @@ mod tests {
         let mut b = stix();
         b["modified"] = json!("2026-04-01T00:00:00.000Z");
         b["valid_until"] = json!("2028-01-01T00:00:00Z");
-        let hash = |v: &Value| content_hash(Kind::Stix, v.as_object().unwrap());
+        let hash = |v: &Value| content_hash(RecordKind::Stix, v.as_object().unwrap());
         assert_eq!(hash(&a), hash(&b));
         let reordered: Value = serde_json::from_str(
             &serde_json::to_string(&json!({"pattern_type":"stix","x":{"b":1,"a":2}})).unwrap(),
@@ -280,8 +280,8 @@ mod tests {
         b["pattern"] = json!("[domain-name:value = 'other.example']");
         assert_ne!(hash(&a), hash(&b));
         assert_ne!(
-            key_hash(Kind::Stix, "a"),
-            key_hash(Kind::Graph, "a"),
+            key_hash(RecordKind::Stix, "a"),
+            key_hash(RecordKind::Graph, "a"),
             "kinds never share an index key"
         );
     }

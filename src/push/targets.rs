@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::push::record::Kind;
+use crate::push::record::RecordKind;
 
 /// Where `graph-push` uploads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -28,11 +28,11 @@ impl Target {
     }
 
     /// The record kind the target takes.
-    pub fn kind(self) -> Kind {
+    pub fn kind(self) -> RecordKind {
         match self {
-            Target::Sentinel => Kind::Stix,
-            Target::Defender => Kind::Defender,
-            Target::Graph => Kind::Graph,
+            Target::Sentinel => RecordKind::Stix,
+            Target::Defender => RecordKind::Defender,
+            Target::Graph => RecordKind::Graph,
         }
     }
 

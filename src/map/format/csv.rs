@@ -16,8 +16,8 @@ use tempfile::NamedTempFile;
 use crate::error::{Error, Result};
 use crate::map::format::defender::{is_network, Action, DefenderOptions};
 use crate::map::format::text;
-use crate::map::format::writer::{Emitted, Sink};
-use crate::map::indicator::{defender_severity, HashAlgo, Indicator, Kind, SkipReason, Tlp};
+use crate::map::format::writer::{Emitted, FormatWriter};
+use crate::map::indicator::{defender_severity, HashAlgo, Indicator, SkipReason, Tlp, ValueKind};
 
 /// Sentinel rejects CSV files over 50 MB; parts stay at or under this many bytes.
 pub const SENTINEL_MAX_BYTES: u64 = 50_000_000;
@@ -310,7 +310,7 @@ impl CsvSink {
     }
 }
 
-impl Sink for CsvSink {
+impl FormatWriter for CsvSink {
     fn write(&mut self, parts: &[Indicator]) -> Result<Emitted> {
         let mut written = 0;
         let mut first_skip = None;
@@ -421,19 +421,19 @@ fn sentinel_row(
 }
 
 /// The STIX observable type for the CSV template's `observableType`, or why none fits.
-pub fn sentinel_observable(kind: Kind) -> std::result::Result<&'static str, SkipReason> {
+pub fn sentinel_observable(kind: ValueKind) -> std::result::Result<&'static str, SkipReason> {
     let no = |what: &str| {
         Err(SkipReason::NotExpressible(format!(
             "sentinel-csv: {what} (use --format stix)"
         )))
     };
     match kind {
-        Kind::Ipv4 { .. } => Ok("ipv4-addr"),
-        Kind::Ipv6 { .. } => Ok("ipv6-addr"),
-        Kind::Domain => Ok("domain-name"),
-        Kind::Url => Ok("url"),
-        Kind::Email => Ok("email-addr"),
-        Kind::Hash(_) | Kind::X509(_) | Kind::FileName => {
+        ValueKind::Ipv4 { .. } => Ok("ipv4-addr"),
+        ValueKind::Ipv6 { .. } => Ok("ipv6-addr"),
+        ValueKind::Domain => Ok("domain-name"),
+        ValueKind::Url => Ok("url"),
+        ValueKind::Email => Ok("email-addr"),
+        ValueKind::Hash(_) | ValueKind::X509(_) | ValueKind::FileName => {
             no("file indicators need the File template, whose columns are undocumented")
         }
         _ => no("not a single-value observable of the CSV template"),
@@ -452,13 +452,13 @@ fn defender_row(
     let itype = ind.kind.defender_type()?;
     let refuse = |why: &str| Err(SkipReason::NotExpressible(format!("defender-csv: {why}")));
     match ind.kind {
-        Kind::Hash(HashAlgo::Md5) => {
+        ValueKind::Hash(HashAlgo::Md5) => {
             return refuse("MD5 (the file import takes no FileMd5; use --format defender)")
         }
-        Kind::X509(_) => return refuse(
+        ValueKind::X509(_) => return refuse(
             "certificate (the file import takes no CertificateThumbprint; use --format defender)",
         ),
-        Kind::Url if !ind.value.contains("://") => return refuse("relative URI"),
+        ValueKind::Url if !ind.value.contains("://") => return refuse("relative URI"),
         _ => {}
     }
     if opts.action == Action::BlockAndRemediate && is_network(ind.kind) {
@@ -510,7 +510,7 @@ mod tests {
     use std::fs;
     use uuid::Uuid;
 
-    fn ind(kind: Kind, part_type: &str, value: &str) -> Indicator {
+    fn ind(kind: ValueKind, part_type: &str, value: &str) -> Indicator {
         let t = |s| parse_rfc3339(s).unwrap();
         Indicator {
             id: Uuid::from_u128(1),
@@ -581,7 +581,7 @@ mod tests {
     fn sentinel_row_and_header() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.csv");
-        let mut i = ind(Kind::Domain, "domain", "login.example.org");
+        let mut i = ind(ValueKind::Domain, "domain", "login.example.org");
         i.tlp = Tlp::AmberStrict;
         i.labels.push("a,b".into());
         write_all(
@@ -601,20 +601,20 @@ mod tests {
     #[test]
     fn sentinel_observable_types() {
         assert_eq!(
-            sentinel_observable(Kind::Ipv4 { cidr: false }),
+            sentinel_observable(ValueKind::Ipv4 { cidr: false }),
             Ok("ipv4-addr")
         );
         assert_eq!(
-            sentinel_observable(Kind::Ipv6 { cidr: true }),
+            sentinel_observable(ValueKind::Ipv6 { cidr: true }),
             Ok("ipv6-addr")
         );
-        assert_eq!(sentinel_observable(Kind::Url), Ok("url"));
-        assert_eq!(sentinel_observable(Kind::Email), Ok("email-addr"));
+        assert_eq!(sentinel_observable(ValueKind::Url), Ok("url"));
+        assert_eq!(sentinel_observable(ValueKind::Email), Ok("email-addr"));
         for k in [
-            Kind::Hash(HashAlgo::Sha256),
-            Kind::Mutex,
-            Kind::RegistryKey,
-            Kind::EmailSubject,
+            ValueKind::Hash(HashAlgo::Sha256),
+            ValueKind::Mutex,
+            ValueKind::RegistryKey,
+            ValueKind::EmailSubject,
         ] {
             assert_eq!(
                 sentinel_observable(k).unwrap_err().code(),
@@ -630,7 +630,7 @@ mod tests {
             (Tlp::Green, "green"),
             (Tlp::Red, "red"),
         ] {
-            let mut i = ind(Kind::Url, "url", "http://x.example/");
+            let mut i = ind(ValueKind::Url, "url", "http://x.example/");
             i.tlp = tlp;
             assert_eq!(srow(&i).unwrap()[8], level);
         }
@@ -638,7 +638,7 @@ mod tests {
 
     #[test]
     fn defender_row_fields() {
-        let mut i = ind(Kind::Domain, "hostname|port", "c2.example.net");
+        let mut i = ind(ValueKind::Domain, "hostname|port", "c2.example.net");
         i.part_type = "hostname".into();
         i.port = Some(8443);
         i.comment = Some("seen\nin logs".into());
@@ -664,30 +664,37 @@ mod tests {
     fn defender_skips_what_its_import_refuses() {
         let opts = DefenderOptions::default();
         let skip = |i: Indicator| drow(&i, &opts).unwrap_err().to_string();
-        assert!(skip(ind(Kind::Hash(HashAlgo::Md5), "md5", &"a".repeat(32))).contains("FileMd5"));
+        assert!(
+            skip(ind(ValueKind::Hash(HashAlgo::Md5), "md5", &"a".repeat(32))).contains("FileMd5")
+        );
         assert!(skip(ind(
-            Kind::X509(HashAlgo::Sha1),
+            ValueKind::X509(HashAlgo::Sha1),
             "x509-fingerprint-sha1",
             &"a".repeat(40)
         ))
         .contains("CertificateThumbprint"));
-        assert!(skip(ind(Kind::Ipv4 { cidr: true }, "ip-dst", "198.51.100.0/24")).contains("CIDR"));
-        assert!(skip(ind(Kind::Email, "email", "a@example.org")).contains("e-mail"));
+        assert!(skip(ind(
+            ValueKind::Ipv4 { cidr: true },
+            "ip-dst",
+            "198.51.100.0/24"
+        ))
+        .contains("CIDR"));
+        assert!(skip(ind(ValueKind::Email, "email", "a@example.org")).contains("e-mail"));
         assert!(drow(
-            &ind(Kind::Hash(HashAlgo::Sha1), "sha1", &"a".repeat(40)),
+            &ind(ValueKind::Hash(HashAlgo::Sha1), "sha1", &"a".repeat(40)),
             &opts
         )
         .is_ok());
-        let mut retired = ind(Kind::Url, "url", "http://x.example/");
+        let mut retired = ind(ValueKind::Url, "url", "http://x.example/");
         retired.retired = true;
         assert_eq!(drow(&retired, &opts), Err(SkipReason::DeletedNoRetirement));
         let bar = DefenderOptions {
             action: Action::BlockAndRemediate,
             ..opts.clone()
         };
-        assert!(drow(&ind(Kind::Url, "url", "http://x.example/"), &bar).is_err());
+        assert!(drow(&ind(ValueKind::Url, "url", "http://x.example/"), &bar).is_err());
         assert!(drow(
-            &ind(Kind::Hash(HashAlgo::Sha256), "sha256", &"b".repeat(64)),
+            &ind(ValueKind::Hash(HashAlgo::Sha256), "sha256", &"b".repeat(64)),
             &bar
         )
         .is_ok());
@@ -703,14 +710,14 @@ mod tests {
             CsvOptions::for_format(CsvFormat::Defender, None),
         )
         .unwrap();
-        let a = ind(Kind::Domain, "domain", "c2.example.net");
+        let a = ind(ValueKind::Domain, "domain", "c2.example.net");
         assert_eq!(sink.write(&a).unwrap(), Outcome::Written);
         assert_eq!(
             sink.write(&a).unwrap(),
             Outcome::Skipped(SkipReason::DuplicateKey)
         );
         assert_eq!(
-            sink.write(&ind(Kind::Url, "url", "http://c2.example.net"))
+            sink.write(&ind(ValueKind::Url, "url", "http://c2.example.net"))
                 .unwrap(),
             Outcome::Written
         );
@@ -727,7 +734,7 @@ mod tests {
         fs::write(numbered(&path, 4), "stale").unwrap();
         fs::write(numbered(&path, 6), "not ours").unwrap();
         let inds: Vec<Indicator> = (0..5)
-            .map(|n| ind(Kind::Domain, "domain", &format!("h{n}.example.net")))
+            .map(|n| ind(ValueKind::Domain, "domain", &format!("h{n}.example.net")))
             .collect();
         let opts = CsvOptions::for_format(CsvFormat::Defender, Some(2));
         let paths = write_all(CsvFormat::Defender, &path, opts, &inds);
@@ -767,7 +774,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.csv");
         let header_len = encode(SENTINEL_HEADER).unwrap().len() as u64;
-        let one = ind(Kind::Domain, "domain", "a.example.net");
+        let one = ind(ValueKind::Domain, "domain", "a.example.net");
         let row_len = encode(srow(&one).unwrap().iter().map(String::as_str))
             .unwrap()
             .len() as u64;
@@ -817,9 +824,9 @@ mod tests {
             CsvOptions::for_format(CsvFormat::Defender, Some(1)),
         )
         .unwrap();
-        sink.write(&ind(Kind::Domain, "domain", "a.example.net"))
+        sink.write(&ind(ValueKind::Domain, "domain", "a.example.net"))
             .unwrap();
-        sink.write(&ind(Kind::Domain, "domain", "b.example.net"))
+        sink.write(&ind(ValueKind::Domain, "domain", "b.example.net"))
             .unwrap();
         assert!(read_dir(dir.path()).iter().all(|n| n.starts_with(".tmp-")));
         drop(sink);
@@ -852,7 +859,7 @@ mod tests {
 
     #[test]
     fn long_text_is_cut() {
-        let mut i = ind(Kind::Domain, "domain", "x.example");
+        let mut i = ind(ValueKind::Domain, "domain", "x.example");
         i.event.info = Some("é".repeat(500));
         let row = srow(&i).unwrap();
         assert_eq!(row[2].chars().count(), crate::map::format::stix::NAME_MAX);

@@ -11,8 +11,8 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::io::output::Output;
 use crate::map::format::text;
-use crate::map::format::writer::{Emitted, Sink};
-use crate::map::indicator::{defender_severity, Indicator, Kind, SkipReason};
+use crate::map::format::writer::{Emitted, FormatWriter};
+use crate::map::indicator::{defender_severity, Indicator, SkipReason, ValueKind};
 use crate::time::text::Secs;
 
 /// `--defender-action` (current guidance; `Alert`/`AlertAndBlock` are legacy).
@@ -70,10 +70,10 @@ impl DefenderOptions {
 }
 
 /// Whether Defender treats this kind as a network indicator (no `BlockAndRemediate`).
-pub fn is_network(kind: Kind) -> bool {
+pub fn is_network(kind: ValueKind) -> bool {
     matches!(
         kind,
-        Kind::Ipv4 { .. } | Kind::Ipv6 { .. } | Kind::Domain | Kind::Url
+        ValueKind::Ipv4 { .. } | ValueKind::Ipv6 { .. } | ValueKind::Domain | ValueKind::Url
     )
 }
 
@@ -130,7 +130,7 @@ impl DefenderSink {
             Ok(t) => t,
             Err(e) => return Ok(Some(e)),
         };
-        if ind.kind == Kind::Url && !ind.value.contains("://") {
+        if ind.kind == ValueKind::Url && !ind.value.contains("://") {
             return Ok(Some(SkipReason::NotExpressible(
                 "defender: relative URI".into(),
             )));
@@ -167,7 +167,7 @@ impl DefenderSink {
     }
 }
 
-impl Sink for DefenderSink {
+impl FormatWriter for DefenderSink {
     fn write(&mut self, parts: &[Indicator]) -> Result<Emitted> {
         let mut written = 0;
         let mut first_err = None;

@@ -1,15 +1,15 @@
 //! The `--format` choice of `ioc-map` and the opening of its writer. Each
-//! format is a [`Sink`] (see `writer.rs`) that receives the indicators of one
-//! attribute at a time (its parts, primary first) and writes zero or more
-//! records. Adding a format = a [`Format`] variant, a `Sink` implementation and
-//! one arm in [`open`].
+//! format is a [`FormatWriter`] (see `writer.rs`) that receives the indicators
+//! of one attribute at a time (its parts, primary first) and writes zero or
+//! more records. Adding a format = a [`Format`] variant, a `FormatWriter`
+//! implementation and one arm in [`open`].
 
 use std::path::{Path, PathBuf};
 
 use crate::error::Result;
 use crate::io::output::Output;
 use crate::map::format::csv::{CsvFormat, CsvOptions, CsvSink};
-use crate::map::format::writer::Sink;
+use crate::map::format::writer::FormatWriter;
 
 /// `--format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -51,7 +51,7 @@ pub struct FormatOptions {
 }
 
 /// Opens the sink of a format.
-pub fn open(format: Format, opts: &FormatOptions) -> Result<Box<dyn Sink>> {
+pub fn open(format: Format, opts: &FormatOptions) -> Result<Box<dyn FormatWriter>> {
     let out = || Output::open(opts.output.as_deref(), false);
     Ok(match format {
         Format::Stix => Box::new(crate::map::format::stix::StixSink::new(

@@ -8,8 +8,8 @@ use crate::error::Result;
 use crate::io::output::Output;
 use crate::json::write as jsonw;
 use crate::map::format::text;
-use crate::map::format::writer::{Emitted, Sink};
-use crate::map::indicator::{HashAlgo, Indicator, Kind, SkipReason, Tlp};
+use crate::map::format::writer::{Emitted, FormatWriter};
+use crate::map::indicator::{HashAlgo, Indicator, SkipReason, Tlp, ValueKind};
 use crate::misp::value::trim;
 use crate::time::text::Millis;
 use crate::time::Timestamp;
@@ -88,17 +88,17 @@ enum Shape {
 
 fn shape(ind: &Indicator) -> Result<Shape, SkipReason> {
     let path = match ind.kind {
-        Kind::Ipv4 { .. } => "ipv4-addr:value",
-        Kind::Ipv6 { .. } => "ipv6-addr:value",
-        Kind::Domain => "domain-name:value",
-        Kind::Url => "url:value",
-        Kind::Email => "email-addr:value",
-        Kind::EmailDisplayName => "email-addr:display_name",
-        Kind::EmailSubject => "email-message:subject",
-        Kind::EmailReplyTo => "email-message:additional_header_fields.reply_to",
-        Kind::EmailXMailer => "email-message:additional_header_fields.x_mailer",
-        Kind::EmailAttachment => "email-message:body_multipart[*].body_raw_ref.name",
-        Kind::Hash(a) => {
+        ValueKind::Ipv4 { .. } => "ipv4-addr:value",
+        ValueKind::Ipv6 { .. } => "ipv6-addr:value",
+        ValueKind::Domain => "domain-name:value",
+        ValueKind::Url => "url:value",
+        ValueKind::Email => "email-addr:value",
+        ValueKind::EmailDisplayName => "email-addr:display_name",
+        ValueKind::EmailSubject => "email-message:subject",
+        ValueKind::EmailReplyTo => "email-message:additional_header_fields.reply_to",
+        ValueKind::EmailXMailer => "email-message:additional_header_fields.x_mailer",
+        ValueKind::EmailAttachment => "email-message:body_multipart[*].body_raw_ref.name",
+        ValueKind::Hash(a) => {
             let key = hash_key(a).ok_or_else(|| {
                 SkipReason::NotExpressible(format!(
                     "stix: no correct hash key for {}",
@@ -107,20 +107,20 @@ fn shape(ind: &Indicator) -> Result<Shape, SkipReason> {
             })?;
             return Ok(Shape::Compare("file:hashes.", key));
         }
-        Kind::X509(a) => {
+        ValueKind::X509(a) => {
             let key = hash_key(a).expect("md5, sha1 or sha256");
             return Ok(Shape::Compare("x509-certificate:hashes.", key));
         }
-        Kind::FileName => "file:name",
-        Kind::RegistryKey => "windows-registry-key:key",
-        Kind::Mutex => "mutex:name",
-        Kind::AutonomousSystem => return Ok(Shape::Number),
-        Kind::MacAddress => "mac-addr:value",
-        Kind::UserAgent => {
+        ValueKind::FileName => "file:name",
+        ValueKind::RegistryKey => "windows-registry-key:key",
+        ValueKind::Mutex => "mutex:name",
+        ValueKind::AutonomousSystem => return Ok(Shape::Number),
+        ValueKind::MacAddress => "mac-addr:value",
+        ValueKind::UserAgent => {
             "network-traffic:extensions.'http-request-ext'.request_header.'User-Agent'"
         }
-        Kind::GithubUsername => "user-account:account_login",
-        Kind::Rule(lang) => return Ok(Shape::Rule(lang.as_str())),
+        ValueKind::GithubUsername => "user-account:account_login",
+        ValueKind::Rule(lang) => return Ok(Shape::Rule(lang.as_str())),
     };
     Ok(Shape::Compare(path, ""))
 }
@@ -558,7 +558,7 @@ impl StixSink {
     }
 }
 
-impl Sink for StixSink {
+impl FormatWriter for StixSink {
     fn write(&mut self, parts: &[Indicator]) -> Result<Emitted> {
         let mut written = 0;
         let mut first_err = None;

@@ -9,8 +9,8 @@ use serde::Serialize;
 use crate::error::Result;
 use crate::io::output::Output;
 use crate::map::format::text;
-use crate::map::format::writer::{Emitted, Sink};
-use crate::map::indicator::{HashAlgo, Indicator, Kind, SkipReason, Tlp};
+use crate::map::format::writer::{Emitted, FormatWriter};
+use crate::map::indicator::{HashAlgo, Indicator, SkipReason, Tlp, ValueKind};
 use crate::time::text::Secs;
 
 /// `--ti-action`.
@@ -224,8 +224,8 @@ impl TiSink {
             direction(&ind.misp_type)
         };
         match ind.kind {
-            Kind::Ipv4 { cidr } | Kind::Ipv6 { cidr } => {
-                let v6 = matches!(ind.kind, Kind::Ipv6 { .. });
+            ValueKind::Ipv4 { cidr } | ValueKind::Ipv6 { cidr } => {
+                let v6 = matches!(ind.kind, ValueKind::Ipv6 { .. });
                 if cidr {
                     if atp {
                         return no("CIDR block (Microsoft Defender ATP)");
@@ -255,15 +255,15 @@ impl TiSink {
                     }
                 }
             }
-            Kind::Domain => {
+            ValueKind::Domain => {
                 rec.domain_name = Some(v);
                 if !atp {
                     rec.network_port = rec.network_port.or(ind.port);
                 }
             }
-            Kind::Url if v.contains("://") => rec.url = Some(v),
-            Kind::Url => return no("relative URI"),
-            Kind::Hash(a) => {
+            ValueKind::Url if v.contains("://") => rec.url = Some(v),
+            ValueKind::Url => return no("relative URI"),
+            ValueKind::Hash(a) => {
                 let t = match a {
                     HashAlgo::Md5 => "md5",
                     HashAlgo::Sha1 => "sha1",
@@ -279,7 +279,7 @@ impl TiSink {
                 rec.file_hash_value = Some(v);
             }
             _ if atp => return no("observable not accepted by Microsoft Defender ATP"),
-            Kind::Email => match ind.part_type.as_str() {
+            ValueKind::Email => match ind.part_type.as_str() {
                 "email-src" => {
                     rec.email_sender_address = Some(v);
                     rec.email_source_domain = v.rsplit_once('@').map(|(_, d)| d);
@@ -287,34 +287,34 @@ impl TiSink {
                 "email-dst" => rec.email_recipient = Some(v),
                 _ => return no("e-mail address without direction"),
             },
-            Kind::EmailDisplayName if ind.part_type == "email-src-display-name" => {
+            ValueKind::EmailDisplayName if ind.part_type == "email-src-display-name" => {
                 rec.email_sender_name = Some(v)
             }
-            Kind::EmailSubject => rec.email_subject = Some(v),
-            Kind::EmailXMailer => rec.email_x_mailer = Some(v),
-            Kind::FileName => rec.file_name = Some(v),
-            Kind::Mutex => rec.file_mutex_name = Some(v),
-            Kind::UserAgent => rec.user_agent = Some(v),
-            Kind::AutonomousSystem => {
+            ValueKind::EmailSubject => rec.email_subject = Some(v),
+            ValueKind::EmailXMailer => rec.email_x_mailer = Some(v),
+            ValueKind::FileName => rec.file_name = Some(v),
+            ValueKind::Mutex => rec.file_mutex_name = Some(v),
+            ValueKind::UserAgent => rec.user_agent = Some(v),
+            ValueKind::AutonomousSystem => {
                 rec.network_destination_asn = Some(
                     v.parse()
                         .map_err(|_| SkipReason::InvalidValue("AS number".into()))?,
                 )
             }
-            Kind::EmailDisplayName => return no("recipient display name"),
-            Kind::EmailReplyTo => return no("e-mail reply-to"),
-            Kind::EmailAttachment => return no("e-mail attachment"),
-            Kind::X509(_) => return no("certificate fingerprint"),
-            Kind::RegistryKey => return no("registry key"),
-            Kind::MacAddress => return no("MAC address"),
-            Kind::GithubUsername => return no("user account"),
-            Kind::Rule(_) => return no("detection rule"),
+            ValueKind::EmailDisplayName => return no("recipient display name"),
+            ValueKind::EmailReplyTo => return no("e-mail reply-to"),
+            ValueKind::EmailAttachment => return no("e-mail attachment"),
+            ValueKind::X509(_) => return no("certificate fingerprint"),
+            ValueKind::RegistryKey => return no("registry key"),
+            ValueKind::MacAddress => return no("MAC address"),
+            ValueKind::GithubUsername => return no("user account"),
+            ValueKind::Rule(_) => return no("detection rule"),
         }
         Ok(())
     }
 }
 
-impl Sink for TiSink {
+impl FormatWriter for TiSink {
     fn write(&mut self, parts: &[Indicator]) -> Result<Emitted> {
         let first = &parts[0];
         // Deletions emit nothing (CONTRACT §5); the mapper does not pass them here.

@@ -13,8 +13,8 @@ pub enum Emitted {
     Skipped(SkipReason),
 }
 
-/// A destination for indicators.
-pub trait Sink {
+/// An output format's writer: takes the indicators of one attribute at a time.
+pub trait FormatWriter {
     /// Writes the records for one attribute's indicators (`parts` is never empty;
     /// the primary part comes first). A part the format cannot express is left
     /// out; when nothing is written the first part's reason is returned.

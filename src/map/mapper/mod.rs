@@ -21,7 +21,7 @@ use smallvec::SmallVec;
 
 use crate::map::ids::part_uuid;
 use crate::map::indicator::{
-    ContextKey, EventContext, Indicator, Kind, ObjectContext, SkipReason, Tlp,
+    ContextKey, EventContext, Indicator, ObjectContext, SkipReason, Tlp, ValueKind,
 };
 use crate::map::mapper::normalize::{normalize, Norm};
 use crate::map::policy::warninglist::Warninglists;
@@ -339,9 +339,9 @@ impl<'t> TagSummary<'t> {
 }
 
 /// What the mapping needs of an event, computed once per event.
-pub struct EventInfo<'t> {
+pub struct EventFacts<'t> {
     ctx: EventContext,
-    /// Unique to this `EventInfo`: slots filled from it need no new copy of `ctx`.
+    /// Unique to this `EventFacts`: slots filled from it need no new copy of `ctx`.
     id: u64,
     tags: TagSummary<'t>,
     timestamp: Option<Timestamp>,
@@ -349,12 +349,12 @@ pub struct EventInfo<'t> {
     date: Option<Timestamp>,
 }
 
-impl<'t> EventInfo<'t> {
+impl<'t> EventFacts<'t> {
     /// From a full event or an attribute's event stub (`None`: nothing known).
     pub fn new(ev: Option<&'t Event<'_>>, attr_event_uuid: Option<&str>) -> Self {
         let mut tags = TagSummary::default();
         let Some(ev) = ev else {
-            return EventInfo {
+            return EventFacts {
                 ctx: EventContext {
                     uuid: attr_event_uuid.map(str::to_owned),
                     ..EventContext::default()
@@ -370,7 +370,7 @@ impl<'t> EventInfo<'t> {
             tags.add(t);
         }
         let orgc = ev.orgc.as_ref();
-        EventInfo {
+        EventFacts {
             ctx: EventContext {
                 uuid: ev.uuid.as_deref().or(attr_event_uuid).map(str::to_owned),
                 id: ev.id.as_deref().map(str::to_owned),
@@ -388,7 +388,7 @@ impl<'t> EventInfo<'t> {
     }
 }
 
-/// A new [`EventInfo::id`] (never 0, which marks a slot not filled yet).
+/// A new [`EventFacts::id`] (never 0, which marks a slot not filled yet).
 fn next_event_id() -> u64 {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
@@ -429,7 +429,7 @@ impl<'t> ObjectInfo<'t> {
 #[derive(Default)]
 pub struct Parts {
     items: Vec<Indicator>,
-    /// Per slot: the [`EventInfo::id`] its `event` was copied from.
+    /// Per slot: the [`EventFacts::id`] its `event` was copied from.
     events: Vec<u64>,
     len: usize,
 }
@@ -465,7 +465,7 @@ fn blank() -> Indicator {
         attribute_uuid: String::new(),
         misp_type: String::new(),
         part_type: String::new(),
-        kind: Kind::Domain,
+        kind: ValueKind::Domain,
         value: String::new(),
         port: None,
         category: None,
@@ -629,7 +629,7 @@ impl Mapper {
         &self,
         attr: &Attribute<'_>,
         object: Option<ObjectInfo<'_>>,
-        ev: &EventInfo<'_>,
+        ev: &EventFacts<'_>,
         parts: &mut Parts,
     ) -> Result<(), SkipReason> {
         parts.clear();
@@ -927,7 +927,7 @@ impl Mapper {
         slot: &mut Indicator,
         // The attribute's category and its `category_index`, when MISP knows it.
         category: Option<(&str, Option<u64>)>,
-        ev: &EventInfo<'_>,
+        ev: &EventFacts<'_>,
         inherited: &TagSummary<'_>,
         own: &TagSummary<'_>,
     ) {
@@ -961,7 +961,7 @@ impl Mapper {
         &self,
         attr: &Attribute<'_>,
         obj: &ObjectInfo<'_>,
-        ev: &EventInfo<'_>,
+        ev: &EventFacts<'_>,
     ) -> Result<Times, SkipReason> {
         let malformed = |what: String| SkipReason::Malformed(what);
         let attr_ts = attr

@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 
 use ipnet::{IpNet, Ipv4Net};
 
-use crate::map::indicator::{HashAlgo, Kind, RuleLang, SkipReason};
+use crate::map::indicator::{HashAlgo, RuleLang, SkipReason, ValueKind};
 use crate::map::mapper::refang::refang;
 use crate::map::policy::ipset::IpSet;
 use crate::misp::value::trim;
@@ -33,8 +33,8 @@ pub enum Norm {
     Domain,
     Url,
     Uri,
-    Email(Kind),
-    Text(Kind),
+    Email(ValueKind),
+    Text(ValueKind),
     X509(HashAlgo),
     Asn,
     Mac,
@@ -52,22 +52,22 @@ impl Norm {
             "domain" | "hostname" | "onion-address" => Norm::Domain,
             "url" | "link" => Norm::Url,
             "uri" => Norm::Uri,
-            "email" | "email-src" | "email-dst" => Norm::Email(Kind::Email),
-            "email-reply-to" => Norm::Email(Kind::EmailReplyTo),
+            "email" | "email-src" | "email-dst" => Norm::Email(ValueKind::Email),
+            "email-reply-to" => Norm::Email(ValueKind::EmailReplyTo),
             "email-src-display-name" | "email-dst-display-name" => {
-                Norm::Text(Kind::EmailDisplayName)
+                Norm::Text(ValueKind::EmailDisplayName)
             }
-            "email-subject" => Norm::Text(Kind::EmailSubject),
-            "email-x-mailer" => Norm::Text(Kind::EmailXMailer),
-            "email-attachment" => Norm::Text(Kind::EmailAttachment),
+            "email-subject" => Norm::Text(ValueKind::EmailSubject),
+            "email-x-mailer" => Norm::Text(ValueKind::EmailXMailer),
+            "email-attachment" => Norm::Text(ValueKind::EmailAttachment),
             "x509-fingerprint-md5" => Norm::X509(HashAlgo::Md5),
             "x509-fingerprint-sha1" => Norm::X509(HashAlgo::Sha1),
             "x509-fingerprint-sha256" => Norm::X509(HashAlgo::Sha256),
-            "filename" => Norm::Text(Kind::FileName),
-            "regkey" => Norm::Text(Kind::RegistryKey),
-            "mutex" => Norm::Text(Kind::Mutex),
-            "user-agent" => Norm::Text(Kind::UserAgent),
-            "github-username" => Norm::Text(Kind::GithubUsername),
+            "filename" => Norm::Text(ValueKind::FileName),
+            "regkey" => Norm::Text(ValueKind::RegistryKey),
+            "mutex" => Norm::Text(ValueKind::Mutex),
+            "user-agent" => Norm::Text(ValueKind::UserAgent),
+            "github-username" => Norm::Text(ValueKind::GithubUsername),
             "AS" => Norm::Asn,
             "mac-address" => Norm::Mac,
             _ => Norm::Rule(RuleLang::from_misp(part_type)?),
@@ -85,7 +85,7 @@ pub fn normalize(
     raw: &str,
     out: &mut String,
     check_private: bool,
-) -> Result<(Kind, bool), SkipReason> {
+) -> Result<(ValueKind, bool), SkipReason> {
     let (kind, seen) = normalize_seen(norm, raw, out)?;
     let private = check_private
         && match seen {
@@ -104,7 +104,11 @@ enum Seen {
     HostPort(std::ops::Range<usize>),
 }
 
-fn normalize_seen(norm: Norm, raw: &str, out: &mut String) -> Result<(Kind, Seen), SkipReason> {
+fn normalize_seen(
+    norm: Norm,
+    raw: &str,
+    out: &mut String,
+) -> Result<(ValueKind, Seen), SkipReason> {
     out.clear();
     let v = trim(raw);
     if v.is_empty() {
@@ -113,14 +117,14 @@ fn normalize_seen(norm: Norm, raw: &str, out: &mut String) -> Result<(Kind, Seen
     let kind = match norm {
         Norm::Hash(algo) => {
             hash(algo, v, out)?;
-            Kind::Hash(algo)
+            ValueKind::Hash(algo)
         }
         // A plain IPv4 address or a valid domain name has no bracket nor
         // defanged scheme (`hxxp:`): refanging it would change nothing.
         Norm::Ip => match v.parse::<Ipv4Addr>() {
             Ok(addr) => {
                 out.push_str(v);
-                return Ok((Kind::Ipv4 { cidr: false }, Seen::V4(addr)));
+                return Ok((ValueKind::Ipv4 { cidr: false }, Seen::V4(addr)));
             }
             Err(_) => ip(&refang(v), out)?,
         },
@@ -128,11 +132,11 @@ fn normalize_seen(norm: Norm, raw: &str, out: &mut String) -> Result<(Kind, Seen
             if domain(v, out).is_err() {
                 domain(&refang(v), out)?;
             }
-            Kind::Domain
+            ValueKind::Domain
         }
         Norm::Url => {
             let at = url(&refang(v), true, out)?;
-            return Ok((Kind::Url, Seen::HostPort(at)));
+            return Ok((ValueKind::Url, Seen::HostPort(at)));
         }
         Norm::Uri => {
             let v = refang(v);
@@ -141,7 +145,7 @@ fn normalize_seen(norm: Norm, raw: &str, out: &mut String) -> Result<(Kind, Seen
             } else {
                 text(&v, out)?;
             }
-            Kind::Url
+            ValueKind::Url
         }
         Norm::Email(kind) => {
             email(&refang(v), out)?;
@@ -154,15 +158,15 @@ fn normalize_seen(norm: Norm, raw: &str, out: &mut String) -> Result<(Kind, Seen
         Norm::X509(algo) => x509(algo, v, out)?,
         Norm::Asn => {
             asn(v, out)?;
-            Kind::AutonomousSystem
+            ValueKind::AutonomousSystem
         }
         Norm::Mac => {
             mac(v, out)?;
-            Kind::MacAddress
+            ValueKind::MacAddress
         }
         Norm::Rule(lang) => {
             out.push_str(v);
-            Kind::Rule(lang)
+            ValueKind::Rule(lang)
         }
     };
     Ok((kind, Seen::Nothing))
@@ -260,7 +264,7 @@ fn push_lower(out: &mut String, v: &str) {
     out[start..].make_ascii_lowercase();
 }
 
-fn x509(algo: HashAlgo, v: &str, out: &mut String) -> Result<Kind, SkipReason> {
+fn x509(algo: HashAlgo, v: &str, out: &mut String) -> Result<ValueKind, SkipReason> {
     let want = algo.hex_len().expect("fixed-length digest");
     let hex: String = v.chars().filter(|&c| c != ':').collect();
     if hex.len() != want || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -269,18 +273,18 @@ fn x509(algo: HashAlgo, v: &str, out: &mut String) -> Result<Kind, SkipReason> {
         )));
     }
     push_lower(out, &hex);
-    Ok(Kind::X509(algo))
+    Ok(ValueKind::X509(algo))
 }
 
 /// An IPv4/IPv6 address or CIDR block, canonical (IPv6 compressed, host bits
 /// dropped, /32 and /128 written as plain addresses, IPv4-mapped as IPv4).
-fn ip(v: &str, out: &mut String) -> Result<Kind, SkipReason> {
+fn ip(v: &str, out: &mut String) -> Result<ValueKind, SkipReason> {
     // The usual value, a plain IPv4 address, is canonical as it is (the parser
     // takes no leading zeros nor anything else that would be written differently).
     let bare = trim(v).trim_start_matches('[').trim_end_matches(']');
     if bare.parse::<Ipv4Addr>().is_ok() {
         out.push_str(bare);
-        return Ok(Kind::Ipv4 { cidr: false });
+        return Ok(ValueKind::Ipv4 { cidr: false });
     }
     let net = parse_ip_value(v).ok_or_else(|| invalid("not an IP address or CIDR block"))?;
     write_net(&net, out);
@@ -322,11 +326,11 @@ fn write_net(net: &IpNet, out: &mut String) {
     }
 }
 
-fn net_kind(net: &IpNet) -> Kind {
+fn net_kind(net: &IpNet) -> ValueKind {
     let cidr = net.prefix_len() != net.max_prefix_len();
     match net {
-        IpNet::V4(_) => Kind::Ipv4 { cidr },
-        IpNet::V6(_) => Kind::Ipv6 { cidr },
+        IpNet::V4(_) => ValueKind::Ipv4 { cidr },
+        IpNet::V6(_) => ValueKind::Ipv6 { cidr },
     }
 }
 
@@ -638,21 +642,21 @@ fn is_private_asn(n: u32) -> bool {
 
 /// Whether a normalised value of this kind is private or reserved. A CIDR
 /// block is private when it overlaps any private range (so `0.0.0.0/0` is).
-fn is_private(kind: Kind, value: &str) -> bool {
+fn is_private(kind: ValueKind, value: &str) -> bool {
     match kind {
-        Kind::Ipv4 { .. } | Kind::Ipv6 { .. } => {
+        ValueKind::Ipv4 { .. } | ValueKind::Ipv6 { .. } => {
             // The usual value, a plain IPv4 address, without the general parse.
             if let Ok(addr) = value.parse::<Ipv4Addr>() {
                 return private_nets().overlaps(&IpNet::from(IpAddr::V4(addr)));
             }
             parse_ip_value(value).is_some_and(|n| private_nets().overlaps(&n))
         }
-        Kind::Domain => is_private_domain(value),
-        Kind::Email => value
+        ValueKind::Domain => is_private_domain(value),
+        ValueKind::Email => value
             .rsplit_once('@')
             .is_some_and(|(_, d)| is_private_domain(d)),
-        Kind::Url => host_of_url(value).is_some_and(is_private_host),
-        Kind::AutonomousSystem => value.parse().is_ok_and(is_private_asn),
+        ValueKind::Url => host_of_url(value).is_some_and(is_private_host),
+        ValueKind::AutonomousSystem => value.parse().is_ok_and(is_private_asn),
         _ => false,
     }
 }
@@ -680,7 +684,7 @@ fn may_be_ip(v: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn n(t: &str, v: &str) -> Result<(Kind, String), SkipReason> {
+    fn n(t: &str, v: &str) -> Result<(ValueKind, String), SkipReason> {
         let mut out = String::new();
         let norm = Norm::of(t).ok_or(SkipReason::NotIndicatorType)?;
         normalize(norm, v, &mut out, false).map(|(k, _)| (k, out))
@@ -705,17 +709,17 @@ mod tests {
     fn ips_canonical() {
         assert_eq!(
             n("ip-dst", " 198.51.100.7 ").unwrap(),
-            (Kind::Ipv4 { cidr: false }, "198.51.100.7".into())
+            (ValueKind::Ipv4 { cidr: false }, "198.51.100.7".into())
         );
         assert_eq!(ok("ip-src", "2001:0DB8:0000::0007"), "2001:db8::7");
         assert_eq!(
             n("ip-dst", "198.51.100.7/24").unwrap(),
-            (Kind::Ipv4 { cidr: true }, "198.51.100.0/24".into())
+            (ValueKind::Ipv4 { cidr: true }, "198.51.100.0/24".into())
         );
         assert_eq!(ok("ip-dst", "198.51.100.7/32"), "198.51.100.7");
         assert_eq!(
             n("ip-dst", "2001:db8::/32").unwrap().0,
-            Kind::Ipv6 { cidr: true }
+            ValueKind::Ipv6 { cidr: true }
         );
         assert_eq!(ok("ip-dst", "[2001:db8::1]"), "2001:db8::1");
         assert_eq!(ok("ip-dst", "::ffff:192.0.2.1"), "192.0.2.1");

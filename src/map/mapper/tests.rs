@@ -22,7 +22,7 @@ fn map_with(o: MapOptions, json: &str) -> Vec<Result<Vec<Indicator>, SkipReason>
     let m = Mapper::new(o, Allowlist::default(), Warninglists::default());
     let mut parts = Parts::default();
     let mut out = Vec::new();
-    let mut one = |a: &Attribute, obj: Option<ObjectInfo>, ev: &EventInfo| {
+    let mut one = |a: &Attribute, obj: Option<ObjectInfo>, ev: &EventFacts| {
         out.push(
             m.map(a, obj, ev, &mut parts)
                 .map(|()| parts.as_slice().to_vec()),
@@ -30,11 +30,11 @@ fn map_with(o: MapOptions, json: &str) -> Vec<Result<Vec<Indicator>, SkipReason>
     };
     match line.kind() {
         LineKind::Attribute(a) => {
-            let ev = EventInfo::new(a.event.as_deref(), a.event_uuid.as_deref());
+            let ev = EventFacts::new(a.event.as_deref(), a.event_uuid.as_deref());
             one(a, a.object.as_deref().map(ObjectInfo::of_stub), &ev);
         }
         LineKind::Event(e) => {
-            let ev = EventInfo::new(Some(e), None);
+            let ev = EventFacts::new(Some(e), None);
             for a in &e.attributes {
                 one(a, None, &ev);
             }
@@ -68,143 +68,168 @@ fn ok(ty: &str, value: &str) -> Vec<Indicator> {
 
 #[test]
 fn every_plain_type_maps_to_its_kind() {
-    let cases: &[(&str, &str, Kind, &str)] = &[
-        ("ip-src", "8.8.8.8", Kind::Ipv4 { cidr: false }, "8.8.8.8"),
+    let cases: &[(&str, &str, ValueKind, &str)] = &[
+        (
+            "ip-src",
+            "8.8.8.8",
+            ValueKind::Ipv4 { cidr: false },
+            "8.8.8.8",
+        ),
         (
             "ip-dst",
             "2606:4700:0::1111",
-            Kind::Ipv6 { cidr: false },
+            ValueKind::Ipv6 { cidr: false },
             "2606:4700::1111",
         ),
         (
             "ip-dst",
             "45.33.0.0/16",
-            Kind::Ipv4 { cidr: true },
+            ValueKind::Ipv4 { cidr: true },
             "45.33.0.0/16",
         ),
-        ("domain", "Bad.Example.COM", Kind::Domain, "bad.example.com"),
+        (
+            "domain",
+            "Bad.Example.COM",
+            ValueKind::Domain,
+            "bad.example.com",
+        ),
         (
             "hostname",
             "c2[.]example[.]net",
-            Kind::Domain,
+            ValueKind::Domain,
             "c2.example.net",
         ),
-        ("onion-address", "abc.onion", Kind::Domain, "abc.onion"),
+        ("onion-address", "abc.onion", ValueKind::Domain, "abc.onion"),
         (
             "url",
             "hxxp://bad.example.com/x",
-            Kind::Url,
+            ValueKind::Url,
             "http://bad.example.com/x",
         ),
         (
             "link",
             "https://report.example.org/a",
-            Kind::Url,
+            ValueKind::Url,
             "https://report.example.org/a",
         ),
-        ("uri", "/admin/x.php", Kind::Url, "/admin/x.php"),
-        ("email", "a@example.org", Kind::Email, "a@example.org"),
-        ("email-src", "a@EXAMPLE.org", Kind::Email, "a@example.org"),
-        ("email-dst", "b@example.org", Kind::Email, "b@example.org"),
+        ("uri", "/admin/x.php", ValueKind::Url, "/admin/x.php"),
+        ("email", "a@example.org", ValueKind::Email, "a@example.org"),
+        (
+            "email-src",
+            "a@EXAMPLE.org",
+            ValueKind::Email,
+            "a@example.org",
+        ),
+        (
+            "email-dst",
+            "b@example.org",
+            ValueKind::Email,
+            "b@example.org",
+        ),
         (
             "email-src-display-name",
             "Alice",
-            Kind::EmailDisplayName,
+            ValueKind::EmailDisplayName,
             "Alice",
         ),
-        ("email-subject", "Invoice", Kind::EmailSubject, "Invoice"),
+        (
+            "email-subject",
+            "Invoice",
+            ValueKind::EmailSubject,
+            "Invoice",
+        ),
         (
             "email-reply-to",
             "r@example.org",
-            Kind::EmailReplyTo,
+            ValueKind::EmailReplyTo,
             "r@example.org",
         ),
         (
             "email-x-mailer",
             "Mailer 1.0",
-            Kind::EmailXMailer,
+            ValueKind::EmailXMailer,
             "Mailer 1.0",
         ),
         (
             "email-attachment",
             "invoice.pdf.exe",
-            Kind::EmailAttachment,
+            ValueKind::EmailAttachment,
             "invoice.pdf.exe",
         ),
         (
             "md5",
             "D41D8CD98F00B204E9800998ECF8427E",
-            Kind::Hash(HashAlgo::Md5),
+            ValueKind::Hash(HashAlgo::Md5),
             "d41d8cd98f00b204e9800998ecf8427e",
         ),
         (
             "sha1",
             &"A".repeat(40),
-            Kind::Hash(HashAlgo::Sha1),
+            ValueKind::Hash(HashAlgo::Sha1),
             &"a".repeat(40),
         ),
         (
             "sha256",
             &"b".repeat(64),
-            Kind::Hash(HashAlgo::Sha256),
+            ValueKind::Hash(HashAlgo::Sha256),
             &"b".repeat(64),
         ),
         (
             "sha512",
             &"c".repeat(128),
-            Kind::Hash(HashAlgo::Sha512),
+            ValueKind::Hash(HashAlgo::Sha512),
             &"c".repeat(128),
         ),
         (
             "sha3-256",
             &"d".repeat(64),
-            Kind::Hash(HashAlgo::Sha3_256),
+            ValueKind::Hash(HashAlgo::Sha3_256),
             &"d".repeat(64),
         ),
         (
             "ssdeep",
             "3:abc:def",
-            Kind::Hash(HashAlgo::Ssdeep),
+            ValueKind::Hash(HashAlgo::Ssdeep),
             "3:abc:def",
         ),
         (
             "imphash",
             &"e".repeat(32),
-            Kind::Hash(HashAlgo::Imphash),
+            ValueKind::Hash(HashAlgo::Imphash),
             &"e".repeat(32),
         ),
         (
             "filename",
             "C:\\Temp\\x.exe",
-            Kind::FileName,
+            ValueKind::FileName,
             "C:\\Temp\\x.exe",
         ),
         (
             "x509-fingerprint-sha256",
             &"f".repeat(64),
-            Kind::X509(HashAlgo::Sha256),
+            ValueKind::X509(HashAlgo::Sha256),
             &"f".repeat(64),
         ),
         (
             "regkey",
             "HKLM\\Software\\Run\\x",
-            Kind::RegistryKey,
+            ValueKind::RegistryKey,
             "HKLM\\Software\\Run\\x",
         ),
-        ("mutex", "Global\\m", Kind::Mutex, "Global\\m"),
-        ("AS", "AS13335", Kind::AutonomousSystem, "13335"),
+        ("mutex", "Global\\m", ValueKind::Mutex, "Global\\m"),
+        ("AS", "AS13335", ValueKind::AutonomousSystem, "13335"),
         (
             "mac-address",
             "00:00:5E:00:53:01",
-            Kind::MacAddress,
+            ValueKind::MacAddress,
             "00:00:5e:00:53:01",
         ),
-        ("user-agent", "Evil/1.0", Kind::UserAgent, "Evil/1.0"),
-        ("github-username", "octo", Kind::GithubUsername, "octo"),
+        ("user-agent", "Evil/1.0", ValueKind::UserAgent, "Evil/1.0"),
+        ("github-username", "octo", ValueKind::GithubUsername, "octo"),
         (
             "yara",
             "rule x { condition: true }",
-            Kind::Rule(RuleLang::Yara),
+            ValueKind::Rule(RuleLang::Yara),
             "rule x { condition: true }",
         ),
     ];
@@ -256,22 +281,22 @@ fn composites_split_with_stable_ids() {
         .remove(0)
         .unwrap();
     assert_eq!(p.len(), 2);
-    assert_eq!(p[1].kind, Kind::FileName);
+    assert_eq!(p[1].kind, ValueKind::FileName);
     assert_eq!(p[1].id, crate::map::ids::part_uuid(UUID, "filename"));
 
     let p = ok("malware-sample", "x.exe|d41d8cd98f00b204e9800998ecf8427e");
-    assert_eq!(p[0].kind, Kind::Hash(HashAlgo::Md5));
+    assert_eq!(p[0].kind, ValueKind::Hash(HashAlgo::Md5));
 
     let p = ok("domain|ip", "c2.example.com|8.8.4.4");
     assert_eq!(p.len(), 2);
     assert_eq!(
         (p[0].kind, p[0].id.to_string().as_str()),
-        (Kind::Domain, UUID)
+        (ValueKind::Domain, UUID)
     );
     assert_eq!(
         (p[1].kind, p[1].id),
         (
-            Kind::Ipv4 { cidr: false },
+            ValueKind::Ipv4 { cidr: false },
             crate::map::ids::part_uuid(UUID, "ip-dst")
         )
     );
@@ -282,7 +307,7 @@ fn composites_split_with_stable_ids() {
         (1, Some(443), "2606:4700::1")
     );
     let p = ok("hostname|port", "c2.example.com|8080");
-    assert_eq!((p[0].kind, p[0].port), (Kind::Domain, Some(8080)));
+    assert_eq!((p[0].kind, p[0].port), (ValueKind::Domain, Some(8080)));
     let p = ok("regkey|value", "HKLM\\Run\\x|evil.exe");
     assert_eq!((p.len(), p[0].value.as_str()), (1, "HKLM\\Run\\x"));
 

@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 
 use crate::error::{Error, Result};
-use crate::map::indicator::Kind;
+use crate::map::indicator::ValueKind;
 use crate::map::mapper::normalize::{host_of_url, is_domain, parse_ip_value};
 use crate::map::policy::ipset::IpSet;
 
@@ -53,11 +53,11 @@ impl Allowlist {
     /// Whether a normalised value is allowlisted.
     /// Inline, so that a run without an allowlist (most) pays no call.
     #[inline]
-    pub fn matches(&self, kind: Kind, value: &str) -> bool {
+    pub fn matches(&self, kind: ValueKind, value: &str) -> bool {
         !self.is_empty() && self.matches_loaded(kind, value)
     }
 
-    fn matches_loaded(&self, kind: Kind, value: &str) -> bool {
+    fn matches_loaded(&self, kind: ValueKind, value: &str) -> bool {
         if !self.exact.is_empty() && self.exact.contains(value.to_lowercase().as_str()) {
             return true;
         }
@@ -76,12 +76,12 @@ pub enum Host<'a> {
 }
 
 /// The IP or DNS name a value of this kind points at, if any.
-pub fn host_of(kind: Kind, value: &str) -> Option<Host<'_>> {
+pub fn host_of(kind: ValueKind, value: &str) -> Option<Host<'_>> {
     match kind {
-        Kind::Ipv4 { .. } | Kind::Ipv6 { .. } => parse_ip_value(value).map(Host::Ip),
-        Kind::Domain => Some(Host::Name(value)),
-        Kind::Email => value.rsplit_once('@').map(|(_, d)| Host::Name(d)),
-        Kind::Url => {
+        ValueKind::Ipv4 { .. } | ValueKind::Ipv6 { .. } => parse_ip_value(value).map(Host::Ip),
+        ValueKind::Domain => Some(Host::Name(value)),
+        ValueKind::Email => value.rsplit_once('@').map(|(_, d)| Host::Name(d)),
+        ValueKind::Url => {
             let h = host_of_url(value)?;
             Some(match parse_ip_value(h) {
                 Some(n) => Host::Ip(n),
@@ -115,20 +115,20 @@ mod tests {
         let mut a = Allowlist::default();
         a.add_text("# ours\nexample.org\n203.0.113.0/24  # lab\nd41d8cd98f00b204e9800998ecf8427e\nhttp://exact.example/x\n");
         a.nets.finish();
-        assert!(a.matches(Kind::Domain, "example.org"));
-        assert!(a.matches(Kind::Domain, "www.example.org"));
-        assert!(!a.matches(Kind::Domain, "badexample.org"));
-        assert!(a.matches(Kind::Url, "https://cdn.example.org/x"));
-        assert!(a.matches(Kind::Email, "a@example.org"));
-        assert!(a.matches(Kind::Ipv4 { cidr: false }, "203.0.113.7"));
-        assert!(a.matches(Kind::Ipv4 { cidr: true }, "203.0.0.0/16"));
-        assert!(a.matches(Kind::Url, "http://203.0.113.7/x"));
-        assert!(!a.matches(Kind::Ipv4 { cidr: false }, "198.51.100.7"));
+        assert!(a.matches(ValueKind::Domain, "example.org"));
+        assert!(a.matches(ValueKind::Domain, "www.example.org"));
+        assert!(!a.matches(ValueKind::Domain, "badexample.org"));
+        assert!(a.matches(ValueKind::Url, "https://cdn.example.org/x"));
+        assert!(a.matches(ValueKind::Email, "a@example.org"));
+        assert!(a.matches(ValueKind::Ipv4 { cidr: false }, "203.0.113.7"));
+        assert!(a.matches(ValueKind::Ipv4 { cidr: true }, "203.0.0.0/16"));
+        assert!(a.matches(ValueKind::Url, "http://203.0.113.7/x"));
+        assert!(!a.matches(ValueKind::Ipv4 { cidr: false }, "198.51.100.7"));
         assert!(a.matches(
-            Kind::Hash(crate::map::indicator::HashAlgo::Md5),
+            ValueKind::Hash(crate::map::indicator::HashAlgo::Md5),
             "d41d8cd98f00b204e9800998ecf8427e"
         ));
-        assert!(a.matches(Kind::Url, "http://exact.example/x"));
-        assert!(!a.matches(Kind::Url, "http://exact.example/y"));
+        assert!(a.matches(ValueKind::Url, "http://exact.example/x"));
+        assert!(!a.matches(ValueKind::Url, "http://exact.example/y"));
     }
 }

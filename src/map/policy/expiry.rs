@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::map::indicator::Kind;
+use crate::map::indicator::ValueKind;
 
 const DAY: u64 = 86_400;
 
@@ -86,29 +86,29 @@ impl Expiry {
         Ok(e)
     }
 
-    pub fn for_kind(&self, kind: Kind) -> Duration {
+    pub fn for_kind(&self, kind: ValueKind) -> Duration {
         self.days[class_of(kind)]
     }
 }
 
-fn class_of(kind: Kind) -> usize {
+fn class_of(kind: ValueKind) -> usize {
     match kind {
-        Kind::Ipv4 { .. } | Kind::Ipv6 { .. } => 0,
-        Kind::Domain => 1,
-        Kind::Url => 2,
-        Kind::Email
-        | Kind::EmailDisplayName
-        | Kind::EmailSubject
-        | Kind::EmailReplyTo
-        | Kind::EmailXMailer
-        | Kind::EmailAttachment => 3,
-        Kind::Hash(_) | Kind::X509(_) => 4,
-        Kind::FileName | Kind::RegistryKey | Kind::Mutex => 5,
-        Kind::AutonomousSystem
-        | Kind::MacAddress
-        | Kind::UserAgent
-        | Kind::GithubUsername
-        | Kind::Rule(_) => 6,
+        ValueKind::Ipv4 { .. } | ValueKind::Ipv6 { .. } => 0,
+        ValueKind::Domain => 1,
+        ValueKind::Url => 2,
+        ValueKind::Email
+        | ValueKind::EmailDisplayName
+        | ValueKind::EmailSubject
+        | ValueKind::EmailReplyTo
+        | ValueKind::EmailXMailer
+        | ValueKind::EmailAttachment => 3,
+        ValueKind::Hash(_) | ValueKind::X509(_) => 4,
+        ValueKind::FileName | ValueKind::RegistryKey | ValueKind::Mutex => 5,
+        ValueKind::AutonomousSystem
+        | ValueKind::MacAddress
+        | ValueKind::UserAgent
+        | ValueKind::GithubUsername
+        | ValueKind::Rule(_) => 6,
     }
 }
 
@@ -120,22 +120,22 @@ mod tests {
     fn defaults_and_overrides() {
         let d = Expiry::default();
         assert_eq!(
-            d.for_kind(Kind::Ipv4 { cidr: false }),
+            d.for_kind(ValueKind::Ipv4 { cidr: false }),
             Duration::from_secs(30 * DAY)
         );
         assert_eq!(
-            d.for_kind(Kind::Hash(crate::map::indicator::HashAlgo::Sha256)),
+            d.for_kind(ValueKind::Hash(crate::map::indicator::HashAlgo::Sha256)),
             Duration::from_secs(365 * DAY)
         );
         let e = Expiry::parse("ip=7d, url=12h").unwrap();
         assert_eq!(
-            e.for_kind(Kind::Ipv6 { cidr: true }),
+            e.for_kind(ValueKind::Ipv6 { cidr: true }),
             Duration::from_secs(7 * DAY)
         );
-        assert_eq!(e.for_kind(Kind::Url), Duration::from_secs(12 * 3600));
-        assert_eq!(e.for_kind(Kind::Domain), Duration::from_secs(90 * DAY));
+        assert_eq!(e.for_kind(ValueKind::Url), Duration::from_secs(12 * 3600));
+        assert_eq!(e.for_kind(ValueKind::Domain), Duration::from_secs(90 * DAY));
         assert_eq!(
-            Expiry::parse("all=1d").unwrap().for_kind(Kind::Mutex),
+            Expiry::parse("all=1d").unwrap().for_kind(ValueKind::Mutex),
             Duration::from_secs(DAY)
         );
         assert!(Expiry::parse("ipv4=1d").is_err());

@@ -12,7 +12,7 @@ use regex::RegexSet;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::map::indicator::Kind;
+use crate::map::indicator::ValueKind;
 use crate::map::mapper::normalize::parse_ip_value;
 use crate::map::policy::allowlist::{host_of, Host};
 use crate::map::policy::ipset::IpSet;
@@ -161,7 +161,13 @@ impl Warninglists {
     /// The name of the first warninglist that holds this normalised value.
     /// Inline, so that a run without warninglists (most) pays no call.
     #[inline]
-    pub fn check(&self, misp_type: &str, part_type: &str, kind: Kind, value: &str) -> Option<&str> {
+    pub fn check(
+        &self,
+        misp_type: &str,
+        part_type: &str,
+        kind: ValueKind,
+        value: &str,
+    ) -> Option<&str> {
         if self.lists.is_empty() {
             return None;
         }
@@ -172,7 +178,7 @@ impl Warninglists {
         &self,
         misp_type: &str,
         part_type: &str,
-        kind: Kind,
+        kind: ValueKind,
         value: &str,
     ) -> Option<&str> {
         let lower = value.to_lowercase();
@@ -286,50 +292,60 @@ mod tests {
         let w = lists();
         assert_eq!(w.len(), 5);
         assert_eq!(
-            w.check("domain", "domain", Kind::Domain, "mail.google.com"),
+            w.check("domain", "domain", ValueKind::Domain, "mail.google.com"),
             Some("Top domains")
         );
         assert_eq!(
-            w.check("url", "url", Kind::Url, "https://google.com/x"),
+            w.check("url", "url", ValueKind::Url, "https://google.com/x"),
             Some("Top domains")
         );
         assert_eq!(
-            w.check("email-src", "email-src", Kind::Email, "a@google.com"),
+            w.check("email-src", "email-src", ValueKind::Email, "a@google.com"),
             None,
             "type not listed"
         );
         assert_eq!(
-            w.check("ip-dst", "ip-dst", Kind::Ipv4 { cidr: false }, "8.8.8.8"),
+            w.check(
+                "ip-dst",
+                "ip-dst",
+                ValueKind::Ipv4 { cidr: false },
+                "8.8.8.8"
+            ),
             Some("Public DNS")
         );
         assert_eq!(
             w.check(
                 "domain|ip",
                 "ip-dst",
-                Kind::Ipv6 { cidr: false },
+                ValueKind::Ipv6 { cidr: false },
                 "2001:4860::8888"
             ),
             Some("Public DNS")
         );
         assert_eq!(
-            w.check("ip-dst", "ip-dst", Kind::Ipv4 { cidr: false }, "9.9.9.9"),
+            w.check(
+                "ip-dst",
+                "ip-dst",
+                ValueKind::Ipv4 { cidr: false },
+                "9.9.9.9"
+            ),
             None
         );
-        let md5 = Kind::Hash(crate::map::indicator::HashAlgo::Md5);
+        let md5 = ValueKind::Hash(crate::map::indicator::HashAlgo::Md5);
         assert_eq!(
             w.check("md5", "md5", md5, "d41d8cd98f00b204e9800998ecf8427e"),
             Some("Empty hash")
         );
         assert_eq!(
-            w.check("domain", "domain", Kind::Domain, "SINKHOLE.example"),
+            w.check("domain", "domain", ValueKind::Domain, "SINKHOLE.example"),
             Some("Sinkholes")
         );
         assert_eq!(
-            w.check("hostname", "hostname", Kind::Domain, "x.amazonaws.com"),
+            w.check("hostname", "hostname", ValueKind::Domain, "x.amazonaws.com"),
             Some("Subs")
         );
         assert_eq!(
-            w.check("domain", "domain", Kind::Domain, "bad.example"),
+            w.check("domain", "domain", ValueKind::Domain, "bad.example"),
             None
         );
     }
