@@ -2,6 +2,10 @@
 //! as three Unix filters, `misp-pull | ioc-map | graph-push`, speaking NDJSON,
 //! plus `misp-airgap` to carry them across an air gap. The binaries are thin;
 //! everything lives here.
+//!
+//! `unsafe` is denied in the whole crate except `json::simd`, the one module
+//! that allows it (SSE2 byte scans on the hot path).
+#![deny(unsafe_code)]
 
 /// `misp-airgap`: signed bundles of NDJSON for a one-way transfer.
 pub mod airgap;

@@ -1,5 +1,6 @@
 //! graph-push: upload indicators to Microsoft Sentinel, Defender for Endpoint
 //! or the legacy Graph tiIndicators API, at the quota, losing nothing.
+#![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -1,5 +1,6 @@
 //! ioc-map: MISP JSON lines in, indicators out (STIX 2.1, Defender, Graph tiIndicator,
 //! the portals' CSV files).
+#![forbid(unsafe_code)]
 
 use std::collections::HashSet;
 use std::path::PathBuf;

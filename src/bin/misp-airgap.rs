@@ -1,5 +1,6 @@
 //! misp-airgap: carry MISP data across an air gap in signed, checksummed,
 //! sequenced bundles.
+#![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 

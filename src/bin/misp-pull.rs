@@ -1,5 +1,6 @@
 //! misp-pull: extract events or attributes from a MISP server or a feed, as
 //! MISP's own JSON, one object a line.
+#![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -15,25 +15,9 @@ fn needs_escape(b: u8) -> bool {
 /// serde_json does (Mycroft's zero-byte test, whose first hit is exact).
 pub fn next_escape(b: &[u8], mut i: usize) -> usize {
     #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::*;
-        while i + 16 <= b.len() {
-            // SAFETY: SSE2 is part of x86-64, and the 16 bytes read
-            // (unaligned) are in `b`: i + 16 <= b.len().
-            let hits = unsafe {
-                let x = _mm_loadu_si128(b.as_ptr().add(i).cast::<__m128i>());
-                let quote = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'"' as i8));
-                let slash = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'\\' as i8));
-                // x <= 0x1f (unsigned) where max(x, 0x1f) == 0x1f.
-                let ctl = _mm_set1_epi8(0x1f);
-                let ctrl = _mm_cmpeq_epi8(_mm_max_epu8(x, ctl), ctl);
-                _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, slash), ctrl))
-            };
-            if hits != 0 {
-                return i + hits.trailing_zeros() as usize;
-            }
-            i += 16;
-        }
+    match crate::json::simd::escape_by_16(b, i) {
+        Ok(hit) => return hit,
+        Err(rest) => i = rest,
     }
     const ONES: u64 = u64::MAX / 255;
     const HIGH: u64 = ONES << 7;

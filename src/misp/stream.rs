@@ -65,6 +65,8 @@ impl std::fmt::Display for StreamError {
     }
 }
 
+use crate::json::simd::masks;
+
 type SResult<T> = std::result::Result<T, StreamError>;
 
 fn is_ws(b: u8) -> bool {
@@ -84,63 +86,6 @@ struct Scan {
     in_str: bool,
     escaped: bool,
     has_ws: bool,
-}
-
-/// Bit masks of one 64-byte block: bit i is byte i.
-#[derive(Default)]
-struct Masks {
-    quote: u64,
-    backslash: u64,
-    open: u64,
-    close: u64,
-    /// Bytes <= 0x20: whitespace (or control characters, invalid outside strings).
-    space: u64,
-}
-
-#[cfg(target_arch = "x86_64")]
-fn masks(block: &[u8; 64]) -> Masks {
-    use std::arch::x86_64::*;
-    // SAFETY: SSE2 is part of the x86_64 baseline; the loads are unaligned
-    // reads of 16 bytes inside `block`.
-    unsafe {
-        let (q, bs, open, close, sp) = (
-            _mm_set1_epi8(b'"' as i8),
-            _mm_set1_epi8(b'\\' as i8),
-            _mm_set1_epi8(b'{' as i8),
-            _mm_set1_epi8(b'}' as i8),
-            _mm_set1_epi8(0x20),
-        );
-        let mut m = Masks::default();
-        for k in 0..4 {
-            let v = _mm_loadu_si128(block.as_ptr().add(16 * k) as *const __m128i);
-            // `[` and `]` are `{` and `}` without the 0x20 bit.
-            let folded = _mm_or_si128(v, sp);
-            let bits = |x: __m128i| (_mm_movemask_epi8(x) as u32 as u64) << (16 * k);
-            m.quote |= bits(_mm_cmpeq_epi8(v, q));
-            m.backslash |= bits(_mm_cmpeq_epi8(v, bs));
-            m.open |= bits(_mm_cmpeq_epi8(folded, open));
-            m.close |= bits(_mm_cmpeq_epi8(folded, close));
-            m.space |= bits(_mm_cmpeq_epi8(_mm_max_epu8(v, sp), sp));
-        }
-        m
-    }
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn masks(block: &[u8; 64]) -> Masks {
-    let mut m = Masks::default();
-    for (i, &b) in block.iter().enumerate() {
-        let bit = 1u64 << i;
-        match b {
-            b'"' => m.quote |= bit,
-            b'\\' => m.backslash |= bit,
-            b'{' | b'[' => m.open |= bit,
-            b'}' | b']' => m.close |= bit,
-            0..=0x20 => m.space |= bit,
-            _ => {}
-        }
-    }
-    m
 }
 
 /// Bit i = XOR of bits 0..=i: inside a string from its opening quote up to
