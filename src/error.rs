@@ -91,7 +91,7 @@ impl Error {
         }
     }
 
-    /// The exit status this error ends a run with (CONTRACT §8).
+    /// The exit status this error ends a run with (docs/design.md#exit-codes).
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) => exit::USAGE,

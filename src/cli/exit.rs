@@ -1,4 +1,4 @@
-//! The exit-code table shared by the three tools (CONTRACT §8).
+//! The exit-code table shared by the three tools (docs/design.md#exit-codes).
 
 /// Done; records skipped by policy are normal and only counted.
 pub const OK: i32 = 0;

@@ -1,5 +1,5 @@
 //! SIGINT and SIGTERM: the tools stop reading, write what they have, account
-//! for the rest, and exit 130 or 143 (CONTRACT §8).
+//! for the rest, and exit 130 or 143 (docs/design.md#exit-codes).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -12,7 +12,7 @@ use flate2::read::MultiGzDecoder;
 
 use crate::error::{Error, Result};
 
-/// The default longest accepted line (CONTRACT §9).
+/// The default longest accepted line (docs/design.md#memory).
 pub const DEFAULT_MAX_LINE: usize = 256 * 1024 * 1024;
 
 /// Where a line came from; displays as `FILE:LINE`.

@@ -1,5 +1,5 @@
 //! Record ids that must be the same on every run and on both sides of an air
-//! gap (CONTRACT §2).
+//! gap (docs/design.md#ids-and-keys).
 
 use uuid::Uuid;
 

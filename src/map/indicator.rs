@@ -149,7 +149,7 @@ impl RuleLang {
 }
 
 impl ValueKind {
-    /// Defender for Endpoint's `indicatorType` for this observable (REFERENCE §15.2),
+    /// Defender for Endpoint's `indicatorType` for this observable (docs/design.md#mapping),
     /// or why Defender cannot express it.
     pub fn defender_type(self) -> Result<&'static str, SkipReason> {
         let no = |what: &str| Err(SkipReason::NotExpressible(format!("defender: {what}")));
@@ -271,7 +271,7 @@ pub struct ObjectContext {
 /// One observable ready for any output format.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Indicator {
-    /// The STIX id's uuid (CONTRACT §2): the attribute uuid for the primary
+    /// The STIX id's uuid (docs/design.md#ids-and-keys): the attribute uuid for the primary
     /// part, UUIDv5 over "<attribute uuid>/<part type>" for any other part.
     pub id: Uuid,
     pub attribute_uuid: String,
@@ -280,7 +280,7 @@ pub struct Indicator {
     /// The MISP type of this part (`sha256` or `filename` for `filename|sha256`).
     pub part_type: String,
     pub kind: ValueKind,
-    /// Normalised value (CONTRACT §3).
+    /// Normalised value (docs/design.md#values).
     pub value: String,
     /// The port of `ip-*|port` and `hostname|port`.
     pub port: Option<u16>,
@@ -303,7 +303,7 @@ pub struct Indicator {
     pub modified: Timestamp,
     pub valid_from: Timestamp,
     pub valid_until: Timestamp,
-    /// A retirement (CONTRACT §5): validity ends now; the key leaves the target.
+    /// A retirement (docs/design.md#retirement): validity ends now; the key leaves the target.
     pub retired: bool,
     /// With `--revoke`: retire through STIX `revoked: true` instead.
     pub revoked: bool,

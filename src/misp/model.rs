@@ -1,4 +1,4 @@
-//! The MISP JSON model `ioc-map` reads (REFERENCE §11, §12.1): events,
+//! The MISP JSON model `ioc-map` reads (docs/design.md#misp-json, #misp-feeds): events,
 //! attributes, objects, tags, Orgc. Everything MISP may omit is optional;
 //! numbers and ids are accepted as strings or integers, booleans as `true`,
 //! `0`/`1` or `"0"`/`"1"` (MISP servers and feeds mix all of these).

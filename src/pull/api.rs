@@ -1,4 +1,4 @@
-//! The MISP REST client (REFERENCE §10): the bare API key in `Authorization`,
+//! The MISP REST client (docs/design.md#misp-rest-api): the bare API key in `Authorization`,
 //! `Accept: application/json`, JSON request bodies, retries with backoff on
 //! connection errors, 5xx and 429 (honouring `Retry-After` and
 //! `X-Rate-Limit-Reset`), and streaming of response bodies. A response cut
@@ -35,7 +35,7 @@ impl std::fmt::Debug for Secret {
     }
 }
 
-/// Checks the form MISP accepts (40 letters and digits, REFERENCE §10.1)
+/// Checks the form MISP accepts (40 letters and digits, docs/design.md#misp-rest-api)
 /// without ever showing the value.
 pub fn check_key(key: &str, origin: &str) -> Result<Secret> {
     let k = key.trim();
@@ -83,7 +83,8 @@ pub struct Stats {
 #[derive(Debug, Default, Clone)]
 pub struct Fetched {
     pub elements: u64,
-    /// `X-Result-Count` (REFERENCE §10.8: a total for events, page rows + 1 for attributes).
+    /// `X-Result-Count` (docs/design.md#misp-rest-api: a total for events, page
+    /// rows + 1 for attributes).
     pub result_count: Option<u64>,
     /// `Last-Modified` (feeds).
     pub last_modified: Option<SystemTime>,

@@ -1,4 +1,4 @@
-//! restSearch filters from command-line flags (REFERENCE §10.5–§10.6): MISP's
+//! restSearch filters from command-line flags (docs/design.md#misp-rest-api): MISP's
 //! value syntax passed through (`!` negation, several values, `%` wildcards),
 //! times checked and turned into epoch seconds here, because MISP silently
 //! matches nothing for a time it cannot parse.

@@ -1,7 +1,7 @@
 //! The few fields `misp-pull` reads from the events and attributes it passes
 //! on (ids for de-duplication, times for the state mark, counts for the
 //! summary). Reading them also checks that the element is valid JSON. MISP
-//! writes numbers as strings or as integers (REFERENCE §11.1): both are taken.
+//! writes numbers as strings or as integers (docs/design.md#misp-json): both are taken.
 
 use serde::de::{self, IgnoredAny};
 use serde::{Deserialize, Deserializer};

@@ -104,7 +104,7 @@ struct Counts {
     malformed: u64,
 }
 
-/// The field the state mark is on (CONTRACT §7).
+/// The field the state mark is on (docs/design.md#state-and-commit).
 fn mark_field(filters: &Filters) -> &'static str {
     if filters.include_unpublished {
         "timestamp"
@@ -145,7 +145,7 @@ pub fn run(cfg: Config) -> Result<i32> {
     let mut body = base_body;
     let mut previous = None;
     if let Some(st) = &state {
-        // Incremental runs must carry deletions (CONTRACT §5).
+        // Incremental runs must carry deletions (docs/design.md#retirement).
         body.entry("deleted").or_insert(json!([0, 1]));
         previous = st.get(&state_key).map(|m| m.mark);
         if let Some(mark) = previous {

@@ -1,4 +1,4 @@
-//! The incremental state of `misp-pull` (CONTRACT §7): a high-water mark per
+//! The incremental state of `misp-pull` (docs/design.md#state-and-commit): a high-water mark per
 //! source, scope and filter set. A run reads FILE and, only when it completed
 //! with stdout still open, writes `FILE.next`; `--commit-state FILE` promotes
 //! `FILE.next` to FILE once every later stage has succeeded, so a failure

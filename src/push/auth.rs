@@ -1,4 +1,4 @@
-//! Entra ID client-credentials tokens (REFERENCE §2): a client secret, a
+//! Entra ID client-credentials tokens (docs/design.md#entra-id-tokens): a client secret, a
 //! certificate (a signed JWT client assertion) or a workload-identity token
 //! file; one token per run, cached and renewed shortly before `expires_in`
 //! runs out. No secret ever reaches a message, a log or a `Debug` output.
@@ -120,7 +120,7 @@ impl CertCredential {
         Ok(CertCredential { key, x5t, x5c })
     }
 
-    /// A client assertion for `token_url` (REFERENCE §2.1), valid for ten minutes.
+    /// A client assertion for `token_url` (docs/design.md#entra-id-tokens), valid for ten minutes.
     fn assertion(&self, client_id: &str, token_url: &str) -> Result<String> {
         let now = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -448,7 +448,7 @@ pub fn token_error(url: &str, status: u16, body: &str) -> Error {
     }
 }
 
-/// What to do about the AADSTS codes a daemon meets (REFERENCE §2.4).
+/// What to do about the AADSTS codes a daemon meets (docs/design.md#entra-id-tokens).
 fn hint(code: u64) -> Option<&'static str> {
     Some(match code {
         7000215 => "wrong client secret: use the secret's Value, not its Secret ID",

@@ -1,4 +1,4 @@
-//! The ledger (CONTRACT §5, §6): what the remote holds, per target and
+//! The ledger (docs/design.md#retirement, #results): what the remote holds, per target and
 //! workspace, so that a run sends only what changed, never lets an old replay
 //! overwrite a newer version, bumps STIX versions correctly and retires what
 //! left the source.
@@ -8,7 +8,7 @@
 //! lines, which makes the next run resend them, but can never mark an unsent
 //! record as sent). A torn last line is cut off on open; superseded lines are
 //! dropped by compaction on open.
-//! In memory: at most 64 bytes per key (CONTRACT §9): a 128-bit key hash and
+//! In memory: at most 64 bytes per key (docs/design.md#memory): a 128-bit key hash and
 //! the journal offset, content hash, `modified` and validity end of the
 //! latest version (48 bytes) in a sorted vector, plus a small hash map of
 //! keys added since the last merge. The records themselves stay on disk.
@@ -68,7 +68,7 @@ impl Entry {
 }
 
 /// What a run without a ledger remembers of the versions it sent, so that a
-/// key coming twice in one run is decided like the ledger would (CONTRACT §6):
+/// key coming twice in one run is decided like the ledger would (docs/design.md#results):
 /// the same 48 bytes a key as the ledger's index, nothing on disk. `modified`
 /// is the version as sent (after any bump).
 #[derive(Default)]

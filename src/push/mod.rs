@@ -1,6 +1,6 @@
 //! One `graph-push` run: read records, recognise their kind, consult the
 //! ledger, batch, hand batches to `--parallel` sender threads, and write one
-//! result line per record (CONTRACT §6), the `--failed`/`--rejected` files,
+//! result line per record (docs/design.md#results), the `--failed`/`--rejected` files,
 //! the ledger, and one summary line. Records in = the sum of all statuses.
 
 use std::collections::HashSet;
@@ -512,7 +512,7 @@ impl Run {
         Ok(())
     }
 
-    /// Without a ledger, remembers a version sent in this run (CONTRACT §6).
+    /// Without a ledger, remembers a version sent in this run (docs/design.md#results).
     fn remember(&mut self, facts: &Facts) {
         if self.ledger.is_none() {
             let entry = Entry::in_memory(

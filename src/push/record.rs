@@ -1,6 +1,7 @@
-//! What `graph-push` needs to know about one input record (CONTRACT §2, §5,
-//! §6): its kind, its key, whether it is live or a retirement, its `modified`
-//! and validity end, and a stable hash of its content.
+//! What `graph-push` needs to know about one input record
+//! (docs/design.md#ids-and-keys, #retirement, #results): its kind, its key,
+//! whether it is live or a retirement, its `modified` and validity end, and a
+//! stable hash of its content.
 
 use serde_json::{Map, Value};
 
@@ -33,7 +34,8 @@ impl RecordKind {
     }
 }
 
-/// Graph tiIndicator observable fields (REFERENCE §7.2): any one marks a tiIndicator.
+/// Graph tiIndicator observable fields (docs/design.md#graph-tiindicators): any
+/// one marks a tiIndicator.
 const GRAPH_OBSERVABLES: &[&str] = &[
     "domainName",
     "url",
@@ -58,7 +60,7 @@ const GRAPH_OBSERVABLES: &[&str] = &[
     "emailSubject",
 ];
 
-/// Recognises a record's kind by its shape (CONTRACT §2).
+/// Recognises a record's kind by its shape (docs/design.md#ids-and-keys).
 pub fn kind_of(v: &Value) -> Option<RecordKind> {
     let o = v.as_object()?;
     if o.contains_key("type") && o.contains_key("spec_version") {
@@ -161,7 +163,7 @@ pub fn facts(kind: RecordKind, v: &Value, now: &Timestamp) -> Result<Facts, Stri
 }
 
 /// A stable 64-bit hash of the record's content: keys sorted, and without
-/// the fields that change on every mapping run (CONTRACT §6).
+/// the fields that change on every mapping run (docs/design.md#results).
 pub fn content_hash(kind: RecordKind, o: &Map<String, Value>) -> u64 {
     let skip = ["created", "modified", "valid_from", kind.validity_field()];
     let mut h = sha1_smol::Sha1::new();

@@ -158,7 +158,7 @@ pub(super) fn open_side_file(path: &Option<PathBuf>) -> Result<Option<Output>> {
 }
 
 /// `--retire-missing` reads complete files only: a cut-off pipe would look
-/// like mass deletion (CONTRACT §5).
+/// like mass deletion (docs/design.md#retirement).
 pub(super) fn check_retire_inputs(opts: &Options) -> Result<()> {
     if opts.ledger.is_none() {
         return Err(Error::usage("--retire-missing needs --ledger"));

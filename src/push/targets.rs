@@ -1,5 +1,6 @@
-//! The three upload targets (REFERENCE §3, §6, §7) and the clouds they live
-//! in (§2.5): endpoints, token scopes, batch sizes, default pacing, request
+//! The three upload targets (docs/design.md#sentinel-stix-upload,
+//! #defender-indicators, #graph-tiindicators) and the clouds they live in
+//! (docs/design.md#entra-id-tokens): endpoints, token scopes, batch sizes, default pacing, request
 //! bodies and the per-record results of a batch.
 
 use serde_json::Value;
@@ -55,7 +56,7 @@ impl Target {
     }
 }
 
-/// National clouds (REFERENCE §2.5).
+/// National clouds (docs/design.md#entra-id-tokens).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Cloud {
     /// Azure public cloud.

@@ -1,6 +1,7 @@
-//! Sends one batch and finds out what became of each record (REFERENCE §9):
-//! paced; a 429 waits as the answer says and resends the same batch; 5xx,
-//! timeouts and dropped connections are retried with backoff up to
+//! Sends one batch and finds out what became of each record
+//! (docs/design.md#throttling-and-retries): paced; a 429 waits as the answer
+//! says and resends the same batch; 5xx, timeouts and dropped connections are
+//! retried with backoff up to
 //! `--max-retries`; a 401 renews the token once; a batch answered 400 as a
 //! whole is split in halves until the bad records stand alone. Never a
 //! tight loop: every resend waits.
@@ -230,7 +231,7 @@ fn unexpected(target: Target, url: &str, status: u16, text: &str) -> Error {
     }
 }
 
-/// What to grant when the API says 401/403 (REFERENCE §2.2).
+/// What to grant when the API says 401/403 (docs/design.md#entra-id-tokens).
 pub fn permission_hint(target: Target, status: u16) -> &'static str {
     match (target, status) {
         (_, 401) => "the token was refused twice: check the tenant, the cloud and the token scope",

@@ -1,4 +1,4 @@
-//! What the ledger changes in the records a run sends (CONTRACT §5, §6):
+//! What the ledger changes in the records a run sends (docs/design.md#retirement, #results):
 //! STIX version bumps with the first `created` kept, and the retirements
 //! `--retire-missing` builds from the records the ledger remembers.
 
@@ -17,7 +17,7 @@ use super::{echo_of, Pending, Run, Source};
 
 impl Run {
     /// For a STIX key the ledger knows: keep the first `created`, and make
-    /// `modified` later than the version last sent (CONTRACT §6). Returns the
+    /// `modified` later than the version last sent (docs/design.md#results). Returns the
     /// new body, or None when the record can go as it is.
     pub(super) fn bump_version(
         &mut self,
@@ -61,7 +61,7 @@ impl Run {
     }
 
     /// `--retire-missing`: retires every live key the input did not hold,
-    /// unless that is more than `--max-retire` of them (CONTRACT §5).
+    /// unless that is more than `--max-retire` of them (docs/design.md#retirement).
     pub(super) fn retire_missing(&mut self) -> Result<()> {
         let Some(ledger) = self.ledger.as_ref() else {
             return Ok(());
@@ -122,7 +122,7 @@ impl Run {
         Ok(())
     }
 
-    /// The retirement of a stored record: validity ends now (CONTRACT §5).
+    /// The retirement of a stored record: validity ends now (docs/design.md#retirement).
     fn retirement(&self, mut rec: Value, entry: &Entry) -> Value {
         let now = self.now;
         let o = rec.as_object_mut().expect("stored records are objects");
@@ -165,7 +165,7 @@ impl Run {
 
 /// Without a ledger, a later copy of a STIX key this run already sent, with
 /// other content, goes as a newer version: `modified` one millisecond past
-/// the one sent if need be (CONTRACT §6). Its `created` stays as given: the
+/// the one sent if need be (docs/design.md#results). Its `created` stays as given: the
 /// copies of one attribute share it. Updates `facts` to the version as sent.
 pub(super) fn bump_past_sent(v: &mut Value, facts: &mut Facts, sent_ms: i64) -> Option<Vec<u8>> {
     let incoming = facts.modified?;

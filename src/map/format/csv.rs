@@ -1,4 +1,4 @@
-//! The portals' CSV import files (REFERENCE §8): `sentinel-csv` (Sentinel's
+//! The portals' CSV import files (docs/design.md#portal-csv-files): `sentinel-csv` (Sentinel's
 //! "Import using a file", template "All other indicator types") and
 //! `defender-csv` (Defender for Endpoint's indicator import).
 //!
@@ -385,7 +385,8 @@ fn sentinel_row(
         Tlp::Clear => ("white", None),
         Tlp::Green => ("green", None),
         Tlp::Amber => ("amber", None),
-        // Only white is documented (REFERENCE §16.1): amber, plus the strictness as a tag.
+        // Only white is documented (docs/design.md#tlp-and-confidence): amber,
+        // plus the strictness as a tag.
         Tlp::AmberStrict => ("amber", Some("tlp:amber+strict")),
         Tlp::Red => ("red", None),
     };

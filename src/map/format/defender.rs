@@ -1,7 +1,9 @@
-//! Defender for Endpoint indicator import objects (REFERENCE §6.2, §15.2),
-//! with the exact, case-sensitive field names. Defender keys indicators by
+//! Defender for Endpoint indicator import objects
+//! (docs/design.md#defender-indicators, #mapping), with the exact,
+//! case-sensitive field names. Defender keys indicators by
 //! `indicatorType` + `indicatorValue`, so each key is written once per run
-//! (CONTRACT §2); the set of keys seen holds 16-byte hashes (CONTRACT §9).
+//! (docs/design.md#ids-and-keys); the set of keys seen holds 16-byte hashes
+//! (docs/design.md#memory).
 
 use std::collections::HashSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -172,7 +174,8 @@ impl FormatWriter for DefenderSink {
         let mut written = 0;
         let mut first_err = None;
         for ind in parts {
-            // Deletions emit nothing (CONTRACT §5); the mapper does not pass them here.
+            // Deletions emit nothing (docs/design.md#retirement); the mapper
+            // does not pass them here.
             debug_assert!(!ind.retired);
             match self.one(ind)? {
                 None => written += 1,

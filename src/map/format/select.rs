@@ -27,7 +27,7 @@ pub enum Format {
 }
 
 impl Format {
-    /// Whether the format carries retirements of single attributes (CONTRACT §5).
+    /// Whether the format carries retirements of single attributes (docs/design.md#retirement).
     pub fn retirements(self) -> bool {
         matches!(self, Format::Stix)
     }

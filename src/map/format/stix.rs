@@ -1,6 +1,7 @@
 //! STIX 2.1 `indicator` objects for Sentinel's STIX objects upload API
-//! (REFERENCE §3.2, §3.6, §14): one comparison per pattern, §14.2 escaping,
-//! TLP 1.0 markings (§16.1), millisecond UTC times.
+//! (docs/design.md#sentinel-stix-upload, #mapping): one comparison per
+//! pattern, STIX pattern escaping (docs/design.md#mapping), TLP 1.0 markings
+//! (docs/design.md#tlp-and-confidence), millisecond UTC times.
 
 use std::borrow::Borrow;
 
@@ -20,7 +21,7 @@ pub struct StixOptions {
     pub misp_url: Option<String>,
 }
 
-/// The STIX 2.1 TLP marking-definition ids (TLP 1.0, REFERENCE §16.1).
+/// The STIX 2.1 TLP marking-definition ids (TLP 1.0, docs/design.md#tlp-and-confidence).
 pub fn tlp_marking(tlp: Tlp) -> &'static str {
     match tlp {
         Tlp::Clear => "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9",
@@ -30,7 +31,7 @@ pub fn tlp_marking(tlp: Tlp) -> &'static str {
     }
 }
 
-/// The STIX hash key, quoted where it is not a plain identifier (§14.2);
+/// The STIX hash key, quoted where it is not a plain identifier (docs/design.md#mapping);
 /// `None` where no key is right (`sha512/224` and `sha512/256`).
 fn hash_key(a: HashAlgo) -> Option<&'static str> {
     use HashAlgo::*;
@@ -80,7 +81,8 @@ pub fn push_quoted(out: &mut String, v: &str) {
 enum Shape {
     /// `[<path><key> = '<value>']`: one comparison with a string literal.
     Compare(&'static str, &'static str),
-    /// `[autonomous-system:number = <value>]`: an integer property, a bare number (§14.2).
+    /// `[autonomous-system:number = <value>]`: an integer property, a bare
+    /// number (docs/design.md#mapping).
     Number,
     /// Not a STIX pattern: the rule itself, in its own language.
     Rule(&'static str),

@@ -1,4 +1,4 @@
-//! Legacy Microsoft Graph tiIndicator objects (REFERENCE §7.2, §15.1) done
+//! Legacy Microsoft Graph tiIndicator objects (docs/design.md#graph-tiindicators, #mapping) done
 //! right: every required field, domains included, CIDR in the CIDR fields,
 //! integer ports and ASNs, `fileHashType` only where Graph can name the hash,
 //! one tiIndicator per attribute (a composite's parts in one record),
@@ -154,7 +154,8 @@ struct TiIndicator<'a> {
     user_agent: Option<&'a str>,
 }
 
-/// Graph `tlpLevel`: only tagged levels; no tag (or `ex:chr`, `unclear`) is `unknown` (REFERENCE §16.1).
+/// Graph `tlpLevel`: only tagged levels; no tag (or `ex:chr`, `unclear`) is
+/// `unknown` (docs/design.md#tlp-and-confidence).
 fn tlp_level(ind: &Indicator) -> &'static str {
     if !ind.tlp_tagged {
         return "unknown";
@@ -317,7 +318,7 @@ impl TiSink {
 impl FormatWriter for TiSink {
     fn write(&mut self, parts: &[Indicator]) -> Result<Emitted> {
         let first = &parts[0];
-        // Deletions emit nothing (CONTRACT §5); the mapper does not pass them here.
+        // Deletions emit nothing (docs/design.md#retirement); the mapper does not pass them here.
         debug_assert!(!first.retired);
         self.description.clear();
         self.description.push_str("MISP: ");

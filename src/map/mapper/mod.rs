@@ -1,6 +1,7 @@
-//! One MISP attribute → zero or more [`Indicator`]s (REFERENCE §14.3, CONTRACT
-//! §2–§5), or the one reason it gives none. Composites are split into parts,
-//! values normalised and filtered, TLP, confidence, labels and times decided.
+//! One MISP attribute → zero or more [`Indicator`]s (docs/design.md#mapping,
+//! #ids-and-keys, #values, #time, #retirement), or the one reason it gives
+//! none. Composites are split into parts, values normalised and filtered,
+//! TLP, confidence, labels and times decided.
 //!
 //! Checks run in this order, and the first that fails is the attribute's
 //! reason: malformed, not an indicator type, `--types`/`--exclude-types`,
@@ -91,7 +92,7 @@ enum Shape {
     Composite {
         left: Option<&'static str>,
         right: Option<&'static str>,
-        /// Which half is the primary part (CONTRACT §2): 0 left, 1 right.
+        /// Which half is the primary part (docs/design.md#ids-and-keys): 0 left, 1 right.
         primary: usize,
         /// The right half is a port.
         port: bool,
@@ -240,7 +241,7 @@ pub fn mapped_types() -> Vec<&'static str> {
     v
 }
 
-/// MISP's default `to_ids` for a type (REFERENCE §13.2), used when the key is missing.
+/// MISP's default `to_ids` for a type (docs/design.md#mapping), used when the key is missing.
 pub fn default_to_ids(t: &str) -> bool {
     !matches!(
         t,

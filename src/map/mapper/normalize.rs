@@ -1,4 +1,4 @@
-//! Value normalisation (CONTRACT §3): trim; refang network values; lower-case
+//! Value normalisation (docs/design.md#values): trim; refang network values; lower-case
 //! hashes, domains and e-mail domains; parse IPs and write them canonically;
 //! give scheme-less URLs `http://`. A value that is still not valid for its
 //! type is rejected with `invalid value`. Also: which values are private or

@@ -1,5 +1,5 @@
 //! Undoing the "defanging" people apply to network indicators so that they
-//! cannot be clicked (CONTRACT §3, REFERENCE §12.3): `hxxp://bad[.]example`
+//! cannot be clicked (docs/design.md#values, docs/design.md#misp-feeds): `hxxp://bad[.]example`
 //! becomes `http://bad.example`. Only for network values; never for others.
 
 /// Replacements made anywhere in the value, case-insensitively, longest first.

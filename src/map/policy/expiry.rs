@@ -1,4 +1,4 @@
-//! How long an indicator stays valid (CONTRACT §4): `valid_until` = (`last_seen`
+//! How long an indicator stays valid (docs/design.md#time): `valid_until` = (`last_seen`
 //! or a reference time) + the expiry of the indicator's class. The classes and
 //! their defaults are the user's documentation too (README, `--help`).
 

@@ -1,8 +1,9 @@
-//! MISP's freetext typing (`ComplexTypeTool`, REFERENCE §12.2–§12.3): cut a
+//! MISP's freetext typing (`ComplexTypeTool`, docs/design.md#misp-feeds): cut a
 //! text into candidate values, refang them, and give each the attribute type
 //! MISP's feed parser would give it, with the type's default category and
-//! `to_ids`. Values are normalised the way MISP stores them (§10.9), so that
-//! the derived uuid (CONTRACT §2) is the same however the feed spelled them.
+//! `to_ids`. Values are normalised the way MISP stores them
+//! (docs/design.md#misp-rest-api), so that the derived uuid
+//! (docs/design.md#ids-and-keys) is the same however the feed spelled them.
 
 use std::net::IpAddr;
 
@@ -38,7 +39,7 @@ impl Hit {
         }
     }
 
-    /// The type's default `to_ids` (REFERENCE §13.2).
+    /// The type's default `to_ids` (docs/design.md#mapping).
     pub fn to_ids(&self) -> bool {
         !matches!(self.kind, "link" | "vulnerability" | "AS")
     }
@@ -470,7 +471,7 @@ pub fn resolve(raw: &str) -> Option<Hit> {
     None
 }
 
-/// Cuts a freetext body into candidate values (§12.3 step 1), in order.
+/// Cuts a freetext body into candidate values (docs/design.md#misp-feeds, step 1), in order.
 pub fn tokens(text: &str) -> Vec<String> {
     if text.trim_start().starts_with('{') {
         if let Ok(v) = serde_json::from_str::<serde_json::Value>(text) {

@@ -1,9 +1,9 @@
-//! `misp-pull` from feeds, without a server (REFERENCE §12): a MISP-format
+//! `misp-pull` from feeds, without a server (docs/design.md#misp-feeds): a MISP-format
 //! feed (a directory or URL with `manifest.json` and `<uuid>.json`), a CSV
 //! feed, or a freetext feed. MISP feed events are passed on as they are;
 //! CSV and freetext values are typed like MISP's feed parser does and become
 //! `{"Attribute":{…}}` lines with a uuid derived from the feed name, type and
-//! value (CONTRACT §2), so that they keep their id across runs and paths.
+//! value (docs/design.md#ids-and-keys), so that they keep their id across runs and paths.
 
 use std::collections::HashSet;
 use std::io::BufReader;
