@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the fuzzers' seed corpora (fuzz/seeds/TARGET/*) from the project's
 small fixtures: examples/sample-feed and tests/fixtures/ioc-map/types.ndjson,
-plus the documented Microsoft answer shapes (REFERENCE.md). Run from the
+plus the documented Microsoft answer shapes (docs/design.md, Wire facts). Run from the
 repository root: python3 fuzz/make_seeds.py (needs target/debug/misp-airgap
 for the air-gap seeds: cargo build first)."""
 
@@ -82,7 +82,9 @@ write("refang", "mixed.txt", "hxxps[:]//bad[.]example(.)com/x evil{.}net user[@]
 write("stix_escape", "quotes.txt", "it's a \\ backslash and a ' quote \\' both")
 write("stix_escape", "value.txt", values[5])
 
-# ms_results: record count byte, then the body (REFERENCE §3.3, §6.3, §7.3).
+# ms_results: record count byte, then the body
+# (docs/design.md#sentinel-stix-upload, #defender-indicators,
+# #graph-tiindicators).
 write("ms_results", "sentinel.json", b"\x08" + json.dumps({"errors": [
     {"recordIndex": 3, "errorMessages": ["Error for Property=pattern: bad"]},
     {"recordIndex": 7, "validationErrorMessages": ["Error for Property=valid_until: bad"]}]}).encode())
@@ -96,7 +98,7 @@ write("ms_results", "delete.json", b"\x02" + json.dumps({"value": [{"code": 0, "
 write("ms_results", "error.json", b"\x01" + json.dumps({"error": {"code": "InvalidIpAddress", "message": "x", "target": "c"}}).encode())
 write("ms_results", "throttled.json", b"\x01" + json.dumps({"statusCode": 429, "message": "Rate limit is exceeded. Try again in 17 seconds."}).encode())
 
-# token_error: status byte, then the body (REFERENCE §2.4).
+# token_error: status byte, then the body (docs/design.md#entra-id-tokens).
 write("token_error", "invalid-client.json", b"\x00" + json.dumps({
     "error": "invalid_client",
     "error_description": "AADSTS7000215: Invalid client secret provided.\r\nTrace ID: 0b1c\r\nCorrelation ID: 2d3e\r\nTimestamp: 2026-03-02 10:15:00Z",

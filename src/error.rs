@@ -5,7 +5,7 @@
 use std::io;
 use std::path::PathBuf;
 
-use crate::exit;
+use crate::cli::exit;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -91,7 +91,7 @@ impl Error {
         }
     }
 
-    /// The exit status this error ends a run with (CONTRACT §8).
+    /// The exit status this error ends a run with (docs/design.md#exit-codes).
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) => exit::USAGE,

@@ -1,10 +1,10 @@
-//! CSV feeds (`misp2ms::feed::csv_cells`) and the typing of their cells: the
+//! CSV feeds (`misp2ms::pull::feed::csv_cells`) and the typing of their cells: the
 //! first bytes choose the delimiter and columns, the rest is the feed.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use misp2ms::feed::csv_cells;
-use misp2ms::freetext::resolve;
+use misp2ms::pull::feed::csv_cells;
+use misp2ms::pull::feed::freetext::resolve;
 
 fuzz_target!(|data: &[u8]| {
     let [d, c1, c2, rest @ ..] = data else {

@@ -1,10 +1,10 @@
 //! A MISP feed's `manifest.json` as `misp-pull --feed` and `ioc-map` read it
-//! (`misp2ms::feed::manifest_entry`, `misp2ms::misp::is_feed_manifest`).
+//! (`misp2ms::pull::feed::manifest_entry`, `misp2ms::misp::model::is_feed_manifest`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use misp2ms::feed::manifest_entry;
-use misp2ms::misp::is_feed_manifest;
+use misp2ms::pull::feed::manifest_entry;
+use misp2ms::misp::model::is_feed_manifest;
 use serde_json::{Map, Value};
 
 fuzz_target!(|data: &[u8]| {

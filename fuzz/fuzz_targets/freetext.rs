@@ -1,9 +1,9 @@
-//! Freetext feeds (`misp2ms::freetext`): cutting into tokens and typing never
+//! Freetext feeds (`misp2ms::pull::feed::freetext`): cutting into tokens and typing never
 //! panic, and typing is idempotent on its own output.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use misp2ms::freetext::{resolve, tokens};
+use misp2ms::pull::feed::freetext::{resolve, tokens};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);

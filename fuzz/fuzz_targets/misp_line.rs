@@ -1,17 +1,17 @@
-//! `ioc-map`'s MISP model and mapping (`misp2ms::misp`, `misp_scan`, `mapping`,
+//! `ioc-map`'s MISP model and mapping (`misp2ms::misp::model`, `misp_scan`, `mapping`,
 //! `stix`): any line parses or is refused, the fast reader agrees with serde,
 //! every attribute maps or gets a reason, and every STIX record is JSON whose
 //! pattern literal is the indicator's value.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use misp2ms::allowlist::Allowlist;
-use misp2ms::indicator::Indicator;
-use misp2ms::mapping::{EventInfo, MapOptions, Mapper, ObjectInfo, Parts};
-use misp2ms::misp::{Attribute, Line, LineKind};
-use misp2ms::output::Output;
-use misp2ms::stix::{StixOptions, StixSink};
-use misp2ms::warninglist::Warninglists;
+use misp2ms::map::policy::allowlist::Allowlist;
+use misp2ms::map::indicator::Indicator;
+use misp2ms::map::mapper::{EventFacts, MapOptions, Mapper, ObjectInfo, Parts};
+use misp2ms::misp::model::{Attribute, Line, LineKind};
+use misp2ms::io::output::Output;
+use misp2ms::map::format::stix::{StixOptions, StixSink};
+use misp2ms::map::policy::warninglist::Warninglists;
 
 fn unquote(s: &str) -> Option<(String, &str)> {
     let mut chars = s.strip_prefix('\'')?.char_indices();
@@ -54,7 +54,7 @@ fuzz_target!(|data: &[u8]| {
     // The fast line reader reads what serde reads, or leaves the line to it.
     if let Some(fast) = std::str::from_utf8(data)
         .ok()
-        .and_then(misp2ms::misp_scan::line)
+        .and_then(misp2ms::misp::scan::line)
     {
         let slow =
             serde_json::from_slice::<Line>(data).expect("serde reads what the fast reader read");
@@ -70,7 +70,7 @@ fuzz_target!(|data: &[u8]| {
     let m = Mapper::new(o, Allowlist::default(), Warninglists::default());
     let mut sink = StixSink::new(Output::stdout(), StixOptions::default());
     let mut parts = Parts::default();
-    let mut one = |a: &Attribute, obj: Option<ObjectInfo>, ev: &EventInfo| {
+    let mut one = |a: &Attribute, obj: Option<ObjectInfo>, ev: &EventFacts| {
         if m.map(a, obj, ev, &mut parts).is_ok() {
             assert!(
                 !parts.as_slice().is_empty(),
@@ -85,17 +85,17 @@ fuzz_target!(|data: &[u8]| {
     while let Some(line) = stack.pop() {
         match line.kind() {
             LineKind::Attribute(a) => {
-                let ev = EventInfo::new(a.event.as_deref(), a.event_uuid.as_deref());
+                let ev = EventFacts::new(a.event.as_deref(), a.event_uuid.as_deref());
                 one(a, a.object.as_deref().map(ObjectInfo::of_stub), &ev);
             }
             LineKind::Attributes(list) => {
                 for a in list {
-                    let ev = EventInfo::new(a.event.as_deref(), a.event_uuid.as_deref());
+                    let ev = EventFacts::new(a.event.as_deref(), a.event_uuid.as_deref());
                     one(a, a.object.as_deref().map(ObjectInfo::of_stub), &ev);
                 }
             }
             LineKind::Event(e) => {
-                let ev = EventInfo::new(Some(e), None);
+                let ev = EventFacts::new(Some(e), None);
                 e.attributes.iter().for_each(|a| one(a, None, &ev));
                 for ob in &e.objects {
                     ob.attributes

@@ -1,10 +1,10 @@
 //! The fields `misp-pull` reads from events and attributes
-//! (`misp2ms::misp_model`): never a panic; where the full event read
+//! (`misp2ms::pull::pulled`): never a panic; where the full event read
 //! succeeds, the early id read agrees.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use misp2ms::misp_model::{attribute_info, event_id, event_info};
+use misp2ms::pull::pulled::{attribute_info, event_id, event_info};
 
 fuzz_target!(|data: &[u8]| {
     let full = event_info(data);

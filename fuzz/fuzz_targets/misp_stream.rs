@@ -1,10 +1,10 @@
-//! The streaming reader of MISP documents (`misp2ms::misp_stream`): any bytes
+//! The streaming reader of MISP documents (`misp2ms::misp::stream`): any bytes
 //! in every shape give elements or an error, never a panic; where serde_json
 //! reads the document, the stream yields exactly its elements.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use misp2ms::misp_stream::{for_each_element, Shape};
+use misp2ms::misp::stream::{for_each_element, Shape};
 use serde_json::Value;
 
 fn elements(data: &[u8], shape: Shape) -> Option<Vec<Vec<u8>>> {

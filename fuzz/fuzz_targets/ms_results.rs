@@ -1,11 +1,11 @@
-//! Microsoft's batch answers (`misp2ms::targets::parse_results`,
-//! `error_text`, `misp2ms::graph_delete::delete_results`): one result per
+//! Microsoft's batch answers (`misp2ms::push::targets::parse_results`,
+//! `error_text`, `misp2ms::push::delete::delete_results`): one result per
 //! record for any body, and no panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use misp2ms::graph_delete::delete_results;
-use misp2ms::targets::{error_text, parse_results, Target};
+use misp2ms::push::delete::delete_results;
+use misp2ms::push::targets::{error_text, parse_results, Target};
 
 fuzz_target!(|data: &[u8]| {
     let [n, rest @ ..] = data else { return };

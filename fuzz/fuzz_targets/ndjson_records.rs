@@ -1,11 +1,11 @@
-//! NDJSON input as `ioc-map` reads it (`misp2ms::input::Lines`,
-//! `misp2ms::json_records::Records`): lines, over-long lines, pretty-printed
+//! NDJSON input as `ioc-map` reads it (`misp2ms::io::input::Lines`,
+//! `misp2ms::io::ndjson::Records`): lines, over-long lines, pretty-printed
 //! documents gathered across lines. Every non-blank line is read once.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use misp2ms::input::Lines;
-use misp2ms::json_records::{Record, Records};
+use misp2ms::io::input::Lines;
+use misp2ms::io::ndjson::{Record, Records};
 
 fuzz_target!(|data: &[u8]| {
     let [max, rest @ ..] = data else { return };

@@ -1,9 +1,9 @@
-//! STIX pattern string literals (`misp2ms::stix::push_quoted`): the escaped
+//! STIX pattern string literals (`misp2ms::map::format::stix::push_quoted`): the escaped
 //! literal reads back as the original, for any string.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use misp2ms::stix::push_quoted;
+use misp2ms::map::format::stix::push_quoted;
 
 fuzz_target!(|data: &[u8]| {
     let s = String::from_utf8_lossy(data);

@@ -1,9 +1,9 @@
-//! Entra ID token error answers (`misp2ms::auth::token_error`): any body
+//! Entra ID token error answers (`misp2ms::push::auth::token_error`): any body
 //! gives an error, an authentication error for 400/401/403, never a panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use misp2ms::auth::token_error;
+use misp2ms::push::auth::token_error;
 use misp2ms::Error;
 
 fuzz_target!(|data: &[u8]| {

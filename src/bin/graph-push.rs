@@ -1,14 +1,15 @@
 //! graph-push: upload indicators to Microsoft Sentinel, Defender for Endpoint
 //! or the legacy Graph tiIndicators API, at the quota, losing nothing.
+#![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
-use misp2ms::cli::{parse_duration_arg, HttpArgs, InputArgs};
-use misp2ms::interrupt::Interrupt;
+use misp2ms::cli::args::{parse_duration_arg, HttpArgs, InputArgs};
+use misp2ms::cli::interrupt::Interrupt;
+use misp2ms::push::targets::{Cloud, Target};
 use misp2ms::push::{self, Options};
-use misp2ms::targets::{Cloud, Target};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -38,7 +39,7 @@ and RSA key), AZURE_FEDERATED_TOKEN_FILE (workload identity).
 ";
 
 fn after_help() -> String {
-    format!("{EXAMPLES}\n{}", misp2ms::exit::TABLE)
+    format!("{EXAMPLES}\n{}", misp2ms::cli::exit::TABLE)
 }
 
 /// Upload indicators (NDJSON from ioc-map) to Microsoft Sentinel, Defender for Endpoint or the
@@ -165,7 +166,7 @@ struct Args {
 }
 
 fn main() {
-    let args: Args = misp2ms::generate::parse_or_generate();
+    let args: Args = misp2ms::cli::generate::parse_or_generate();
     let result = Interrupt::install().and_then(|interrupt| push::run(options(args), interrupt));
     std::process::exit(misp2ms::error::report("graph-push", result));
 }

@@ -1,21 +1,22 @@
 //! ioc-map: MISP JSON lines in, indicators out (STIX 2.1, Defender, Graph tiIndicator,
 //! the portals' CSV files).
+#![forbid(unsafe_code)]
 
 use std::collections::HashSet;
 use std::path::PathBuf;
 
 use clap::Parser;
 
-use misp2ms::cli::InputArgs;
-use misp2ms::defender::{Action, DefenderOptions};
-use misp2ms::expiry::{ExpireFrom, Expiry};
-use misp2ms::indicator::Tlp;
-use misp2ms::interrupt::Interrupt;
-use misp2ms::ioc_map::{run, RunOptions};
-use misp2ms::mapping::MapOptions;
-use misp2ms::sink::{Format, FormatOptions};
-use misp2ms::stix::StixOptions;
-use misp2ms::tiindicator::{TiAction, TiOptions, TARGET_PRODUCTS, THREAT_TYPES};
+use misp2ms::cli::args::InputArgs;
+use misp2ms::cli::interrupt::Interrupt;
+use misp2ms::map::format::defender::{Action, DefenderOptions};
+use misp2ms::map::format::select::{Format, FormatOptions};
+use misp2ms::map::format::stix::StixOptions;
+use misp2ms::map::format::tiindicator::{TiAction, TiOptions, TARGET_PRODUCTS, THREAT_TYPES};
+use misp2ms::map::indicator::Tlp;
+use misp2ms::map::mapper::MapOptions;
+use misp2ms::map::policy::expiry::{ExpireFrom, Expiry};
+use misp2ms::map::run::{run, RunOptions};
 use misp2ms::{Error, Result};
 
 const EXAMPLES: &str = "\
@@ -35,7 +36,7 @@ Expiry classes (--expire CLASS=DURATION,…; all=DURATION sets every class):
 /// for Endpoint, or legacy Graph tiIndicator, one record a line on stdout.
 /// Every attribute is mapped or skipped with one reason (summary on stderr).
 #[derive(Parser)]
-#[command(name = "ioc-map", version, after_help = format!("{EXAMPLES}\n{}", misp2ms::exit::TABLE))]
+#[command(name = "ioc-map", version, after_help = format!("{EXAMPLES}\n{}", misp2ms::cli::exit::TABLE))]
 struct Args {
     #[command(flatten)]
     input: InputArgs,
@@ -230,7 +231,7 @@ impl Args {
 }
 
 fn main() {
-    let result = misp2ms::generate::parse_or_generate::<Args>()
+    let result = misp2ms::cli::generate::parse_or_generate::<Args>()
         .into_options()
         .and_then(run);
     std::process::exit(misp2ms::error::report("ioc-map", result));

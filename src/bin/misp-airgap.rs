@@ -1,5 +1,6 @@
 //! misp-airgap: carry MISP data across an air gap in signed, checksummed,
 //! sequenced bundles.
+#![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 
@@ -26,7 +27,7 @@ unsigned, replayed) exits 1 and writes nothing. A good bundle whose sequence
 number skips one or more bundles is unpacked with a warning and exits 3.";
 
 fn after_help() -> String {
-    format!("{EXAMPLES}\n\n{}", misp2ms::exit::TABLE)
+    format!("{EXAMPLES}\n\n{}", misp2ms::cli::exit::TABLE)
 }
 
 /// Carry MISP data across an air gap: bundle NDJSON files (plain or .gz) with a
@@ -171,6 +172,6 @@ fn run(args: Args) -> misp2ms::Result<i32> {
 }
 
 fn main() {
-    let result = run(misp2ms::generate::parse_or_generate::<Args>());
+    let result = run(misp2ms::cli::generate::parse_or_generate::<Args>());
     std::process::exit(misp2ms::error::report("misp-airgap", result));
 }

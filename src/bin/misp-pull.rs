@@ -1,16 +1,17 @@
 //! misp-pull: extract events or attributes from a MISP server or a feed, as
 //! MISP's own JSON, one object a line.
+#![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use misp2ms::cli::{parse_duration_arg, HttpArgs};
-use misp2ms::feed::{self, FeedConfig, Location, TextFeedConfig, TextKind};
-use misp2ms::filters::{self, Filters};
-use misp2ms::misp_api::{check_key, RetryPolicy};
-use misp2ms::output::Output;
-use misp2ms::pull::{self, RunOptions, Scope};
+use misp2ms::cli::args::{parse_duration_arg, HttpArgs};
+use misp2ms::io::output::Output;
+use misp2ms::pull::api::{check_key, RetryPolicy};
+use misp2ms::pull::feed::{self, FeedConfig, Location, TextFeedConfig, TextKind};
+use misp2ms::pull::filters::{self, Filters};
+use misp2ms::pull::server::{self, RunOptions, Scope};
 use misp2ms::{Error, Result};
 
 const EXAMPLES: &str = "\
@@ -37,7 +38,7 @@ enum ScopeArg {
 /// object a line: {"Event":{…}} or {"Attribute":{…}}. Event filters select
 /// events; they do not trim the attributes inside them.
 #[derive(Debug, Parser)]
-#[command(name = "misp-pull", version, after_help = format!("{EXAMPLES}\n\n{}", misp2ms::exit::TABLE))]
+#[command(name = "misp-pull", version, after_help = format!("{EXAMPLES}\n\n{}", misp2ms::cli::exit::TABLE))]
 struct Args {
     /// MISP base URL. The API key comes from MISP_KEY or --key-file.
     #[arg(long, env = "MISP_URL", value_name = "URL")]
@@ -160,7 +161,7 @@ struct Args {
     batch_attributes: u64,
 
     /// Largest single event accepted, in bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = misp2ms::input::DEFAULT_MAX_LINE)]
+    #[arg(long, value_name = "BYTES", default_value_t = misp2ms::io::input::DEFAULT_MAX_LINE)]
     max_event: usize,
 
     /// Incremental runs: read the high-water mark from FILE, write FILE.next after a complete run.
@@ -217,9 +218,9 @@ fn parse_bool01(s: &str) -> Result<bool, String> {
 
 fn run(a: Args) -> Result<i32> {
     if let Some(path) = &a.commit_state {
-        misp2ms::state::commit(path)?;
+        misp2ms::pull::state::commit(path)?;
         eprintln!("misp-pull: committed {}", path.display());
-        return Ok(misp2ms::exit::OK);
+        return Ok(misp2ms::cli::exit::OK);
     }
     let now = misp2ms::time::now(a.now.as_deref())?;
     let http = a.http.options("misp-pull");
@@ -312,7 +313,7 @@ fn run(a: Args) -> Result<i32> {
     })?;
     let key = match &a.key_file {
         Some(path) => check_key(
-            &misp2ms::cli::read_secret_file(path)?,
+            &misp2ms::cli::args::read_secret_file(path)?,
             &path.display().to_string(),
         )?,
         None => match std::env::var("MISP_KEY") {
@@ -326,11 +327,11 @@ fn run(a: Args) -> Result<i32> {
     };
     if a.check {
         let mut out = Output::stdout();
-        let code = pull::check(&url, key, &run, &mut out)?;
+        let code = server::check(&url, key, &run, &mut out)?;
         out.finish()?;
         return Ok(code);
     }
-    pull::run(pull::Config {
+    server::run(server::Config {
         url,
         key,
         scope: match a.scope {
@@ -349,6 +350,6 @@ fn run(a: Args) -> Result<i32> {
 }
 
 fn main() {
-    let args = misp2ms::generate::parse_or_generate::<Args>();
+    let args = misp2ms::cli::generate::parse_or_generate::<Args>();
     std::process::exit(misp2ms::error::report("misp-pull", run(args)));
 }

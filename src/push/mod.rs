@@ -1,6 +1,6 @@
 //! One `graph-push` run: read records, recognise their kind, consult the
 //! ledger, batch, hand batches to `--parallel` sender threads, and write one
-//! result line per record (CONTRACT §6), the `--failed`/`--rejected` files,
+//! result line per record (docs/design.md#results), the `--failed`/`--rejected` files,
 //! the ledger, and one summary line. Records in = the sum of all statuses.
 
 use std::collections::HashSet;
@@ -12,25 +12,31 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::Value;
 
+use self::ledger::{Accepted, Entry, Ledger, RunKeys};
+use self::pacer::Pacer;
+use self::record::{Facts, RecordKind};
+use self::targets::{Endpoints, Target};
+use self::uploader::{Outcome, Stats, Uploader};
+use crate::cli::exit;
+use crate::cli::interrupt::Interrupt;
 use crate::error::{Error, Result};
-use crate::exit;
-use crate::input::{Lines, Next};
-use crate::interrupt::Interrupt;
-use crate::ledger::{Accepted, Entry, Ledger, RunKeys};
-use crate::output::Output;
-use crate::pacer::Pacer;
-use crate::records::{self, Facts, Kind};
-use crate::targets::{self, Endpoints, Target};
+use crate::io::input::{Lines, Next};
+use crate::io::output::Output;
 use crate::time::{self, Timestamp};
-use crate::uploader::{Outcome, Stats, Uploader};
+
+pub mod auth;
+pub mod delete;
+pub mod ledger;
+pub mod pacer;
+pub mod record;
+pub mod targets;
+pub mod uploader;
 
 mod setup;
 mod versions;
 
-use setup::{check_retire_inputs, open_side_file, summary};
+use setup::{check_retire_inputs, open_side_file, summary, Counts, TOOL};
 pub use setup::{common_setup, token_source, Options};
-
-const TOOL: &str = "graph-push";
 
 /// Where a record came from: `FILE:LINE`, or `ledger` for a retirement it built.
 type Source = Arc<str>;
@@ -68,21 +74,6 @@ struct ResultLine<'a> {
     source: &'a str,
 }
 
-#[derive(Debug, Default)]
-struct Counts {
-    records: u64,
-    accepted: u64,
-    unchanged: u64,
-    stale: u64,
-    skipped: u64,
-    rejected: u64,
-    failed: u64,
-    malformed: u64,
-    from_ledger: u64,
-    would_send: u64,
-    dry_requests: u64,
-}
-
 struct Run {
     opts: Options,
     now: Timestamp,
@@ -118,7 +109,7 @@ struct Run {
 /// Runs `graph-push`; returns the exit status.
 pub fn run(opts: Options, interrupt: Interrupt) -> Result<i32> {
     if opts.delete_external_ids.is_some() {
-        return crate::graph_delete::run(opts, interrupt);
+        return crate::push::delete::run(opts, interrupt);
     }
     let mut run = Run::start(opts, interrupt)?;
     if !run.opts.dry_run {
@@ -164,7 +155,7 @@ impl Run {
                 )
             })
             .transpose()?;
-        let now_ms = records::millis(&now);
+        let now_ms = record::millis(&now);
         let active = ledger.as_ref().map_or(0, |l| l.active_count(now_ms));
         let url = targets::upload_url(opts.target, &endpoints.api_base, &workspace);
         let (failed_out, rejected_out) = if opts.dry_run {
@@ -175,7 +166,7 @@ impl Run {
                 open_side_file(&opts.rejected)?,
             )
         };
-        let progress = crate::progress::spinner("{spinner} {msg}");
+        let progress = crate::cli::progress::spinner("{spinner} {msg}");
         Ok(Run {
             now,
             now_ms,
@@ -330,8 +321,8 @@ impl Run {
                 continue; // too long to keep; it would have been rejected
             };
             let key = serde_json::from_slice::<Value>(buf).ok().and_then(|v| {
-                let kind = records::kind_of(&v)?;
-                records::key_of(kind, v.as_object()?).ok()
+                let kind = record::kind_of(&v)?;
+                record::key_of(kind, v.as_object()?).ok()
             });
             if let Some(f) = self.failed_out.as_mut() {
                 f.write_line(buf)?;
@@ -387,7 +378,7 @@ impl Run {
             Err(e) => return self.malformed(&source, Some(&line), &format!("not JSON: {e}")),
         };
         let want = self.opts.target.kind();
-        let kind = match records::kind_of(&v) {
+        let kind = match record::kind_of(&v) {
             None => {
                 return self.malformed(
                     &source,
@@ -415,7 +406,7 @@ impl Run {
             Some(k) => k,
         };
         self.first_kind_seen = true;
-        let facts = match records::facts(kind, &v, &self.now) {
+        let facts = match record::facts(kind, &v, &self.now) {
             Ok(f) => f,
             Err(msg) => return self.malformed(&source, Some(&line), &msg),
         };
@@ -434,7 +425,7 @@ impl Run {
                 (e, e.is_some())
             }
         };
-        let end_ms = facts.valid_end.as_ref().map_or(i64::MAX, records::millis);
+        let end_ms = facts.valid_end.as_ref().map_or(i64::MAX, record::millis);
         if let Some(e) = entry {
             let refresh_ms = self.opts.refresh_before.as_millis() as i64;
             let unchanged = e.content_hash == facts.content_hash
@@ -446,8 +437,8 @@ impl Run {
                 let reason = duplicate.then_some("duplicate in this run");
                 return self.status(&facts.key, "unchanged", reason, &source);
             }
-            if kind == Kind::Stix && e.live() {
-                let modified = facts.modified.as_ref().map_or(i64::MIN, records::millis);
+            if kind == RecordKind::Stix && e.live() {
+                let modified = facts.modified.as_ref().map_or(i64::MIN, record::millis);
                 if modified < e.modified {
                     let holder = if self.ledger.is_some() {
                         "the ledger holds"
@@ -456,7 +447,7 @@ impl Run {
                     };
                     let reason = format!(
                         "{holder} a newer version (modified {})",
-                        time::fmt_millis(&records::from_millis(e.modified))
+                        time::fmt_millis(&record::from_millis(e.modified))
                     );
                     return self.status(&facts.key, "stale", Some(&reason), &source);
                 }
@@ -476,10 +467,10 @@ impl Run {
         }
         let mut facts = facts;
         let bumped = match (kind, entry) {
-            (Kind::Stix, Some(e)) if self.ledger.is_some() => {
+            (RecordKind::Stix, Some(e)) if self.ledger.is_some() => {
                 self.bump_version(&mut v, &facts, &e)?
             }
-            (Kind::Stix, Some(e)) => versions::bump_past_sent(&mut v, &mut facts, e.modified),
+            (RecordKind::Stix, Some(e)) => versions::bump_past_sent(&mut v, &mut facts, e.modified),
             _ => None,
         };
         let body = bumped.unwrap_or_else(|| line.clone());
@@ -521,14 +512,14 @@ impl Run {
         Ok(())
     }
 
-    /// Without a ledger, remembers a version sent in this run (CONTRACT §6).
+    /// Without a ledger, remembers a version sent in this run (docs/design.md#results).
     fn remember(&mut self, facts: &Facts) {
         if self.ledger.is_none() {
             let entry = Entry::in_memory(
                 facts.live,
                 facts.content_hash,
-                facts.modified.as_ref().map_or(i64::MIN, records::millis),
-                facts.valid_end.as_ref().map_or(i64::MAX, records::millis),
+                facts.modified.as_ref().map_or(i64::MIN, record::millis),
+                facts.valid_end.as_ref().map_or(i64::MAX, record::millis),
             );
             self.run_keys.insert(facts.key_hash, entry);
         }
@@ -655,8 +646,8 @@ impl Run {
                         key,
                         key_hash: p.facts.key_hash,
                         content_hash: p.facts.content_hash,
-                        modified: p.facts.modified.as_ref().map(records::millis),
-                        valid_end: p.facts.valid_end.as_ref().map(records::millis),
+                        modified: p.facts.modified.as_ref().map(record::millis),
+                        valid_end: p.facts.valid_end.as_ref().map(record::millis),
                         live: p.facts.live,
                         record: &p.body,
                     })?;
@@ -789,11 +780,11 @@ impl Run {
 }
 
 /// What the remote echoes to identify a record in its per-record answer.
-fn echo_of(kind: Kind, v: &Value) -> String {
+fn echo_of(kind: RecordKind, v: &Value) -> String {
     let field = match kind {
-        Kind::Stix => "id",
-        Kind::Defender => "indicatorValue",
-        Kind::Graph => "externalId",
+        RecordKind::Stix => "id",
+        RecordKind::Defender => "indicatorValue",
+        RecordKind::Graph => "externalId",
     };
     v.get(field)
         .and_then(Value::as_str)

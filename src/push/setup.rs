@@ -4,16 +4,32 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::auth::{AuthSettings, Credential, TokenSource};
+use crate::cli::interrupt::Interrupt;
 use crate::error::{Error, Result};
 use crate::http::HttpOptions;
-use crate::interrupt::Interrupt;
-use crate::output::Output;
-use crate::targets::{self, Cloud, Endpoints, Target};
+use crate::io::output::Output;
+use crate::push::auth::{AuthSettings, Credential, TokenSource};
+use crate::push::targets::{self, Cloud, Endpoints, Target};
+use crate::push::uploader::Stats;
 use crate::time::{self, Timestamp};
-use crate::uploader::Stats;
 
-use super::{Counts, TOOL};
+pub(super) const TOOL: &str = "graph-push";
+
+/// What a run did with its records, for the summary line (records in = the sum of the statuses).
+#[derive(Debug, Default)]
+pub(super) struct Counts {
+    pub(super) records: u64,
+    pub(super) accepted: u64,
+    pub(super) unchanged: u64,
+    pub(super) stale: u64,
+    pub(super) skipped: u64,
+    pub(super) rejected: u64,
+    pub(super) failed: u64,
+    pub(super) malformed: u64,
+    pub(super) from_ledger: u64,
+    pub(super) would_send: u64,
+    pub(super) dry_requests: u64,
+}
 
 /// Everything a run is told.
 #[derive(Debug, Clone)]
@@ -142,7 +158,7 @@ pub(super) fn open_side_file(path: &Option<PathBuf>) -> Result<Option<Output>> {
 }
 
 /// `--retire-missing` reads complete files only: a cut-off pipe would look
-/// like mass deletion (CONTRACT §5).
+/// like mass deletion (docs/design.md#retirement).
 pub(super) fn check_retire_inputs(opts: &Options) -> Result<()> {
     if opts.ledger.is_none() {
         return Err(Error::usage("--retire-missing needs --ledger"));

@@ -1,4 +1,4 @@
-//! What the ledger changes in the records a run sends (CONTRACT §5, §6):
+//! What the ledger changes in the records a run sends (docs/design.md#retirement, #results):
 //! STIX version bumps with the first `created` kept, and the retirements
 //! `--retire-missing` builds from the records the ledger remembers.
 
@@ -7,16 +7,17 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::ledger::Entry;
-use crate::records::{self, Facts};
-use crate::targets::Target;
+use crate::push::ledger::Entry;
+use crate::push::record::{self, Facts};
+use crate::push::targets::Target;
 use crate::time;
 
-use super::{echo_of, Pending, Run, Source, TOOL};
+use super::setup::TOOL;
+use super::{echo_of, Pending, Run, Source};
 
 impl Run {
     /// For a STIX key the ledger knows: keep the first `created`, and make
-    /// `modified` later than the version last sent (CONTRACT §6). Returns the
+    /// `modified` later than the version last sent (docs/design.md#results). Returns the
     /// new body, or None when the record can go as it is.
     pub(super) fn bump_version(
         &mut self,
@@ -60,7 +61,7 @@ impl Run {
     }
 
     /// `--retire-missing`: retires every live key the input did not hold,
-    /// unless that is more than `--max-retire` of them (CONTRACT §5).
+    /// unless that is more than `--max-retire` of them (docs/design.md#retirement).
     pub(super) fn retire_missing(&mut self) -> Result<()> {
         let Some(ledger) = self.ledger.as_ref() else {
             return Ok(());
@@ -95,7 +96,7 @@ impl Run {
             let retirement = self.retirement(stored, &entry);
             let line = serde_json::to_vec(&retirement).expect("a Value serialises");
             let kind = self.opts.target.kind();
-            let mut facts = match records::facts(kind, &retirement, &self.now) {
+            let mut facts = match record::facts(kind, &retirement, &self.now) {
                 Ok(f) => f,
                 Err(msg) => {
                     return Err(Error::Other(format!(
@@ -121,7 +122,7 @@ impl Run {
         Ok(())
     }
 
-    /// The retirement of a stored record: validity ends now (CONTRACT §5).
+    /// The retirement of a stored record: validity ends now (docs/design.md#retirement).
     fn retirement(&self, mut rec: Value, entry: &Entry) -> Value {
         let now = self.now;
         let o = rec.as_object_mut().expect("stored records are objects");
@@ -131,7 +132,7 @@ impl Run {
                     .get("modified")
                     .and_then(Value::as_str)
                     .and_then(time::parse_rfc3339)
-                    .unwrap_or(records::from_millis(entry.modified));
+                    .unwrap_or(record::from_millis(entry.modified));
                 let modified = now.max(last + chrono::Duration::milliseconds(1));
                 let from = o
                     .get("valid_from")
@@ -164,14 +165,14 @@ impl Run {
 
 /// Without a ledger, a later copy of a STIX key this run already sent, with
 /// other content, goes as a newer version: `modified` one millisecond past
-/// the one sent if need be (CONTRACT §6). Its `created` stays as given: the
+/// the one sent if need be (docs/design.md#results). Its `created` stays as given: the
 /// copies of one attribute share it. Updates `facts` to the version as sent.
 pub(super) fn bump_past_sent(v: &mut Value, facts: &mut Facts, sent_ms: i64) -> Option<Vec<u8>> {
     let incoming = facts.modified?;
-    if records::millis(&incoming) > sent_ms {
+    if record::millis(&incoming) > sent_ms {
         return None;
     }
-    let modified = records::from_millis(sent_ms) + chrono::Duration::milliseconds(1);
+    let modified = record::from_millis(sent_ms) + chrono::Duration::milliseconds(1);
     let o = v.as_object_mut().expect("a record is an object");
     o.insert(
         "modified".into(),

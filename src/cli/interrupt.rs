@@ -1,0 +1,60 @@
+//! SIGINT and SIGTERM: the tools stop reading, write what they have, account
+//! for the rest, and exit 130 or 143 (docs/design.md#exit-codes).
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::flag;
+
+use crate::cli::exit;
+use crate::error::{Error, Result};
+
+/// Which signal arrived (0 = none yet).
+#[derive(Clone)]
+pub struct Interrupt(Arc<AtomicUsize>);
+
+impl Interrupt {
+    /// Installs the handlers. After the first signal the tool winds down; a
+    /// second one of the same kind ends the process at once.
+    pub fn install() -> Result<Self> {
+        let flag = Arc::new(AtomicUsize::new(0));
+        let twice = Arc::new(AtomicBool::new(false));
+        for sig in [SIGINT, SIGTERM] {
+            let fail =
+                |e: std::io::Error| Error::Other(format!("cannot install signal handler: {e}"));
+            // Order matters: the second signal finds `twice` set and exits at once.
+            flag::register_conditional_shutdown(sig, exit_for(sig), Arc::clone(&twice))
+                .map_err(fail)?;
+            flag::register(sig, Arc::clone(&twice)).map_err(fail)?;
+            flag::register_usize(sig, Arc::clone(&flag), sig as usize).map_err(fail)?;
+        }
+        Ok(Interrupt(flag))
+    }
+
+    /// A handle that never fires (tests, library use).
+    pub fn none() -> Self {
+        Interrupt(Arc::new(AtomicUsize::new(0)))
+    }
+
+    /// The exit status to end with, if a signal arrived.
+    pub fn exit_code(&self) -> Option<i32> {
+        match self.0.load(Ordering::SeqCst) as i32 {
+            0 => None,
+            s if s == SIGINT => Some(exit::SIGINT),
+            _ => Some(exit::SIGTERM),
+        }
+    }
+
+    pub fn fired(&self) -> bool {
+        self.0.load(Ordering::SeqCst) != 0
+    }
+}
+
+fn exit_for(sig: i32) -> i32 {
+    if sig == SIGINT {
+        exit::SIGINT
+    } else {
+        exit::SIGTERM
+    }
+}

@@ -1,0 +1,5 @@
+//! Input and output streams.
+
+pub mod input;
+pub mod ndjson;
+pub mod output;

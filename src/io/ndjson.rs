@@ -1,0 +1,152 @@
+//! JSON records from NDJSON input: normally one line each; a pretty-printed
+//! document (a MISP feed's `manifest.json`, a saved `{"response":…}`) spans
+//! several lines and is gathered until its brackets balance. A cut-off line
+//! does not swallow the lines after it: a line that starts a new record at
+//! column 0 (`{` or `[`) ends the gathering, and JSON strings never span lines.
+
+use crate::error::Result;
+use crate::io::input::{Lines, Location, Next};
+
+/// One record read.
+pub enum Record {
+    /// JSON text (one line or a gathered document), located at its first line.
+    Json(Location),
+    /// A line longer than `--max-line`.
+    TooLong(Location),
+    /// An unfinished document (cut off, or unbalanced), with what is wrong.
+    Unfinished(Location, &'static str),
+}
+
+#[derive(Default, Clone, Copy)]
+struct Depth {
+    depth: i64,
+    in_str: bool,
+    esc: bool,
+}
+
+impl Depth {
+    fn scan(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            if self.in_str {
+                if self.esc {
+                    self.esc = false;
+                } else if b == b'\\' {
+                    self.esc = true;
+                } else if b == b'"' {
+                    self.in_str = false;
+                }
+            } else {
+                match b {
+                    b'"' => self.in_str = true,
+                    b'{' | b'[' => self.depth += 1,
+                    b'}' | b']' => self.depth -= 1,
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+pub struct Records {
+    lines: Lines,
+    max: usize,
+    line: Vec<u8>,
+    /// The text of the current record.
+    pub text: Vec<u8>,
+    /// A line read ahead while gathering, to be returned next.
+    held: Option<Location>,
+    /// Physical lines read (non-blank).
+    pub lines_read: u64,
+}
+
+impl Records {
+    pub fn new(lines: Lines, max: usize) -> Self {
+        Records {
+            lines,
+            max,
+            line: Vec::new(),
+            text: Vec::new(),
+            held: None,
+            lines_read: 0,
+        }
+    }
+
+    fn next_line(&mut self) -> Result<Option<Next>> {
+        let n = self.lines.next_line(&mut self.line)?;
+        if matches!(n, Some(Next::Line(_)) | Some(Next::TooLong(_))) {
+            self.lines_read += 1;
+        }
+        Ok(n)
+    }
+
+    /// The next record; its text is in `self.text`.
+    pub fn next_record(&mut self) -> Result<Option<Record>> {
+        let at = match self.held.take() {
+            Some(at) => at,
+            None => match self.next_line()? {
+                None => return Ok(None),
+                Some(Next::TooLong(at)) => return Ok(Some(Record::TooLong(at))),
+                Some(Next::Line(at)) => at,
+            },
+        };
+        std::mem::swap(&mut self.text, &mut self.line);
+        Ok(Some(Record::Json(at)))
+    }
+
+    /// Called when the current record failed to parse because it ended early:
+    /// gathers following lines while the record is an open, pretty-printed document.
+    pub fn gather(&mut self, at: &Location) -> Result<Option<Record>> {
+        let mut d = Depth::default();
+        d.scan(&self.text);
+        if d.in_str || d.depth <= 0 {
+            return Ok(Some(Record::Unfinished(
+                at.clone(),
+                "the line ends inside the JSON value",
+            )));
+        }
+        loop {
+            match self.next_line()? {
+                None => {
+                    return Ok(Some(Record::Unfinished(
+                        at.clone(),
+                        "the document ends before it is complete",
+                    )))
+                }
+                Some(Next::TooLong(next)) => {
+                    let _ = next;
+                    return Ok(Some(Record::Unfinished(
+                        at.clone(),
+                        "a line of the document is longer than --max-line",
+                    )));
+                }
+                Some(Next::Line(next)) => {
+                    if matches!(self.line.first(), Some(b'{' | b'[')) {
+                        self.held = Some(next);
+                        return Ok(Some(Record::Unfinished(
+                            at.clone(),
+                            "the line ends inside the JSON value",
+                        )));
+                    }
+                    if self.text.len() + self.line.len() + 1 > self.max {
+                        return Ok(Some(Record::Unfinished(
+                            at.clone(),
+                            "the document is longer than --max-line",
+                        )));
+                    }
+                    d.scan(&self.line);
+                    self.text.push(b'\n');
+                    self.text.extend_from_slice(&self.line);
+                    if d.in_str {
+                        return Ok(Some(Record::Unfinished(
+                            at.clone(),
+                            "the line ends inside a JSON string",
+                        )));
+                    }
+                    if d.depth <= 0 {
+                        return Ok(Some(Record::Json(at.clone())));
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! `ioc-map`: MISP events and attributes to indicator records.
+
+pub mod format;
+pub mod ids;
+pub mod indicator;
+pub mod mapper;
+pub mod policy;
+pub mod run;

@@ -1,0 +1,576 @@
+//! A fast reader for the usual shape of `ioc-map`'s input lines: one JSON
+//! object (a MISP event, or a bare attribute). It gives the same [`Line`] that
+//! serde gives with the model in [`crate::misp::model`], and checks the JSON as it
+//! goes, but it gives up (`None`) on anything it is not sure of: an error, a
+//! duplicate key, an escape in a key, a value in a rare form. The caller then
+//! parses the line with serde, which also words every error, so results
+//! never differ (a property test compares the two).
+//!
+//! Why: serde's per-value plumbing made the typed parse cost 60% more than
+//! checking the JSON alone, and attributes are the bulk of every line.
+
+use std::borrow::Cow;
+use std::marker::PhantomData;
+
+use serde::de::DeserializeSeed;
+
+use crate::json::write::next_escape;
+use crate::misp::model::{
+    bool_text, i64_text, Attribute, Event, Field, Line, Object, OneOrMany, OptBool, OptI64, OptStr,
+    Str, Tag,
+};
+
+/// Deepest nesting read here. serde_json allows 128 levels of typed values
+/// and does not limit skipped ones; counting every level up to 100 can only be
+/// stricter, so a line read here is one serde reads too.
+const MAX_DEPTH: u32 = 100;
+
+/// The line as serde would read it, or `None` where the caller must ask serde.
+pub fn line(text: &str) -> Option<Line<'_>> {
+    let mut s = Scan {
+        text,
+        bytes: text.as_bytes(),
+        i: 0,
+        depth: 0,
+    };
+    s.ws();
+    let mut line = Attribute::default();
+    s.attribute(&mut line, true)?;
+    s.ws();
+    (s.i == text.len()).then_some(line)
+}
+
+struct Scan<'a> {
+    text: &'a str,
+    /// `text` as bytes.
+    bytes: &'a [u8],
+    /// The next byte to read.
+    i: usize,
+    /// Objects and arrays open.
+    depth: u32,
+}
+
+impl<'a> Scan<'a> {
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes.get(self.i) {
+            self.i += 1;
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.i).copied()
+    }
+
+    fn open(&mut self, c: u8) -> Option<()> {
+        if self.peek()? != c || self.depth >= MAX_DEPTH {
+            return None;
+        }
+        self.i += 1;
+        self.depth += 1;
+        self.ws();
+        Some(())
+    }
+
+    /// After an element: `,` (true: more follow) or `close` (false).
+    fn next(&mut self, close: u8) -> Option<bool> {
+        self.ws();
+        let c = self.peek()?;
+        self.i += 1;
+        if c == b',' {
+            self.ws();
+            Some(true)
+        } else if c == close {
+            self.depth -= 1;
+            Some(false)
+        } else {
+            None
+        }
+    }
+
+    /// An object (`{` next): `member` reads the value of each key, given
+    /// whether the key has escapes (never the case in MISP's keys).
+    fn object(
+        &mut self,
+        mut member: impl FnMut(&mut Self, &'a str, bool) -> Option<()>,
+    ) -> Option<()> {
+        self.open(b'{')?;
+        if self.peek()? == b'}' {
+            self.i += 1;
+            self.depth -= 1;
+            return Some(());
+        }
+        loop {
+            let (key, escaped) = self.string()?;
+            self.ws();
+            if self.peek()? != b':' {
+                return None;
+            }
+            self.i += 1;
+            self.ws();
+            member(self, key, escaped)?;
+            if !self.next(b'}')? {
+                return Some(());
+            }
+        }
+    }
+
+    /// An array (`[` next): `element` reads each element.
+    fn array(&mut self, mut element: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        self.open(b'[')?;
+        if self.peek()? == b']' {
+            self.i += 1;
+            self.depth -= 1;
+            return Some(());
+        }
+        loop {
+            element(self)?;
+            if !self.next(b']')? {
+                return Some(());
+            }
+        }
+    }
+
+    /// A string (`"` next): its text between the quotes, and whether it has
+    /// escapes. Checked as serde_json checks a string it skips: no control
+    /// characters, only JSON's escapes.
+    fn string(&mut self) -> Option<(&'a str, bool)> {
+        if self.peek()? != b'"' {
+            return None;
+        }
+        let start = self.i + 1;
+        let mut i = start;
+        let mut escaped = false;
+        loop {
+            i = next_escape(self.bytes, i);
+            match *self.bytes.get(i)? {
+                b'"' => break,
+                b'\\' => escaped = true,
+                _ => return None, // a control character
+            }
+            match *self.bytes.get(i + 1)? {
+                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
+                b'u' => {
+                    let hex = self.bytes.get(i + 2..i + 6)?;
+                    if !hex.iter().all(u8::is_ascii_hexdigit) {
+                        return None;
+                    }
+                    i += 6;
+                }
+                _ => return None,
+            }
+        }
+        self.i = i + 1;
+        Some((&self.text[start..i], escaped))
+    }
+
+    /// A number, by JSON's grammar: its text.
+    fn number(&mut self) -> Option<&'a str> {
+        let (b, start) = (self.bytes, self.i);
+        let digits = |mut i: usize| {
+            while b.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+            i
+        };
+        let mut i = start + usize::from(b.get(start) == Some(&b'-'));
+        i = match b.get(i)? {
+            b'0' => i + 1,
+            b'1'..=b'9' => digits(i + 1),
+            _ => return None,
+        };
+        if b.get(i) == Some(&b'.') {
+            let end = digits(i + 1);
+            if end == i + 1 {
+                return None;
+            }
+            i = end;
+        }
+        if matches!(b.get(i), Some(b'e' | b'E')) {
+            i += 1 + usize::from(matches!(b.get(i + 1), Some(b'+' | b'-')));
+            let end = digits(i);
+            if end == i {
+                return None;
+            }
+            i = end;
+        }
+        self.i = i;
+        Some(&self.text[start..i])
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        if !self.bytes[self.i..].starts_with(word) {
+            return None;
+        }
+        self.i += word.len();
+        Some(())
+    }
+
+    /// Skips one value, checking it.
+    fn skip(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.string().map(drop),
+            b'{' => self.object(|s, _, _| s.skip()),
+            b'[' => self.array(Self::skip),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            _ => self.number().map(drop),
+        }
+    }
+
+    /// The value here, read by serde (the forms this reader leaves to it).
+    fn serde<T>(&mut self, seed: impl DeserializeSeed<'a, Value = T>) -> Option<T> {
+        let start = self.i;
+        self.skip()?;
+        let mut de = serde_json::Deserializer::from_str(&self.text[start..self.i]);
+        let value = seed.deserialize(&mut de).ok()?;
+        de.end().ok()?;
+        Some(value)
+    }
+
+    /// A string's value (`"` next), borrowed where it has no escapes.
+    fn str(&mut self) -> Option<Str<'a>> {
+        let start = self.i;
+        let (text, escaped) = self.string()?;
+        if !escaped {
+            return Some(Cow::Borrowed(text));
+        }
+        // Escapes are rare: serde decodes them (and refuses lone surrogates).
+        serde_json::from_str::<String>(&self.text[start..self.i])
+            .ok()
+            .map(Cow::Owned)
+    }
+
+    fn opt_str(&mut self) -> Option<Option<Str<'a>>> {
+        match self.peek()? {
+            b'"' => self.str().map(Some),
+            b'n' => self.literal(b"null").map(|()| None),
+            _ => self.serde(OptStr),
+        }
+    }
+
+    fn opt_bool(&mut self) -> Option<Option<bool>> {
+        match self.peek()? {
+            b't' => self.literal(b"true").map(|()| Some(true)),
+            b'f' => self.literal(b"false").map(|()| Some(false)),
+            b'n' => self.literal(b"null").map(|()| None),
+            b'"' => match self.string()? {
+                (text, false) => bool_text(text).ok(),
+                (_, true) => None,
+            },
+            _ => self.serde(OptBool),
+        }
+    }
+
+    fn opt_i64(&mut self) -> Option<Option<i64>> {
+        match self.peek()? {
+            b'"' => match self.string()? {
+                (text, false) => i64_text(text).ok(),
+                (_, true) => None,
+            },
+            b'n' => self.literal(b"null").map(|()| None),
+            _ => {
+                let start = self.i;
+                let text = self.number()?;
+                // Plain integers that fit; serde reads the other forms.
+                if text.len() <= 18 && !text.contains(['.', 'e', 'E']) {
+                    text.parse().ok().map(Some)
+                } else {
+                    self.i = start;
+                    self.serde(OptI64)
+                }
+            }
+        }
+    }
+
+    /// One attribute object (`{` next) into `a`, as `misp::fill` reads it.
+    fn attribute(&mut self, a: &mut Attribute<'a>, keep_id: bool) -> Option<()> {
+        let mut seen = 0u32;
+        self.object(|s, key, escaped| {
+            if escaped {
+                return None;
+            }
+            let field = Field::of(key);
+            if !matches!(field, Field::Other) {
+                once(&mut seen, field as u32)?;
+            }
+            match field {
+                Field::Id if keep_id => a.id = s.opt_str()?,
+                Field::Id | Field::Other => s.skip()?,
+                Field::Uuid => a.uuid = s.opt_str()?,
+                Field::Type => a.kind = s.opt_str()?,
+                Field::Value => a.value = s.opt_str()?,
+                Field::Category => a.category = s.opt_str()?,
+                Field::Comment => a.comment = s.opt_str()?,
+                Field::ToIds => a.to_ids = s.opt_bool()?,
+                Field::Deleted => a.deleted = s.opt_bool()?,
+                Field::Timestamp => a.timestamp = s.opt_i64()?,
+                Field::FirstSeen => a.first_seen = s.opt_str()?,
+                Field::LastSeen => a.last_seen = s.opt_str()?,
+                Field::ObjectRelation => a.object_relation = s.opt_str()?,
+                Field::EventUuid => a.event_uuid = s.opt_str()?,
+                Field::Tag => a.tags = s.list(0, Self::tag)?,
+                Field::Event => {
+                    a.event = match s.peek()? {
+                        b'{' => Some(Box::new(s.event()?)),
+                        _ => s.serde(PhantomData)?,
+                    }
+                }
+                Field::Object => a.object = s.serde(PhantomData)?,
+                Field::Attribute => a.attributes = s.one_or_many()?,
+                Field::Response => a.response = s.one_or_many()?,
+            }
+            Some(())
+        })
+    }
+
+    /// `Attribute` or `response` of a line (misp-pull's attribute lines,
+    /// restSearch documents): one object or a list, each read as a line
+    /// (keeping its `id`), as serde reads a `OneOrMany<Attribute>`.
+    fn one_or_many(&mut self) -> Option<Option<Box<OneOrMany<Attribute<'a>>>>> {
+        let list = match self.peek()? {
+            b'{' => {
+                let mut one = Attribute::default();
+                self.attribute(&mut one, true)?;
+                vec![one]
+            }
+            b'[' => self.list(0, |s, a| s.attribute(a, true))?,
+            _ => return self.serde(PhantomData),
+        };
+        Some(Some(Box::new(OneOrMany(list))))
+    }
+
+    /// A list (`[` next), each element read by `one` into a default `T` in
+    /// place (moving an attribute costs more than most of its fields), with
+    /// room for `capacity`.
+    fn list<T: Default>(
+        &mut self,
+        capacity: usize,
+        mut one: impl FnMut(&mut Self, &mut T) -> Option<()>,
+    ) -> Option<Vec<T>> {
+        let mut list = Vec::with_capacity(capacity);
+        self.array(|s| {
+            list.push(T::default());
+            one(s, list.last_mut().expect("just pushed"))
+        })?;
+        Some(list)
+    }
+
+    /// A tag object (`{` next) into `t`.
+    fn tag(&mut self, t: &mut Tag<'a>) -> Option<()> {
+        let mut seen = 0u32;
+        self.object(|s, key, escaped| {
+            match key {
+                _ if escaped => return None,
+                "name" if s.peek()? == b'"' => {
+                    once(&mut seen, 0)?;
+                    t.name = s.str()?;
+                }
+                "name" => return None,
+                "local" => {
+                    once(&mut seen, 1)?;
+                    t.local = s.opt_bool()?;
+                }
+                "inherited" => {
+                    once(&mut seen, 2)?;
+                    t.inherited = s.opt_bool()?;
+                }
+                _ => s.skip()?,
+            }
+            Some(())
+        })
+    }
+
+    /// An event object (`{` next).
+    fn event(&mut self) -> Option<Event<'a>> {
+        let mut e = Event::default();
+        let mut seen = 0u32;
+        self.object(|s, key, escaped| {
+            match key {
+                _ if escaped => return None,
+                "id" => {
+                    once(&mut seen, 0)?;
+                    e.id = s.opt_str()?;
+                }
+                "uuid" => {
+                    once(&mut seen, 1)?;
+                    e.uuid = s.opt_str()?;
+                }
+                "info" => {
+                    once(&mut seen, 2)?;
+                    e.info = s.opt_str()?;
+                }
+                "date" => {
+                    once(&mut seen, 3)?;
+                    e.date = s.opt_str()?;
+                }
+                "threat_level_id" => {
+                    once(&mut seen, 4)?;
+                    e.threat_level_id = s.opt_i64()?;
+                }
+                "timestamp" => {
+                    once(&mut seen, 5)?;
+                    e.timestamp = s.opt_i64()?;
+                }
+                "publish_timestamp" => {
+                    once(&mut seen, 6)?;
+                    e.publish_timestamp = s.opt_i64()?;
+                }
+                "Orgc" | "orgc" => {
+                    once(&mut seen, 7)?;
+                    e.orgc = s.serde(PhantomData)?;
+                }
+                "Tag" => {
+                    once(&mut seen, 8)?;
+                    e.tags = s.list(0, Self::tag)?;
+                }
+                "Attribute" => {
+                    once(&mut seen, 9)?;
+                    e.attributes = s.list(512, |s, a| s.attribute(a, false))?;
+                }
+                "Object" => {
+                    once(&mut seen, 10)?;
+                    e.objects = s.list(0, Self::misp_object)?;
+                }
+                _ => s.skip()?,
+            }
+            Some(())
+        })?;
+        Some(e)
+    }
+
+    /// A MISP object (`{` next) into `o`.
+    fn misp_object(&mut self, o: &mut Object<'a>) -> Option<()> {
+        let mut seen = 0u32;
+        self.object(|s, key, escaped| {
+            match key {
+                _ if escaped => return None,
+                "name" => {
+                    once(&mut seen, 0)?;
+                    o.name = s.opt_str()?;
+                }
+                "uuid" => {
+                    once(&mut seen, 1)?;
+                    o.uuid = s.opt_str()?;
+                }
+                "timestamp" => {
+                    once(&mut seen, 2)?;
+                    o.timestamp = s.opt_i64()?;
+                }
+                "deleted" => {
+                    once(&mut seen, 3)?;
+                    o.deleted = s.opt_bool()?;
+                }
+                "first_seen" => {
+                    once(&mut seen, 4)?;
+                    o.first_seen = s.opt_str()?;
+                }
+                "last_seen" => {
+                    once(&mut seen, 5)?;
+                    o.last_seen = s.opt_str()?;
+                }
+                "Attribute" => {
+                    once(&mut seen, 6)?;
+                    o.attributes = s.list(0, |s, a| s.attribute(a, false))?;
+                }
+                _ => s.skip()?,
+            }
+            Some(())
+        })
+    }
+}
+
+/// Marks `field` (a bit number) as read; `None` when it was already: a key
+/// given twice is an error for serde, which words it.
+fn once(seen: &mut u32, field: u32) -> Option<()> {
+    if *seen & 1 << field != 0 {
+        return None;
+    }
+    *seen |= 1 << field;
+    Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Read here (not left to serde) and read as serde reads it.
+    fn same(text: &str) {
+        let fast = line(text).unwrap_or_else(|| panic!("left to serde: {text}"));
+        let slow: Line = serde_json::from_str(text).unwrap();
+        assert_eq!(format!("{fast:?}"), format!("{slow:?}"), "{text}");
+    }
+
+    #[test]
+    fn reads_the_usual_shapes() {
+        same(
+            r##" {"Event":{"id":"4711","uuid":"e","threat_level_id":"2","date":"2026-03-01","info":"caf\u00e9 \"x\"",
+            "timestamp":1795362919,"publish_timestamp":"1795362919","orgc":{"uuid":"o","name":"CERT"},
+            "Tag":[{"name":"tlp:green","local":0,"colour":"#fff"}],"Galaxy":[{"x":[1,2.5e3,-0,null,true]}],
+            "Attribute":[{"id":"1","type":"domain","value":"a.example","to_ids":"1","deleted":false,
+              "timestamp":"17","comment":"","first_seen":null,"Tag":[{"name":"x","inherited":1}]}],
+            "Object":[{"name":"file","deleted":"0","timestamp":"5","Attribute":[{"type":"sha256",
+              "value":"ab","object_relation":"sha256","to_ids":true}]}]}} "##,
+        );
+        same(
+            r#"{"id":"9","type":"ip-dst","value":"192.0.2.1","event_uuid":"e","to_ids":null,
+            "Event":{"uuid":"e","info":"stub"},"Object":{"id":"3","name":"x","deleted":false}}"#,
+        );
+        same(r#"{"response":[{"Event":{"uuid":"a"}},{"Attribute":[{"type":"md5","value":"x"}]}]}"#);
+        same(
+            r#"{"Attribute":{"id":"7","type":"md5","value":"x","Event":{"uuid":"e"},"Object":{"name":"f"}}}"#,
+        );
+        same(r#"{"Attribute":[{"id":7,"type":"md5"},{"id":"8"}],"response":null}"#);
+        same("{}");
+    }
+
+    #[test]
+    fn leaves_what_it_is_not_sure_of_to_serde() {
+        for text in [
+            r#"{"type":"md5","type":"x"}"#,       // duplicate key: serde's error
+            r#"{"ty\u0070e":"md5"}"#,             // escaped key
+            r#"{"type":"md5","timestamp":01}"#,   // not JSON
+            r#"{"type":"md5","to_ids":"maybe"}"#, // serde words the error
+            r#"{"type":"md5","value":"\ud800"}"#, // a lone surrogate
+            r#"{"Event":{"Attribute":null}}"#,    // serde's error
+            r#"{"type":"md5"} x"#,                // trailing characters
+            "[{\"type\":\"md5\"}]",               // a list (ioc-map reads it with serde)
+            "{\"value\":\"a\u{1}\"}",             // a control character in a string
+        ] {
+            assert!(line(text).is_none(), "{text}");
+        }
+        let deep = format!(
+            "{}{}",
+            "[".repeat(MAX_DEPTH as usize + 1),
+            "]".repeat(MAX_DEPTH as usize + 1)
+        );
+        assert!(line(&format!(r#"{{"other":{deep}}}"#)).is_none());
+    }
+
+    #[test]
+    fn reads_the_sample_feed_and_the_infoblox_feed() {
+        use std::io::Write as _;
+        let mut read = 0;
+        for dir in [
+            "examples/sample-feed",
+            "../shared/fixtures/infoblox-misp-feed",
+        ] {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                // The Infoblox feed is only there beside a full checkout; say
+                // so where libtest does not capture it.
+                let _ = writeln!(std::io::stderr(), "{dir}: skipped: feed not present");
+                continue;
+            };
+            for e in entries {
+                let path = e.unwrap().path();
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                if !name.ends_with(".json") || name == "manifest.json" {
+                    continue;
+                }
+                same(&std::fs::read_to_string(&path).unwrap());
+                read += 1;
+            }
+        }
+        assert!(read > 0);
+    }
+}

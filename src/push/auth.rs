@@ -1,0 +1,557 @@
+//! Entra ID client-credentials tokens (docs/design.md#entra-id-tokens): a client secret, a
+//! certificate (a signed JWT client assertion) or a workload-identity token
+//! file; one token per run, cached and renewed shortly before `expires_in`
+//! runs out. No secret ever reaches a message, a log or a `Debug` output.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
+
+use base64::Engine;
+use serde_json::Value;
+use ureq::Agent;
+
+use crate::cli::interrupt::Interrupt;
+use crate::error::{Error, Result};
+use crate::http::{self, Backoff};
+use crate::push::pacer;
+
+const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// How the application proves who it is.
+pub enum Credential {
+    /// The client secret value.
+    Secret(String),
+    /// A certificate and its RSA key: the JWT assertion is signed per request.
+    Certificate(Box<CertCredential>),
+    /// A federated token (workload identity), re-read from the file each time.
+    Federated(PathBuf),
+}
+
+pub struct CertCredential {
+    key: jsonwebtoken::EncodingKey,
+    /// base64url SHA-1 thumbprint of the certificate (the JWT `x5t` header).
+    x5t: String,
+    /// The certificate chain (standard base64 DER), sent as `x5c` when asked for.
+    x5c: Option<Vec<String>>,
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Credential::Secret(_) => f.write_str("Secret(<redacted>)"),
+            Credential::Certificate(c) => write!(f, "Certificate(x5t={})", c.x5t),
+            Credential::Federated(p) => write!(f, "Federated({})", p.display()),
+        }
+    }
+}
+
+impl Credential {
+    /// The credential the environment names, in the Azure SDK's order:
+    /// `--client-secret-file`, `AZURE_CLIENT_SECRET`, `AZURE_CLIENT_CERTIFICATE_PATH`,
+    /// `AZURE_FEDERATED_TOKEN_FILE`.
+    pub fn from_env(secret_file: Option<&Path>) -> Result<Self> {
+        if let Some(path) = secret_file {
+            let s = crate::cli::args::read_secret_file(path)?;
+            if s.is_empty() {
+                return Err(Error::usage(format!(
+                    "{}: the file is empty",
+                    path.display()
+                )));
+            }
+            return Ok(Credential::Secret(s));
+        }
+        if let Some(s) = env_nonempty("AZURE_CLIENT_SECRET") {
+            return Ok(Credential::Secret(s));
+        }
+        if let Some(p) = env_nonempty("AZURE_CLIENT_CERTIFICATE_PATH") {
+            let chain = env_nonempty("AZURE_CLIENT_SEND_CERTIFICATE_CHAIN")
+                .is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
+            return Ok(Credential::Certificate(Box::new(CertCredential::load(
+                Path::new(&p),
+                chain,
+            )?)));
+        }
+        if let Some(p) = env_nonempty("AZURE_FEDERATED_TOKEN_FILE") {
+            return Ok(Credential::Federated(PathBuf::from(p)));
+        }
+        Err(Error::usage(
+            "no credentials: set AZURE_CLIENT_SECRET, or --client-secret-file FILE, or \
+             AZURE_CLIENT_CERTIFICATE_PATH (PEM with certificate and key), or \
+             AZURE_FEDERATED_TOKEN_FILE (workload identity)",
+        ))
+    }
+}
+
+fn env_nonempty(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+impl CertCredential {
+    /// Reads a PEM file holding the certificate (first one = the app's) and its RSA key.
+    pub fn load(path: &Path, send_chain: bool) -> Result<Self> {
+        let pem = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bad = |what: &str| {
+            Error::usage(format!(
+                "{}: {what} (AZURE_CLIENT_CERTIFICATE_PATH wants a PEM file with the \
+                 certificate and its unencrypted RSA private key; PFX is not supported)",
+                path.display()
+            ))
+        };
+        let mut certs = Vec::new();
+        for item in ureq::tls::parse_pem(&pem) {
+            if let Ok(ureq::tls::PemItem::Certificate(c)) = item {
+                certs.push(c.der().to_vec());
+            }
+        }
+        let first = certs.first().ok_or_else(|| bad("no certificate found"))?;
+        let key_pem = private_key_block(&pem).ok_or_else(|| bad("no private key found"))?;
+        let key = jsonwebtoken::EncodingKey::from_rsa_pem(key_pem.as_bytes())
+            .map_err(|_| bad("the private key is not a readable RSA key"))?;
+        let x5t = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(sha1_smol::Sha1::from(first).digest().bytes());
+        let x5c = send_chain.then(|| {
+            certs
+                .iter()
+                .map(|c| base64::engine::general_purpose::STANDARD.encode(c))
+                .collect()
+        });
+        Ok(CertCredential { key, x5t, x5c })
+    }
+
+    /// A client assertion for `token_url` (docs/design.md#entra-id-tokens), valid for ten minutes.
+    fn assertion(&self, client_id: &str, token_url: &str) -> Result<String> {
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let claims = serde_json::json!({
+            "aud": token_url, "iss": client_id, "sub": client_id,
+            "jti": uuid::Uuid::new_v4().to_string(),
+            "iat": now, "nbf": now, "exp": now + 600,
+        });
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        header.x5t = Some(self.x5t.clone());
+        header.x5c = self.x5c.clone();
+        jsonwebtoken::encode(&header, &claims, &self.key)
+            .map_err(|e| Error::Auth(format!("cannot sign the client assertion: {e}")))
+    }
+}
+
+/// The text of the first `-----BEGIN … PRIVATE KEY-----` block of a PEM file.
+fn private_key_block(pem: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(pem).ok()?;
+    let start = text.find("-----BEGIN ")?;
+    let mut at = start;
+    loop {
+        let rest = &text[at..];
+        let line_end = rest.find('\n').unwrap_or(rest.len());
+        let line = rest[..line_end].trim();
+        if line.starts_with("-----BEGIN ") && line.ends_with("PRIVATE KEY-----") {
+            let label = &line["-----BEGIN ".len()..line.len() - 5];
+            let end_marker = format!("-----END {label}-----");
+            let end = rest.find(&end_marker)? + end_marker.len();
+            return Some(rest[..end].to_string());
+        }
+        let next = rest[1..].find("-----BEGIN ")?;
+        at += next + 1;
+    }
+}
+
+/// Who asks for tokens, and for what.
+#[derive(Debug)]
+pub struct AuthSettings {
+    pub tenant_id: String,
+    pub client_id: String,
+    /// `<authority>/<tenant>/oauth2/v2.0/token`.
+    pub token_url: String,
+    pub scope: String,
+    pub credential: Credential,
+}
+
+impl AuthSettings {
+    pub fn new(
+        authority: &str,
+        tenant_id: &str,
+        client_id: &str,
+        scope: &str,
+        credential: Credential,
+    ) -> Result<Self> {
+        let tenant_id = tenant_id.trim();
+        if tenant_id.is_empty()
+            || !tenant_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        {
+            return Err(Error::usage(format!(
+                "tenant id {tenant_id:?} is not a GUID or domain name (AZURE_TENANT_ID or --tenant-id)"
+            )));
+        }
+        if client_id.trim().is_empty() {
+            return Err(Error::usage(
+                "no client id: set AZURE_CLIENT_ID or --client-id",
+            ));
+        }
+        Ok(AuthSettings {
+            token_url: format!("{authority}/{tenant_id}/oauth2/v2.0/token"),
+            tenant_id: tenant_id.to_string(),
+            client_id: client_id.trim().to_string(),
+            scope: scope.to_string(),
+            credential,
+        })
+    }
+}
+
+struct Cached {
+    token: String,
+    renew_at: Instant,
+}
+
+/// Hands out the current token, fetching a new one when it is due.
+pub struct TokenSource {
+    settings: AuthSettings,
+    agent: Agent,
+    cache: Mutex<Option<Cached>>,
+    retry_base: Duration,
+    max_retries: u32,
+    interrupt: Interrupt,
+    /// Tokens fetched this run.
+    fetched: std::sync::atomic::AtomicU32,
+}
+
+impl TokenSource {
+    pub fn new(
+        settings: AuthSettings,
+        agent: Agent,
+        retry_base: Duration,
+        max_retries: u32,
+        interrupt: Interrupt,
+    ) -> Self {
+        TokenSource {
+            settings,
+            agent,
+            cache: Mutex::new(None),
+            retry_base,
+            max_retries,
+            interrupt,
+            fetched: Default::default(),
+        }
+    }
+
+    pub fn fetched(&self) -> u32 {
+        self.fetched.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The cached token, or a new one when it is due for renewal.
+    pub fn token(&self) -> Result<String> {
+        let mut cache = self.cache.lock().expect("token lock");
+        if let Some(c) = cache.as_ref() {
+            if Instant::now() < c.renew_at {
+                return Ok(c.token.clone());
+            }
+        }
+        let fresh = self.fetch()?;
+        let token = fresh.token.clone();
+        *cache = Some(fresh);
+        Ok(token)
+    }
+
+    /// After a 401: drops `stale` (unless another thread already replaced it)
+    /// and returns a fresh token.
+    pub fn renew(&self, stale: &str) -> Result<String> {
+        {
+            let mut cache = self.cache.lock().expect("token lock");
+            if cache.as_ref().is_some_and(|c| c.token == stale) {
+                *cache = None;
+            }
+        }
+        self.token()
+    }
+
+    fn form(&self) -> Result<Vec<(&'static str, String)>> {
+        let s = &self.settings;
+        let mut form = vec![
+            ("grant_type", "client_credentials".to_string()),
+            ("client_id", s.client_id.clone()),
+            ("scope", s.scope.clone()),
+        ];
+        match &s.credential {
+            Credential::Secret(secret) => form.push(("client_secret", secret.clone())),
+            Credential::Certificate(c) => {
+                form.push(("client_assertion_type", ASSERTION_TYPE.to_string()));
+                form.push(("client_assertion", c.assertion(&s.client_id, &s.token_url)?));
+            }
+            Credential::Federated(path) => {
+                let jwt = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+                form.push(("client_assertion_type", ASSERTION_TYPE.to_string()));
+                form.push(("client_assertion", jwt.trim().to_string()));
+            }
+        }
+        Ok(form)
+    }
+
+    /// One token request, retried on 429, 5xx and network errors.
+    fn fetch(&self) -> Result<Cached> {
+        let url = &self.settings.token_url;
+        let mut backoff = Backoff::new(self.retry_base, Duration::from_secs(60));
+        let mut retries = 0;
+        loop {
+            let form = self.form()?;
+            let started = Instant::now();
+            let sent = self
+                .agent
+                .post(url)
+                .header("Accept", "application/json")
+                .send_form(form.iter().map(|(k, v)| (*k, v.as_str())));
+            let wait = match sent {
+                Ok(mut resp) => {
+                    let status = resp.status().as_u16();
+                    let retry_after = http::retry_after(&resp);
+                    let body = resp
+                        .body_mut()
+                        .with_config()
+                        .limit(1 << 20)
+                        .read_to_string()
+                        .unwrap_or_default();
+                    if status == 200 {
+                        self.fetched
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        return parse_token(url, &body, started);
+                    }
+                    if !http::is_retryable_status(status) {
+                        return Err(token_error(url, status, &body));
+                    }
+                    let wait = retry_after.unwrap_or_else(|| backoff.next_delay());
+                    if retries >= self.max_retries {
+                        return Err(Error::Http {
+                            url: url.clone(),
+                            status: Some(status),
+                            msg: format!(
+                                "token endpoint still answering {status} after {} retries",
+                                self.max_retries
+                            ),
+                        });
+                    }
+                    wait
+                }
+                Err(e) => {
+                    if retries >= self.max_retries {
+                        return Err(Error::Http {
+                            url: url.clone(),
+                            status: None,
+                            msg: format!("token endpoint unreachable: {e}"),
+                        });
+                    }
+                    backoff.next_delay()
+                }
+            };
+            retries += 1;
+            if !pacer::sleep_for(wait, &self.interrupt) {
+                return Err(Error::Interrupted(
+                    self.interrupt
+                        .exit_code()
+                        .unwrap_or(crate::cli::exit::SIGTERM),
+                ));
+            }
+        }
+    }
+}
+
+/// Reads a token answer; renewal is due a little before `expires_in` ends.
+fn parse_token(url: &str, body: &str, started: Instant) -> Result<Cached> {
+    let v: Value = serde_json::from_str(body).map_err(|e| Error::Http {
+        url: url.to_string(),
+        status: Some(200),
+        msg: format!("token answer is not JSON: {e}"),
+    })?;
+    let token = v
+        .get("access_token")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| Error::Http {
+            url: url.to_string(),
+            status: Some(200),
+            msg: "token answer without access_token".to_string(),
+        })?;
+    let expires_in = match v.get("expires_in") {
+        Some(Value::Number(n)) => n.as_u64(),
+        Some(Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .unwrap_or(3599);
+    Ok(Cached {
+        token: token.to_string(),
+        renew_at: started + Duration::from_secs(expires_in) - renewal_margin(expires_in),
+    })
+}
+
+/// How long before expiry a token is renewed: five minutes, or a quarter of
+/// a short lifetime.
+pub fn renewal_margin(expires_in: u64) -> Duration {
+    Duration::from_secs(300).min(Duration::from_secs_f64(expires_in as f64 / 4.0))
+}
+
+/// An Entra error answer as an authentication error (exit 4), with a hint.
+pub fn token_error(url: &str, status: u16, body: &str) -> Error {
+    let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    let error = v
+        .get("error")
+        .and_then(Value::as_str)
+        .map(|e| e.replace(['\r', '\n'], " "));
+    let description = v.get("error_description").and_then(Value::as_str).map(|d| {
+        // Trace and correlation ids are noise here; `error_codes` is kept.
+        // Entra puts "\r\n" (not a space) before "Trace ID:" in real answers.
+        d.split("Trace ID:")
+            .next()
+            .unwrap_or(d)
+            .trim()
+            .replace(['\r', '\n'], " ")
+    });
+    let mut codes: Vec<u64> = v
+        .get("error_codes")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_u64).collect())
+        .unwrap_or_default();
+    if codes.is_empty() {
+        if let Some(d) = &description {
+            if let Some(i) = d.find("AADSTS") {
+                let digits: String = d[i + 6..]
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect();
+                codes.extend(digits.parse::<u64>().ok());
+            }
+        }
+    }
+    let what = match (error, &description) {
+        (Some(e), Some(d)) => format!("{e}: {d}"),
+        (Some(e), None) => e.to_string(),
+        (None, _) => format!(
+            "unexpected answer: {}",
+            crate::push::targets::error_text(body)
+        ),
+    };
+    let hint = codes.iter().find_map(|c| hint(*c));
+    let err = match hint {
+        Some(h) => format!("token request to {url} failed (HTTP {status}): {what} (hint: {h})"),
+        None => format!("token request to {url} failed (HTTP {status}): {what}"),
+    };
+    if matches!(status, 400 | 401 | 403) {
+        Error::Auth(err)
+    } else {
+        Error::Http {
+            url: url.to_string(),
+            status: Some(status),
+            msg: err,
+        }
+    }
+}
+
+/// What to do about the AADSTS codes a daemon meets (docs/design.md#entra-id-tokens).
+fn hint(code: u64) -> Option<&'static str> {
+    Some(match code {
+        7000215 => "wrong client secret: use the secret's Value, not its Secret ID",
+        7000222 => "the client secret has expired: create a new one in the app registration",
+        7000218 => "no secret or certificate was sent: set AZURE_CLIENT_SECRET or --client-secret-file",
+        700016 => "no such application in this tenant: check AZURE_CLIENT_ID and AZURE_TENANT_ID, and that an admin consented",
+        90002 => "tenant not found: check AZURE_TENANT_ID and --cloud",
+        500011 => "the API is not provisioned in the tenant: an admin must consent to the API permission (Defender: WindowsDefenderATP, Ti.ReadWrite.All)",
+        65001 => "admin consent missing for the API permission",
+        70011 => "invalid scope: check --target, --cloud and --scope",
+        90038 => "the tenant lives in a national cloud: set --cloud",
+        700027 | 700024 => "the certificate is not registered on the app, or its assertion is invalid: upload the certificate to the app registration",
+        90055 => "the tenant is throttled: try again later",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_show_in_debug() {
+        let c = Credential::Secret("s3cr3t-value".into());
+        assert!(!format!("{c:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn token_errors_carry_entra_text_and_a_hint() {
+        let body = r#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret is provided. Trace ID: 1 Correlation ID: 2","error_codes":[7000215]}"#;
+        let e = token_error("https://login.example/t/oauth2/v2.0/token", 401, body);
+        assert_eq!(e.exit_code(), 4);
+        let msg = e.to_string();
+        assert!(msg.contains("invalid_client: AADSTS7000215: Invalid client secret is provided."));
+        assert!(msg.contains("Value, not its Secret ID"));
+        assert!(!msg.contains("Trace ID"));
+        let e = token_error(
+            "u",
+            400,
+            r#"{"error":"invalid_request","error_description":"AADSTS90002: Tenant 'x' not found."}"#,
+        );
+        assert!(e.to_string().contains("check AZURE_TENANT_ID"));
+    }
+
+    #[test]
+    fn renewal_comes_before_expiry() {
+        assert_eq!(renewal_margin(3599), Duration::from_secs(300));
+        assert_eq!(renewal_margin(4), Duration::from_secs(1));
+        let c = parse_token(
+            "u",
+            r#"{"access_token":"t","expires_in":"3599"}"#,
+            Instant::now(),
+        )
+        .unwrap();
+        assert!(c.renew_at > Instant::now() + Duration::from_secs(3000));
+    }
+
+    #[test]
+    fn key_block_is_found_after_the_certificate() {
+        let pem = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n-----BEGIN PRIVATE KEY-----\nBBBB\n-----END PRIVATE KEY-----\n";
+        assert_eq!(
+            private_key_block(pem).unwrap(),
+            "-----BEGIN PRIVATE KEY-----\nBBBB\n-----END PRIVATE KEY-----"
+        );
+        assert!(private_key_block(b"-----BEGIN CERTIFICATE-----\n").is_none());
+    }
+
+    #[test]
+    fn certificate_assertion_names_the_thumbprint_and_the_token_url() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/graph-push/test-client-cert.pem"
+        );
+        let cert = CertCredential::load(Path::new(path), false).unwrap();
+        // base64url(SHA-1(DER)), as `openssl x509 -outform DER | openssl dgst -sha1` gives.
+        assert_eq!(cert.x5t, "hHveM_28Ap0jPjxm1PzxMvkdwxQ");
+        let jwt = cert
+            .assertion("client-1", "https://login.example/t/oauth2/v2.0/token")
+            .unwrap();
+        let header = jsonwebtoken::decode_header(&jwt).unwrap();
+        assert_eq!(header.alg, jsonwebtoken::Algorithm::RS256);
+        assert_eq!(header.x5t.as_deref(), Some("hHveM_28Ap0jPjxm1PzxMvkdwxQ"));
+        let payload = jwt.split('.').nth(1).unwrap();
+        let claims: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(claims["aud"], "https://login.example/t/oauth2/v2.0/token");
+        assert_eq!(claims["iss"], "client-1");
+        assert_eq!(claims["sub"], "client-1");
+    }
+
+    #[test]
+    fn tenant_ids_are_checked() {
+        let mk =
+            |t: &str| AuthSettings::new("https://a", t, "c", "s", Credential::Secret("x".into()));
+        assert!(mk("contoso.onmicrosoft.com").is_ok());
+        assert!(mk("../x").is_err());
+        assert_eq!(
+            mk("t1").unwrap().token_url,
+            "https://a/t1/oauth2/v2.0/token"
+        );
+    }
+}
