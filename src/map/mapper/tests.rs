@@ -1,9 +1,12 @@
 //! Unit tests of the mapping rules (one attribute → indicators or a reason).
 
 use super::*;
-use crate::map::indicator::{HashAlgo, RuleLang};
-use crate::misp::model::{Line, LineKind};
-use crate::time::parse_rfc3339;
+use crate::map::indicator::{HashAlgo, Indicator, RuleLang, SkipReason, Tlp, ValueKind};
+use crate::map::policy::allowlist::Allowlist;
+use crate::map::policy::expiry::{ExpireFrom, Expiry};
+use crate::map::policy::warninglist::Warninglists;
+use crate::misp::model::{Attribute, Line, LineKind};
+use crate::time::{parse_rfc3339, Timestamp};
 
 const NOW: &str = "2026-11-28T00:00:00Z";
 const UUID: &str = "8a6f0c1e-3b2d-4e5f-8a9b-0c1d2e3f4a5b";
