@@ -15,6 +15,7 @@ use crate::map::mapper::tags::TagSummary;
 use crate::map::mapper::types::{default_to_ids, type_table, Shape};
 use crate::map::policy::allowlist::Allowlist;
 use crate::map::policy::expiry::ExpireFrom;
+use crate::map::policy::private::is_private_seen;
 use crate::map::policy::warninglist::Warninglists;
 use crate::misp::model::Attribute;
 use crate::misp::value::trim;
@@ -287,8 +288,8 @@ impl Mapper {
         retired: bool,
     ) -> Result<(), SkipReason> {
         let o = &self.opts;
-        let (kind, private) = normalize(norm, value, &mut slot.value, !o.allow_private)?;
-        if private {
+        let (kind, seen) = normalize(norm, value, &mut slot.value)?;
+        if !o.allow_private && is_private_seen(kind, seen, &slot.value) {
             return Err(SkipReason::Private);
         }
         if self.allowlist.matches(kind, &slot.value) {
