@@ -1,6 +1,7 @@
-//! MISP's JSON formats.
+//! MISP's JSON formats, and the text of its values (trim, DNS names, refanging).
 
 pub mod model;
+pub mod refang;
 pub mod scan;
 pub mod stream;
 pub mod value;

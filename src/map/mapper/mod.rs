@@ -17,7 +17,6 @@ mod context;
 pub mod normalize;
 mod options;
 mod parts;
-pub mod refang;
 mod tags;
 mod types;
 

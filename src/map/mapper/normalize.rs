@@ -15,8 +15,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use ipnet::{IpNet, Ipv4Net};
 
 use crate::map::indicator::{HashAlgo, RuleLang, SkipReason, ValueKind};
-use crate::map::mapper::refang::refang;
-use crate::misp::value::trim;
+use crate::misp::refang::refang;
+use crate::misp::value::{is_domain, trim};
 
 fn invalid(why: impl Into<String>) -> SkipReason {
     SkipReason::InvalidValue(why.into())
@@ -325,69 +325,6 @@ fn domain(v: &str, out: &mut String) -> Result<(), SkipReason> {
         out.push_str(&v.to_lowercase());
     }
     Ok(())
-}
-
-/// Whether `v` is a plausible DNS name (any case; non-ASCII labels allowed).
-pub fn is_domain(v: &str) -> bool {
-    // No IP check needed: an IPv4 address has an all-digit "TLD", IPv6 has ':'.
-    if v.is_empty() || v.len() > 253 {
-        return false;
-    }
-    if v.is_ascii() {
-        return is_ascii_domain(v.as_bytes());
-    }
-    let mut labels = 0;
-    let mut last = "";
-    for label in v.split('.') {
-        labels += 1;
-        let ok = !label.is_empty()
-            && label.len() <= 63
-            && !label.starts_with('-')
-            && label
-                .chars()
-                .all(|c| c.is_alphanumeric() || c == '-' || c == '_');
-        if !ok {
-            return false;
-        }
-        last = label;
-    }
-    labels >= 2 && !last.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// Bytes allowed in an ASCII label (letters, digits, `-`, `_`), as a table:
-/// one load per byte instead of a chain of range checks.
-const LABEL_BYTE: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        t[b] = c.is_ascii_alphanumeric() || c == b'-' || c == b'_';
-        b += 1;
-    }
-    t
-};
-
-/// [`is_domain`] for ASCII names, in one pass over the bytes.
-fn is_ascii_domain(v: &[u8]) -> bool {
-    let bad_label = |l: &[u8]| l.is_empty() || l.len() > 63 || l[0] == b'-';
-    let (mut labels, mut start) = (0, 0);
-    for (i, &b) in v.iter().enumerate() {
-        if b == b'.' {
-            if bad_label(&v[start..i]) {
-                return false;
-            }
-            labels += 1;
-            start = i + 1;
-        } else if !LABEL_BYTE[usize::from(b)] {
-            return false;
-        }
-    }
-    let tail = &v[start..];
-    if bad_label(tail) {
-        return false;
-    }
-    // At least two labels; the last not all digits (no IPv4 address).
-    labels >= 1 && !tail.iter().all(u8::is_ascii_digit)
 }
 
 /// An e-mail address: the domain lower-cased and checked, the local part kept.
