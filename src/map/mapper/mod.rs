@@ -19,12 +19,14 @@ mod options;
 mod parts;
 mod tags;
 mod types;
+mod walk;
 
 pub use attribute::Mapper;
 pub use context::{EventFacts, ObjectInfo};
 pub use options::MapOptions;
 pub use parts::Parts;
 pub use types::{default_to_ids, mapped_types};
+pub use walk::{for_each_attribute, walk, Found};
 
 #[cfg(test)]
 mod tests;
