@@ -16,16 +16,15 @@ pub fn trim(s: &str) -> &str {
 }
 
 /// Whether `v` is a DNS name (any case, no trailing dot; non-ASCII labels
-/// allowed): at most 253 bytes, and labels as [`ascii_labels`] reads them
+/// allowed): at most 253 bytes, and labels as [`is_ascii_domain`] reads them
 /// (for a non-ASCII name, "letters and digits" are Unicode's).
-#[inline]
 pub fn is_domain(v: &str) -> bool {
     // No IP check needed: an IPv4 address has an all-digit "TLD", IPv6 has ':'.
     if v.is_empty() || v.len() > 253 {
         return false;
     }
     if v.is_ascii() {
-        return ascii_labels::<false>(v.as_bytes()).is_some();
+        return is_ascii_domain(v.as_bytes());
     }
     let mut labels = 0;
     let mut last = "";
@@ -56,10 +55,10 @@ pub fn is_domain(v: &str) -> bool {
 /// caller wants a known TLD). It has never had the 253-byte limit; that
 /// stays so, so that a feed types as it did.
 pub fn freetext_domain_tld(v: &str) -> Option<&str> {
-    if !v.is_ascii() {
-        return None;
-    }
-    ascii_labels::<true>(v.as_bytes()).map(|last| &v[last..])
+    let plain = v.is_ascii()
+        && is_ascii_domain(v.as_bytes())
+        && !v.split('.').any(|label| label.ends_with('-'));
+    plain.then(|| v.rsplit('.').next()).flatten()
 }
 
 /// Bytes allowed in an ASCII label (letters, digits, `-`, `_`), as a table:
@@ -75,33 +74,29 @@ const LABEL_BYTE: [bool; 256] = {
     t
 };
 
-/// The one grammar of a name's labels, in one pass over the bytes: two or
-/// more labels of 1 to 63 letters, digits, `-` or `_`, none starting with
-/// `-` (with `FREETEXT`, none ending with `-` either), the last not all
-/// digits (so no IPv4 address). Returns where the last label starts.
-#[inline]
-fn ascii_labels<const FREETEXT: bool>(v: &[u8]) -> Option<usize> {
-    let bad_label = |l: &[u8]| {
-        l.is_empty() || l.len() > 63 || l[0] == b'-' || (FREETEXT && l[l.len() - 1] == b'-')
-    };
+/// The one grammar of a name's labels, for ASCII names, in one pass over the
+/// bytes: two or more labels of 1 to 63 letters, digits, `-` or `_`, none
+/// starting with `-`, the last not all digits (so no IPv4 address).
+fn is_ascii_domain(v: &[u8]) -> bool {
+    let bad_label = |l: &[u8]| l.is_empty() || l.len() > 63 || l[0] == b'-';
     let (mut labels, mut start) = (0, 0);
     for (i, &b) in v.iter().enumerate() {
         if b == b'.' {
             if bad_label(&v[start..i]) {
-                return None;
+                return false;
             }
             labels += 1;
             start = i + 1;
         } else if !LABEL_BYTE[usize::from(b)] {
-            return None;
+            return false;
         }
     }
     let tail = &v[start..];
     if bad_label(tail) {
-        return None;
+        return false;
     }
     // At least two labels; the last not all digits (no IPv4 address).
-    (labels >= 1 && !tail.iter().all(u8::is_ascii_digit)).then_some(start)
+    labels >= 1 && !tail.iter().all(u8::is_ascii_digit)
 }
 
 #[cfg(test)]

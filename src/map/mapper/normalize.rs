@@ -86,7 +86,9 @@ pub enum Seen {
 /// Normalises `raw`, a value of a plain type whose normaliser is `norm`
 /// ([`Norm::of`]), into `out` (cleared first) and says what kind of
 /// observable it is, and what normalising saw that tells whether it is
-/// private ([`crate::map::policy::private::is_private_seen`]).
+/// private ([`crate::map::policy::private::is_private_seen`]). Inlined into
+/// its caller, with that check, so that what it saw needs no materialising.
+#[inline]
 pub fn normalize(norm: Norm, raw: &str, out: &mut String) -> Result<(ValueKind, Seen), SkipReason> {
     out.clear();
     let v = trim(raw);

@@ -74,6 +74,7 @@ impl<'t> TagSummary<'t> {
         }
     }
 
+    #[inline]
     fn push_label(&mut self, tag: &Tag<'_>, name: &'t str) {
         if !tag.local.unwrap_or(false) && !name.is_empty() && !self.labels.contains(&name) {
             self.labels.push(name);
