@@ -25,7 +25,7 @@ fn help_prints_the_exit_table() {
         let (code, out, _) = run(bin, &["--help"]);
         assert_eq!(code, Some(0), "{name}");
         assert!(
-            out.contains(misp2ms::exit::TABLE),
+            out.contains(misp2ms::cli::exit::TABLE),
             "{name} --help lacks the exit table"
         );
         assert!(out.contains("Examples"), "{name} --help lacks examples");
@@ -44,7 +44,7 @@ fn man_pages_and_completions() {
             assert!(script.contains(name), "{name} {shell} completion");
         }
         let (code, out, err) = run(bin, &["--generate", "tcsh"]);
-        assert_eq!(code, Some(misp2ms::exit::USAGE), "{name}");
+        assert_eq!(code, Some(misp2ms::cli::exit::USAGE), "{name}");
         assert!(
             out.is_empty() && err.contains("bash, zsh, fish"),
             "{name}: {err}"

@@ -9,6 +9,7 @@ mod support;
 
 mod airgap;
 mod cli_docs;
+mod design_doc;
 mod graph_push;
 mod graph_push_duplicates;
 mod graph_push_ledger;

@@ -4,8 +4,8 @@
 use std::time::{Duration, SystemTime};
 
 use misp2ms::http::{parse_retry_after, parse_try_again_in};
-use misp2ms::input::{Lines, Next};
-use misp2ms::refang::refang;
+use misp2ms::io::input::{Lines, Next};
+use misp2ms::map::mapper::refang::refang;
 use proptest::prelude::*;
 
 proptest! {

@@ -2,15 +2,15 @@
 //! any JSON shape, numbers and booleans in every spelling MISP uses, and the
 //! STIX patterns built from them (escaping as in docs/design.md#mapping).
 
-use misp2ms::allowlist::Allowlist;
-use misp2ms::indicator::{HashAlgo, Indicator};
-use misp2ms::mapping::{mapped_types, EventInfo, MapOptions, Mapper, ObjectInfo, Parts};
-use misp2ms::misp::{Attribute, Line, LineKind};
-use misp2ms::misp_scan;
-use misp2ms::output::Output;
-use misp2ms::stix::{push_quoted, StixOptions, StixSink};
+use misp2ms::io::output::Output;
+use misp2ms::map::format::stix::{push_quoted, StixOptions, StixSink};
+use misp2ms::map::indicator::{HashAlgo, Indicator};
+use misp2ms::map::mapper::{mapped_types, EventFacts, MapOptions, Mapper, ObjectInfo, Parts};
+use misp2ms::map::policy::allowlist::Allowlist;
+use misp2ms::map::policy::warninglist::Warninglists;
+use misp2ms::misp::model::{Attribute, Line, LineKind};
+use misp2ms::misp::scan;
 use misp2ms::time::parse_rfc3339;
-use misp2ms::warninglist::Warninglists;
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
@@ -65,7 +65,7 @@ type Mapped<'p> = Result<&'p [Indicator], String>;
 
 fn map_line(m: &Mapper, line: &Line, f: &mut dyn FnMut(&Attribute, Mapped)) {
     let mut parts = Parts::default();
-    let mut one = |a: &Attribute, obj: Option<ObjectInfo>, ev: &EventInfo| {
+    let mut one = |a: &Attribute, obj: Option<ObjectInfo>, ev: &EventFacts| {
         let r = m.map(a, obj, ev, &mut parts);
         f(a, r.map(|()| parts.as_slice()).map_err(|e| e.to_string()));
     };
@@ -73,17 +73,17 @@ fn map_line(m: &Mapper, line: &Line, f: &mut dyn FnMut(&Attribute, Mapped)) {
     while let Some(line) = stack.pop() {
         match line.kind() {
             LineKind::Attribute(a) => {
-                let ev = EventInfo::new(a.event.as_deref(), a.event_uuid.as_deref());
+                let ev = EventFacts::new(a.event.as_deref(), a.event_uuid.as_deref());
                 one(a, a.object.as_deref().map(ObjectInfo::of_stub), &ev);
             }
             LineKind::Attributes(list) => {
                 for a in list {
-                    let ev = EventInfo::new(a.event.as_deref(), a.event_uuid.as_deref());
+                    let ev = EventFacts::new(a.event.as_deref(), a.event_uuid.as_deref());
                     one(a, a.object.as_deref().map(ObjectInfo::of_stub), &ev);
                 }
             }
             LineKind::Event(e) => {
-                let ev = EventInfo::new(Some(e), None);
+                let ev = EventFacts::new(Some(e), None);
                 for a in &e.attributes {
                     one(a, None, &ev);
                 }
@@ -656,7 +656,7 @@ proptest! {
                 text.insert_str(at, EDITS[e]);
             }
         }
-        if let Some(fast) = misp_scan::line(&text) {
+        if let Some(fast) = scan::line(&text) {
             match serde_json::from_str::<Line>(&text) {
                 Ok(slow) => prop_assert_eq!(format!("{fast:?}"), format!("{slow:?}"), "{}", text),
                 Err(e) => return Err(TestCaseError::fail(format!("fast read what serde refuses ({e}): {text}"))),

@@ -4,11 +4,11 @@
 
 use std::io::Read;
 
-use misp2ms::feed::{csv_cells, manifest_entry};
-use misp2ms::freetext::{resolve, tokens};
-use misp2ms::misp_model::{attribute_info, event_id, event_info};
-use misp2ms::misp_stream::{for_each_element, Shape};
-use misp2ms::refang::refang;
+use misp2ms::map::mapper::refang::refang;
+use misp2ms::misp::stream::{for_each_element, Shape};
+use misp2ms::pull::feed::freetext::{resolve, tokens};
+use misp2ms::pull::feed::{csv_cells, manifest_entry};
+use misp2ms::pull::pulled::{attribute_info, event_id, event_info};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
@@ -58,7 +58,7 @@ fn stream(
     text: &[u8],
     shape: Shape,
     step: usize,
-) -> Result<Vec<Vec<u8>>, misp2ms::misp_stream::StreamError> {
+) -> Result<Vec<Vec<u8>>, misp2ms::misp::stream::StreamError> {
     let mut out = Vec::new();
     for_each_element(Chunked { data: text, step }, shape, 1 << 20, |e| {
         out.push(e.to_vec());

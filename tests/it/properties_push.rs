@@ -3,10 +3,10 @@
 //! Graph delete results and Entra ID token errors (docs/design.md#entra-id-tokens,
 //! #sentinel-stix-upload, #defender-indicators, #graph-tiindicators).
 
-use misp2ms::auth::token_error;
 use misp2ms::error::Error;
-use misp2ms::graph_delete::delete_results;
-use misp2ms::targets::{error_text, parse_results, RecordResult, Target};
+use misp2ms::push::auth::token_error;
+use misp2ms::push::delete::delete_results;
+use misp2ms::push::targets::{error_text, parse_results, RecordResult, Target};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
