@@ -14,8 +14,8 @@ use ureq::Agent;
 
 use crate::cli::interrupt::Interrupt;
 use crate::error::{Error, Result};
-use crate::http::{self, Backoff};
-use crate::push::pacer;
+use crate::http;
+use crate::http::retry::{self, GaveUp, Policy, Step, Stop};
 
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
@@ -293,68 +293,71 @@ impl TokenSource {
 
     /// One token request, retried on 429, 5xx and network errors.
     fn fetch(&self) -> Result<Cached> {
-        let url = &self.settings.token_url;
-        let mut backoff = Backoff::new(self.retry_base, Duration::from_secs(60));
-        let mut retries = 0;
-        loop {
-            let form = self.form()?;
-            let started = Instant::now();
-            let sent = self
-                .agent
-                .post(url)
-                .header("Accept", "application/json")
-                .send_form(form.iter().map(|(k, v)| (*k, v.as_str())));
-            let wait = match sent {
-                Ok(mut resp) => {
-                    let status = resp.status().as_u16();
-                    let retry_after = http::retry_after(&resp);
-                    let body = resp
-                        .body_mut()
-                        .with_config()
-                        .limit(1 << 20)
-                        .read_to_string()
-                        .unwrap_or_default();
-                    if status == 200 {
-                        self.fetched
-                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        return parse_token(url, &body, started);
-                    }
-                    if !http::is_retryable_status(status) {
-                        return Err(token_error(url, status, &body));
-                    }
-                    let wait = retry_after.unwrap_or_else(|| backoff.next_delay());
-                    if retries >= self.max_retries {
-                        return Err(Error::Http {
-                            url: url.clone(),
-                            status: Some(status),
-                            msg: format!(
-                                "token endpoint still answering {status} after {} retries",
-                                self.max_retries
-                            ),
-                        });
-                    }
-                    wait
-                }
-                Err(e) => {
-                    if retries >= self.max_retries {
-                        return Err(Error::Http {
-                            url: url.clone(),
-                            status: None,
-                            msg: format!("token endpoint unreachable: {e}"),
-                        });
-                    }
-                    backoff.next_delay()
-                }
-            };
-            retries += 1;
-            if !pacer::sleep_for(wait, &self.interrupt) {
-                return Err(Error::Interrupted(
-                    self.interrupt
-                        .exit_code()
-                        .unwrap_or(crate::cli::exit::SIGTERM),
-                ));
-            }
+        let policy = Policy::new(self.max_retries, self.retry_base).interruptible(&self.interrupt);
+        match retry::run(&policy, || self.request(), |_, _| {}) {
+            Ok(done) => done,
+            Err(GaveUp {
+                why: Stop::Interrupted,
+                ..
+            }) => Err(Error::Interrupted(
+                self.interrupt
+                    .exit_code()
+                    .unwrap_or(crate::cli::exit::SIGTERM),
+            )),
+            Err(gave_up) => Err(gave_up.last),
         }
+    }
+
+    /// One attempt at a token; a failure worth retrying carries the error
+    /// to end with if it is the last.
+    fn request(&self) -> Step<Result<Cached>, Error> {
+        let url = &self.settings.token_url;
+        let form = match self.form() {
+            Ok(f) => f,
+            Err(e) => return Step::Done(Err(e)),
+        };
+        let started = Instant::now();
+        let sent = self
+            .agent
+            .post(url)
+            .header("Accept", "application/json")
+            .send_form(form.iter().map(|(k, v)| (*k, v.as_str())));
+        let mut resp = match sent {
+            Ok(resp) => resp,
+            Err(e) => {
+                let unreachable = Error::Http {
+                    url: url.clone(),
+                    status: None,
+                    msg: format!("token endpoint unreachable: {e}"),
+                };
+                return Step::Retry(unreachable, None);
+            }
+        };
+        let status = resp.status().as_u16();
+        let retry_after = http::retry_after(&resp);
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(1 << 20)
+            .read_to_string()
+            .unwrap_or_default();
+        if status == 200 {
+            self.fetched
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Step::Done(parse_token(url, &body, started));
+        }
+        if !http::is_retryable_status(status) {
+            return Step::Done(Err(token_error(url, status, &body)));
+        }
+        let still = Error::Http {
+            url: url.clone(),
+            status: Some(status),
+            msg: format!(
+                "token endpoint still answering {status} after {} retries",
+                self.max_retries
+            ),
+        };
+        Step::Retry(still, retry_after)
     }
 }
 
