@@ -2,6 +2,7 @@
 //! ledger of what the remote holds.
 
 pub mod auth;
+pub mod credential;
 pub mod delete;
 pub mod ledger;
 pub mod pacer;
