@@ -84,3 +84,11 @@ pub fn agent(opts: &HttpOptions) -> Result<Agent> {
 pub fn header<'a>(resp: &'a ureq::http::Response<ureq::Body>, name: &str) -> Option<&'a str> {
     resp.headers().get(name).and_then(|v| v.to_str().ok())
 }
+
+/// A response's body as text, if it is at most `limit` bytes of UTF-8.
+pub fn body_text(
+    resp: &mut ureq::http::Response<ureq::Body>,
+    limit: u64,
+) -> std::result::Result<String, ureq::Error> {
+    resp.body_mut().with_config().limit(limit).read_to_string()
+}

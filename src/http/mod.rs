@@ -5,5 +5,5 @@
 mod client;
 pub mod retry;
 
-pub use client::{agent, header, HttpOptions};
+pub use client::{agent, body_text, header, HttpOptions};
 pub use retry::{is_retryable_status, parse_retry_after, parse_try_again_in, retry_after};

@@ -194,12 +194,7 @@ impl TokenSource {
         };
         let status = resp.status().as_u16();
         let retry_after = http::retry_after(&resp);
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(1 << 20)
-            .read_to_string()
-            .unwrap_or_default();
+        let body = http::body_text(&mut resp, 1 << 20).unwrap_or_default();
         if status == 200 {
             self.fetched
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -1,8 +1,8 @@
 //! Sends one batch and finds out what became of each record
 //! (docs/design.md#throttling-and-retries): paced; a 429 waits as the answer
 //! says and resends the same batch; 5xx, timeouts and dropped connections are
-//! retried with backoff up to
-//! `--max-retries`; a 401 renews the token once; a batch answered 400 as a
+//! retried with backoff up to `--max-retries` (the retry loop of
+//! `http::retry`); a 401 renews the token once; a batch answered 400 as a
 //! whole is split in halves until the bad records stand alone. Never a
 //! tight loop: every resend waits.
 
@@ -119,6 +119,8 @@ impl Uploader {
         })
     }
 
+    /// Sends one body until it gets an answer worth acting on, or gives up
+    /// (retries or 429 resends used up, interrupted: the batch fails).
     fn post(&self, url: &str, body: &[u8]) -> Result<Answer> {
         let policy = Policy::new(self.max_retries, self.retry_base).interruptible(&self.interrupt);
         let mut resends = Resends {
@@ -174,11 +176,7 @@ impl Uploader {
         };
         let status = resp.status().as_u16();
         let retry_after = http::retry_after(&resp);
-        let text = resp
-            .body_mut()
-            .with_config()
-            .limit(64 << 20)
-            .read_to_string();
+        let text = http::body_text(&mut resp, 64 << 20);
         let text = match (status, text) {
             // The connection broke during a success answer: we cannot
             // know what was taken, so the batch goes again.
