@@ -257,6 +257,9 @@ impl Client {
         req: &Request,
         mut attempt: impl FnMut(&mut Self, Response<Body>) -> Step<Result<T>, String>,
     ) -> Result<T> {
+        // A wait the server asks for is at least 100 ms and moves the backoff
+        // on too. The waits are plain sleeps: misp-pull looks for a signal
+        // between its requests.
         let policy = Policy {
             min_hint: Duration::from_millis(100),
             hint_grows_backoff: true,
