@@ -1,19 +1,10 @@
-//! The ledger (docs/design.md#retirement, #results): what the remote holds, per target and
-//! workspace, so that a run sends only what changed, never lets an old replay
-//! overwrite a newer version, bumps STIX versions correctly and retires what
-//! left the source.
-//!
-//! On disk: an append-only journal of NDJSON lines, one per accepted record,
-//! written only after the remote accepted it (a crash can lose the last
-//! lines, which makes the next run resend them, but can never mark an unsent
-//! record as sent). A torn last line is cut off on open; superseded lines are
-//! dropped by compaction on open.
-//! In memory: at most 64 bytes per key (docs/design.md#memory): a 128-bit key hash and
-//! the journal offset, content hash, `modified` and validity end of the
-//! latest version (48 bytes) in a sorted vector, plus a small hash map of
-//! keys added since the last merge. The records themselves stay on disk.
+//! The ledger on disk: an append-only journal of NDJSON lines, one per
+//! accepted record, written only after the remote accepted it (a crash can
+//! lose the last lines, which makes the next run resend them, but can never
+//! mark an unsent record as sent). A torn last line is cut off on open;
+//! superseded lines are dropped by compaction on open. The records stay on
+//! disk; the index (index.rs) holds where each key's latest line is.
 
-use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::os::unix::fs::FileExt;
@@ -22,69 +13,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::index::{Entry, KeyIndex};
 use crate::error::{Error, Result};
 use crate::push::record::{self, RecordKind};
-
-const LIVE: u64 = 1 << 63;
-const SEEN: u64 = 1 << 62;
-const OFFSET: u64 = (1 << 56) - 1;
-
-/// The latest accepted version of one key.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Entry {
-    /// Journal offset of the line, plus the LIVE and SEEN flags.
-    word: u64,
-    pub content_hash: u64,
-    /// The record's own `modified` (before any bump), ms; `i64::MIN` if none.
-    pub modified: i64,
-    /// Validity end, ms; `i64::MAX` if none.
-    pub valid_end: i64,
-}
-
-impl Entry {
-    /// The remote holds a live version (not a retirement).
-    pub fn live(&self) -> bool {
-        self.word & LIVE != 0
-    }
-
-    /// Live and not yet lapsed at `now_ms`.
-    pub fn active(&self, now_ms: i64) -> bool {
-        self.live() && self.valid_end > now_ms
-    }
-
-    fn offset(&self) -> u64 {
-        self.word & OFFSET
-    }
-
-    /// An entry with no journal line (a [`RunKeys`] entry).
-    pub fn in_memory(live: bool, content_hash: u64, modified: i64, valid_end: i64) -> Self {
-        Entry {
-            word: if live { LIVE } else { 0 },
-            content_hash,
-            modified,
-            valid_end,
-        }
-    }
-}
-
-/// What a run without a ledger remembers of the versions it sent, so that a
-/// key coming twice in one run is decided like the ledger would (docs/design.md#results):
-/// the same 48 bytes a key as the ledger's index, nothing on disk. `modified`
-/// is the version as sent (after any bump).
-#[derive(Default)]
-pub struct RunKeys {
-    index: KeyIndex,
-}
-
-impl RunKeys {
-    pub fn get(&self, key_hash: u128) -> Option<Entry> {
-        self.index.get(key_hash).copied()
-    }
-
-    pub fn insert(&mut self, key_hash: u128, entry: Entry) {
-        self.index.insert(key_hash, entry);
-    }
-}
 
 /// What is recorded for one accepted record.
 pub struct Accepted<'a> {
@@ -229,18 +160,15 @@ impl Ledger {
                     serde_json::from_slice(&buf).map_err(|e| corrupt(&path, line_no, e))?;
                 let hash =
                     u64::from_str_radix(&l.hash, 16).map_err(|e| corrupt(&path, line_no, e))?;
-                let mut word = offset;
-                if l.live {
-                    word |= LIVE;
-                }
                 self.index.insert(
                     record::key_hash(self.kind, &l.key),
-                    Entry {
-                        word,
-                        content_hash: hash,
-                        modified: l.modified.unwrap_or(i64::MIN),
-                        valid_end: l.end.unwrap_or(i64::MAX),
-                    },
+                    Entry::on_disk(
+                        offset,
+                        l.live,
+                        hash,
+                        l.modified.unwrap_or(i64::MIN),
+                        l.end.unwrap_or(i64::MAX),
+                    ),
                 );
                 lines += 1;
             }
@@ -273,7 +201,7 @@ impl Ledger {
             let line = read_line_at(&src, off).map_err(|e| Error::io(&path, e))?;
             w.write_all(&line).map_err(|e| Error::io(&path, e))?;
             let e = self.index.get_mut(k).expect("key indexed");
-            e.word = (e.word & !OFFSET) | end;
+            e.moved_to(end);
             end += line.len() as u64;
         }
         let tmp = w
@@ -300,14 +228,7 @@ impl Ledger {
     /// Notes that this run's input holds the key (so `--retire-missing` spares it).
     /// Returns true if the key was already seen in this run (a duplicate).
     pub fn mark_seen(&mut self, key_hash: u128) -> bool {
-        match self.index.get_mut(key_hash) {
-            Some(e) => {
-                let before = e.word & SEEN != 0;
-                e.word |= SEEN;
-                before
-            }
-            None => false,
-        }
+        self.index.get_mut(key_hash).is_some_and(Entry::mark_seen)
     }
 
     /// Keys live and not lapsed at `now_ms`.
@@ -320,7 +241,7 @@ impl Ledger {
         let mut v: Vec<(u64, u128)> = self
             .index
             .iter()
-            .filter(|(_, e)| e.active(now_ms) && e.word & SEEN == 0)
+            .filter(|(_, e)| e.active(now_ms) && !e.seen())
             .map(|(k, e)| (e.offset(), k))
             .collect();
         v.sort_unstable();
@@ -369,19 +290,15 @@ impl Ledger {
         line.extend_from_slice(b"}\n");
         w.write_all(&line).map_err(|e| Error::io(&self.path, e))?;
         // A key accepted in this run counts as seen: a later duplicate is noticed.
-        let mut word = self.end | SEEN;
-        if a.live {
-            word |= LIVE;
-        }
-        self.index.insert(
-            a.key_hash,
-            Entry {
-                word,
-                content_hash: a.content_hash,
-                modified: a.modified.unwrap_or(i64::MIN),
-                valid_end: a.valid_end.unwrap_or(i64::MAX),
-            },
+        let mut entry = Entry::on_disk(
+            self.end,
+            a.live,
+            a.content_hash,
+            a.modified.unwrap_or(i64::MIN),
+            a.valid_end.unwrap_or(i64::MAX),
         );
+        entry.mark_seen();
+        self.index.insert(a.key_hash, entry);
         self.end += line.len() as u64;
         self.dirty = true;
         Ok(())
@@ -407,86 +324,6 @@ impl Ledger {
                 .map_err(|e| Error::io(&self.path, e))?;
         }
         Ok(())
-    }
-}
-
-/// The key → entry index: a vector sorted by key (48 bytes a key) for the
-/// bulk, and a hash map for keys added since the last merge, merged in when
-/// it reaches an eighth of the vector, so that the whole stays within 64
-/// bytes a key (a hash map alone can need twice that after it grows).
-#[derive(Default)]
-struct KeyIndex {
-    sorted: Vec<(u128, Entry)>,
-    recent: HashMap<u128, Entry>,
-}
-
-impl KeyIndex {
-    fn len(&self) -> usize {
-        self.sorted.len() + self.recent.len()
-    }
-
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    fn get(&self, k: u128) -> Option<&Entry> {
-        match self.sorted.binary_search_by_key(&k, |(key, _)| *key) {
-            Ok(i) => Some(&self.sorted[i].1),
-            Err(_) => self.recent.get(&k),
-        }
-    }
-
-    fn get_mut(&mut self, k: u128) -> Option<&mut Entry> {
-        match self.sorted.binary_search_by_key(&k, |(key, _)| *key) {
-            Ok(i) => Some(&mut self.sorted[i].1),
-            Err(_) => self.recent.get_mut(&k),
-        }
-    }
-
-    fn insert(&mut self, k: u128, e: Entry) {
-        if let Some(slot) = self.get_mut(k) {
-            *slot = e;
-            return;
-        }
-        self.recent.insert(k, e);
-        if self.recent.len() >= 4096.max(self.sorted.len() / 8) {
-            self.merge();
-        }
-    }
-
-    /// Moves the recent keys into the sorted vector (a linear merge from the back).
-    fn merge(&mut self) {
-        let mut add: Vec<(u128, Entry)> = self.recent.drain().collect();
-        self.recent.shrink_to_fit();
-        add.sort_unstable_by_key(|(k, _)| *k);
-        let old = self.sorted.len();
-        self.sorted.reserve_exact(add.len());
-        self.sorted.resize(old + add.len(), (0, Entry::default()));
-        let (mut i, mut j, mut to) = (old, add.len(), old + add.len());
-        while j > 0 {
-            if i > 0 && self.sorted[i - 1].0 > add[j - 1].0 {
-                self.sorted[to - 1] = self.sorted[i - 1];
-                i -= 1;
-            } else {
-                self.sorted[to - 1] = add[j - 1];
-                j -= 1;
-            }
-            to -= 1;
-        }
-    }
-
-    fn values(&self) -> impl Iterator<Item = &Entry> {
-        self.sorted
-            .iter()
-            .map(|(_, e)| e)
-            .chain(self.recent.values())
-    }
-
-    fn iter(&self) -> impl Iterator<Item = (u128, &Entry)> {
-        self.sorted
-            .iter()
-            .map(|(k, e)| (*k, e))
-            .chain(self.recent.iter().map(|(k, e)| (*k, e)))
     }
 }
 
@@ -532,37 +369,6 @@ mod tests {
             live,
             record,
         }
-    }
-
-    #[test]
-    fn index_entry_fits_the_memory_budget() {
-        assert!(std::mem::size_of::<(u128, Entry)>() <= 48);
-    }
-
-    #[test]
-    fn key_index_merges_and_finds_everything() {
-        let mut idx = KeyIndex::default();
-        let key = |i: u64| record::key_hash(RecordKind::Graph, &i.to_string());
-        let entry = |i: u64| Entry {
-            word: i,
-            ..Entry::default()
-        };
-        for i in 0..20_000u64 {
-            idx.insert(key(i), entry(i));
-        }
-        // Updates land in place, wherever the key lives.
-        for i in (0..20_000u64).step_by(7) {
-            idx.insert(key(i), entry(i + 1_000_000));
-        }
-        assert_eq!(idx.len(), 20_000);
-        assert!(idx.sorted.len() >= 16_000, "merged: {}", idx.sorted.len());
-        assert!(idx.sorted.windows(2).all(|w| w[0].0 < w[1].0));
-        for i in 0..20_000u64 {
-            let want = if i % 7 == 0 { i + 1_000_000 } else { i };
-            assert_eq!(idx.get(key(i)).unwrap().word, want);
-        }
-        assert!(idx.get(key(20_001)).is_none());
-        assert_eq!(idx.values().count(), 20_000);
     }
 
     #[test]

@@ -9,11 +9,11 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 use crate::push::ledger::Entry;
 use crate::push::record::{self, Facts};
+use crate::push::setup::TOOL;
 use crate::push::targets::Target;
 use crate::time;
 
-use super::setup::TOOL;
-use super::{echo_of, Pending, Run, Source};
+use super::start::{Pending, Run, Source};
 
 impl Run {
     /// For a STIX key the ledger knows: keep the first `created`, and make
@@ -108,7 +108,7 @@ impl Run {
             facts.live = false;
             self.counts.records += 1;
             self.counts.from_ledger += 1;
-            let echo = echo_of(kind, &retirement);
+            let echo = record::echo_of(kind, &retirement);
             self.enqueue(Pending {
                 source: Arc::clone(&source),
                 body: line.clone(),
