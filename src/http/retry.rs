@@ -319,7 +319,7 @@ mod tests {
             },
             |_, _| {},
         );
-        let g = got.err().expect("gave up");
+        let g = got.expect_err("gave up");
         assert_eq!((g.last, g.attempts, g.why), (3, 3, Stop::Exhausted));
     }
 
@@ -354,7 +354,7 @@ mod tests {
             || Step::<(), _>::Retry("slow", Some(Duration::from_secs(30))),
             |_, _| panic!("no wait"),
         );
-        let g = got.err().expect("gave up");
+        let g = got.expect_err("gave up");
         assert_eq!(g.why, Stop::TooLate(Duration::from_secs(30)));
         assert_eq!(g.attempts, 1);
     }
