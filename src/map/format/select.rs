@@ -54,7 +54,7 @@ pub struct FormatOptions {
 pub fn open(format: Format, opts: &FormatOptions) -> Result<Box<dyn FormatWriter>> {
     let out = || Output::open(opts.output.as_deref(), false);
     Ok(match format {
-        Format::Stix => Box::new(crate::map::format::stix::StixSink::new(
+        Format::Stix => Box::new(crate::map::format::stix::StixWriter::new(
             out()?,
             opts.stix.clone(),
         )),
