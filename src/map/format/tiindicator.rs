@@ -197,16 +197,16 @@ fn direction(misp_type: &str) -> Direction {
 
 const DESCRIPTION_MAX: usize = 100;
 
-pub struct TiSink {
+pub struct TiWriter {
     out: Output,
     opts: TiOptions,
     description: String,
     buf: Vec<u8>,
 }
 
-impl TiSink {
+impl TiWriter {
     pub fn new(out: Output, opts: TiOptions) -> Self {
-        TiSink {
+        TiWriter {
             out,
             opts,
             description: String::new(),
@@ -315,7 +315,7 @@ impl TiSink {
     }
 }
 
-impl FormatWriter for TiSink {
+impl FormatWriter for TiWriter {
     fn write(&mut self, parts: &[Indicator]) -> Result<Emitted> {
         let first = &parts[0];
         // Deletions emit nothing (docs/design.md#retirement); the mapper does not pass them here.
