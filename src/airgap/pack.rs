@@ -26,6 +26,18 @@ pub enum Sequence {
     File(PathBuf),
 }
 
+impl Sequence {
+    /// `--seq N`, else `--seq-file FILE` (`pack` requires one of them).
+    pub fn from_flags(seq: Option<u64>, seq_file: Option<PathBuf>) -> Result<Sequence> {
+        match (seq, seq_file) {
+            (Some(n), _) => Ok(Sequence::Fixed(n)),
+            (None, Some(file)) => Ok(Sequence::File(file)),
+            (None, None) => Err(Error::usage("pack needs --seq N or --seq-file FILE")),
+        }
+    }
+}
+
+/// What `pack` packs, with what, into which bundle.
 pub struct Pack<'a> {
     pub secret_key: &'a Path,
     pub out: &'a Path,

@@ -3,14 +3,14 @@
 //! markings (docs/design.md#tlp-and-confidence), millisecond UTC times,
 //! serialised in place into the pending output.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::io::output::Output;
 use crate::json::write as jsonw;
 use crate::map::format::stix::memo::Memo;
 use crate::map::format::stix::pattern;
 use crate::map::format::stix::times::TimeTexts;
 use crate::map::format::text;
-use crate::map::format::writer::{Emitted, FormatWriter};
+use crate::map::format::writer::{write_each, Emitted, FormatWriter, Outcome};
 use crate::map::indicator::{Indicator, SkipReason, Tlp};
 use crate::misp::value::trim;
 
@@ -18,6 +18,21 @@ use crate::misp::value::trim;
 pub struct StixOptions {
     /// `--misp-url`: adds the event's URL to `external_references`.
     pub misp_url: Option<String>,
+}
+
+impl StixOptions {
+    /// The options of `--misp-url URL` (an `http://` or `https://` URL) or none.
+    pub fn new(misp_url: Option<String>) -> Result<Self> {
+        if misp_url
+            .as_deref()
+            .is_some_and(|u| !u.starts_with("http://") && !u.starts_with("https://"))
+        {
+            return Err(Error::usage(
+                "--misp-url must start with http:// or https://",
+            ));
+        }
+        Ok(StixOptions { misp_url })
+    }
 }
 
 /// The STIX 2.1 TLP marking-definition ids (TLP 1.0, docs/design.md#tlp-and-confidence).
@@ -159,21 +174,18 @@ impl StixWriter {
             ind.context.kill_chain,
             &ind.kill_chain,
             |phases, out| {
-                if phases.is_empty() {
-                    return;
-                }
-                out.extend_from_slice(b",\"kill_chain_phases\":[");
-                for (i, (chain, phase)) in phases.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    out.extend_from_slice(b"{\"kill_chain_name\":");
-                    jsonw::string(out, chain);
-                    out.extend_from_slice(b",\"phase_name\":");
-                    jsonw::string(out, phase);
-                    out.push(b'}');
-                }
-                out.push(b']');
+                json_array(
+                    out,
+                    b",\"kill_chain_phases\":[",
+                    phases,
+                    |out, (chain, phase)| {
+                        out.extend_from_slice(b"{\"kill_chain_name\":");
+                        jsonw::string(out, chain);
+                        out.extend_from_slice(b",\"phase_name\":");
+                        jsonw::string(out, phase);
+                        out.push(b'}');
+                    },
+                )
             },
         );
         // TLP 1.0 has no amber+strict marking: the strictness is kept as a label.
@@ -183,17 +195,9 @@ impl StixWriter {
             ind.context.labels,
             &ind.labels,
             |labels, out| {
-                if labels.is_empty() {
-                    return;
-                }
-                out.extend_from_slice(b",\"labels\":[");
-                for (i, l) in labels.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    jsonw::string(out, l);
-                }
-                out.push(b']');
+                json_array(out, b",\"labels\":[", labels, |out, l| {
+                    jsonw::string(out, l)
+                })
             },
         );
         if strict {
@@ -246,22 +250,40 @@ impl StixWriter {
     }
 }
 
+/// Appends `start` (`,"key":[`), the items, each written by `item`, and
+/// `]`; nothing at all for no items.
+#[inline]
+fn json_array<T>(
+    out: &mut Vec<u8>,
+    start: &[u8],
+    items: &[T],
+    mut item: impl FnMut(&mut Vec<u8>, &T),
+) {
+    if items.is_empty() {
+        return;
+    }
+    out.extend_from_slice(start);
+    for (i, x) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        item(out, x);
+    }
+    out.push(b']');
+}
+
 impl FormatWriter for StixWriter {
     fn write(&mut self, parts: &[Indicator]) -> Result<Emitted> {
-        let mut written = 0;
-        let mut first_err = None;
-        for ind in parts {
-            match self.record(ind) {
-                Ok(()) => {
-                    self.buf.push(b'\n');
-                    written += 1;
-                }
-                Err(e) => {
-                    self.buf.truncate(self.start);
-                    first_err.get_or_insert(e);
-                }
+        let emitted = write_each(parts, |ind| match self.record(ind) {
+            Ok(()) => {
+                self.buf.push(b'\n');
+                Ok(Outcome::Written)
             }
-        }
+            Err(reason) => {
+                self.buf.truncate(self.start);
+                Ok(Outcome::Skipped(reason))
+            }
+        });
         if self.buf.len() >= FLUSH_AT {
             self.out
                 .as_mut()
@@ -269,10 +291,7 @@ impl FormatWriter for StixWriter {
                 .write_bytes(&self.buf)?;
             self.buf.clear();
         }
-        Ok(match first_err {
-            Some(e) if written == 0 => Emitted::Skipped(e),
-            _ => Emitted::Written(written),
-        })
+        emitted
     }
 
     fn finish(mut self: Box<Self>) -> Result<()> {
