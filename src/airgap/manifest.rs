@@ -18,7 +18,8 @@ pub struct Manifest {
     pub version: String,
     pub sequence: u64,
     pub created: String,
-    /// The signer's key id (see [`key_id`](crate::airgap::key_id)): lets a wrong key be named as such.
+    /// The signer's key id (see [`key_id`](crate::airgap::key_id)): lets a
+    /// wrong key be named as such.
     pub key_id: String,
     pub files: Vec<FileEntry>,
 }

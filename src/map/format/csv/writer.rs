@@ -176,25 +176,26 @@ mod tests {
     fn defender_writes_each_key_once() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("d.csv");
-        let mut sink = CsvWriter::create(
+        let mut writer = CsvWriter::create(
             CsvFormat::Defender,
             &path,
             CsvOptions::for_format(CsvFormat::Defender, None),
         )
         .unwrap();
         let a = ind(ValueKind::Domain, "domain", "c2.example.net");
-        assert_eq!(sink.write(&a).unwrap(), Outcome::Written);
+        assert_eq!(writer.write(&a).unwrap(), Outcome::Written);
         assert_eq!(
-            sink.write(&a).unwrap(),
+            writer.write(&a).unwrap(),
             Outcome::Skipped(SkipReason::DuplicateKey)
         );
         assert_eq!(
-            sink.write(&ind(ValueKind::Url, "url", "http://c2.example.net"))
+            writer
+                .write(&ind(ValueKind::Url, "url", "http://c2.example.net"))
                 .unwrap(),
             Outcome::Written
         );
-        assert_eq!(sink.rows(), 2);
-        sink.finish().unwrap();
+        assert_eq!(writer.rows(), 2);
+        writer.finish().unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap().lines().count(), 3);
     }
 }

@@ -10,7 +10,7 @@ use crate::map::format::stix::memo::Memo;
 use crate::map::format::stix::pattern;
 use crate::map::format::stix::times::TimeTexts;
 use crate::map::format::text;
-use crate::map::format::writer::{write_each, Emitted, FormatWriter, Outcome};
+use crate::map::format::writer::{Emitted, FormatWriter};
 use crate::map::indicator::{Indicator, SkipReason, Tlp};
 use crate::misp::value::trim;
 
@@ -273,17 +273,23 @@ fn json_array<T>(
 }
 
 impl FormatWriter for StixWriter {
+    // Not `write_each`: this loop runs for every attribute, and matching on
+    // `record`'s result here keeps it as short as it can be.
     fn write(&mut self, parts: &[Indicator]) -> Result<Emitted> {
-        let emitted = write_each(parts, |ind| match self.record(ind) {
-            Ok(()) => {
-                self.buf.push(b'\n');
-                Ok(Outcome::Written)
+        let mut written = 0;
+        let mut first_err = None;
+        for ind in parts {
+            match self.record(ind) {
+                Ok(()) => {
+                    self.buf.push(b'\n');
+                    written += 1;
+                }
+                Err(e) => {
+                    self.buf.truncate(self.start);
+                    first_err.get_or_insert(e);
+                }
             }
-            Err(reason) => {
-                self.buf.truncate(self.start);
-                Ok(Outcome::Skipped(reason))
-            }
-        });
+        }
         if self.buf.len() >= FLUSH_AT {
             self.out
                 .as_mut()
@@ -291,7 +297,10 @@ impl FormatWriter for StixWriter {
                 .write_bytes(&self.buf)?;
             self.buf.clear();
         }
-        emitted
+        Ok(match first_err {
+            Some(e) if written == 0 => Emitted::Skipped(e),
+            _ => Emitted::Written(written),
+        })
     }
 
     fn finish(mut self: Box<Self>) -> Result<()> {
