@@ -11,7 +11,7 @@ use misp2ms::map::indicator::Indicator;
 use misp2ms::map::mapper::{for_each_attribute, MapOptions, Mapper, Parts};
 use misp2ms::misp::model::Line;
 use misp2ms::io::output::Output;
-use misp2ms::map::format::stix::{StixOptions, StixSink};
+use misp2ms::map::format::stix::{StixOptions, StixWriter};
 use misp2ms::map::policy::warninglist::Warninglists;
 
 fn unquote(s: &str) -> Option<(String, &str)> {
@@ -31,7 +31,7 @@ fn unquote(s: &str) -> Option<(String, &str)> {
     None
 }
 
-fn check(sink: &mut StixSink, ind: &Indicator) {
+fn check(sink: &mut StixWriter, ind: &Indicator) {
     if sink.record(ind).is_err() {
         return;
     }
@@ -69,7 +69,7 @@ fuzz_target!(|data: &[u8]| {
     o.include_expired = true;
     o.include_filenames = true;
     let m = Mapper::new(o, Allowlist::default(), Warninglists::default());
-    let mut sink = StixSink::new(Output::stdout(), StixOptions::default());
+    let mut sink = StixWriter::new(Output::stdout(), StixOptions::default());
     let mut parts = Parts::default();
     for_each_attribute(&line, |a, obj, ev| {
         if m.map(a, obj, ev, &mut parts).is_ok() {

@@ -3,11 +3,12 @@
 //! STIX patterns built from them (escaping as in docs/design.md#mapping).
 
 use misp2ms::io::output::Output;
-use misp2ms::map::format::stix::{push_quoted, StixOptions, StixSink};
+use misp2ms::map::format::stix::{push_quoted, StixOptions, StixWriter};
 use misp2ms::map::indicator::{HashAlgo, Indicator};
-use misp2ms::map::mapper::{mapped_types, EventFacts, MapOptions, Mapper, ObjectInfo, Parts};
+use misp2ms::map::mapper::{for_each_attribute, mapped_types, MapOptions, Mapper, Parts};
 use misp2ms::map::policy::allowlist::Allowlist;
 use misp2ms::map::policy::warninglist::Warninglists;
+use misp2ms::misp::fields::all_keys;
 use misp2ms::misp::model::{Attribute, Line, LineKind};
 use misp2ms::misp::scan;
 use misp2ms::time::parse_rfc3339;
@@ -58,45 +59,17 @@ fn mapper() -> Mapper {
     Mapper::new(o, Allowlist::default(), Warninglists::default())
 }
 
-/// Every attribute a line holds, with its object and event, mapped; `f` sees
-/// each attribute's result.
 /// What one attribute became: its indicators, or the reason it gave none.
 type Mapped<'p> = Result<&'p [Indicator], String>;
 
+/// Every attribute a line holds, with its object and event (the walk
+/// `ioc-map` uses), mapped; `f` sees each attribute's result.
 fn map_line(m: &Mapper, line: &Line, f: &mut dyn FnMut(&Attribute, Mapped)) {
     let mut parts = Parts::default();
-    let mut one = |a: &Attribute, obj: Option<ObjectInfo>, ev: &EventFacts| {
+    for_each_attribute(line, |a, obj, ev| {
         let r = m.map(a, obj, ev, &mut parts);
         f(a, r.map(|()| parts.as_slice()).map_err(|e| e.to_string()));
-    };
-    let mut stack = vec![line];
-    while let Some(line) = stack.pop() {
-        match line.kind() {
-            LineKind::Attribute(a) => {
-                let ev = EventFacts::new(a.event.as_deref(), a.event_uuid.as_deref());
-                one(a, a.object.as_deref().map(ObjectInfo::of_stub), &ev);
-            }
-            LineKind::Attributes(list) => {
-                for a in list {
-                    let ev = EventFacts::new(a.event.as_deref(), a.event_uuid.as_deref());
-                    one(a, a.object.as_deref().map(ObjectInfo::of_stub), &ev);
-                }
-            }
-            LineKind::Event(e) => {
-                let ev = EventFacts::new(Some(e), None);
-                for a in &e.attributes {
-                    one(a, None, &ev);
-                }
-                for o in &e.objects {
-                    for a in &o.attributes {
-                        one(a, Some(ObjectInfo::of_object(o)), &ev);
-                    }
-                }
-            }
-            LineKind::Response(lines) => stack.extend(lines),
-            LineKind::Unknown => {}
-        }
-    }
+    });
 }
 
 /// JSON in the shape of MISP documents, with values of every JSON type in
@@ -117,36 +90,10 @@ fn misp_json() -> impl Strategy<Value = Value> {
         "(tlp:(clear|white|green|amber|amber\\+strict|red)|misp:confidence-level=\"[a-z-]+\"|x)"
             .prop_map(Value::from),
     ];
-    let keys = prop::sample::select(vec![
-        "id",
-        "uuid",
-        "type",
-        "value",
-        "category",
-        "comment",
-        "to_ids",
-        "deleted",
-        "timestamp",
-        "first_seen",
-        "last_seen",
-        "object_relation",
-        "event_uuid",
-        "Tag",
-        "Event",
-        "Object",
-        "Attribute",
-        "response",
-        "name",
-        "local",
-        "inherited",
-        "info",
-        "date",
-        "threat_level_id",
-        "publish_timestamp",
-        "Orgc",
-        "orgc",
-        "other",
-    ]);
+    // Every key the model reads, and one it skips.
+    let mut keys = all_keys();
+    keys.push("other");
+    let keys = prop::sample::select(keys);
     scalar.prop_recursive(5, 64, 6, move |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
@@ -411,7 +358,7 @@ proptest! {
         let text = serde_json::to_string(&v).unwrap();
         let Ok(line) = serde_json::from_str::<Line>(&text) else { return Ok(()) };
         let m = mapper();
-        let mut sink = StixSink::new(scratch(), StixOptions::default());
+        let mut sink = StixWriter::new(scratch(), StixOptions::default());
         let mut failure = None;
         map_line(&m, &line, &mut |_, r| {
             for ind in r.unwrap_or_default() {
@@ -484,7 +431,7 @@ proptest! {
         let text = json!({"uuid": UUID, "type": ty, "value": value, "to_ids": true,
             "timestamp": "1793491200"}).to_string();
         let line: Line = serde_json::from_str(&text).unwrap();
-        let mut sink = StixSink::new(scratch(), StixOptions::default());
+        let mut sink = StixWriter::new(scratch(), StixOptions::default());
         let mut result = Ok(());
         map_line(&mapper(), &line, &mut |_, r| {
             result = match r {
@@ -564,14 +511,14 @@ proptest! {
     #[test]
     fn reused_parts_equal_parts_built_anew(events in prop::collection::vec(repetitive_event(), 1..3)) {
         let mapper = mapper();
-        let mut shared = StixSink::new(scratch(), StixOptions::default());
+        let mut shared = StixWriter::new(scratch(), StixOptions::default());
         let mut result = Ok(());
         for event in &events {
             let text = event.to_string();
             let line: Line = serde_json::from_str(&text).unwrap();
             map_line(&mapper, &line, &mut |_, r| {
                 for ind in r.unwrap_or(&[]) {
-                    let mut alone = StixSink::new(scratch(), StixOptions::default());
+                    let mut alone = StixWriter::new(scratch(), StixOptions::default());
                     let both = (shared.record(ind), alone.record(ind));
                     if both.0.is_ok() && shared.buffer() != alone.buffer() {
                         result = Err(format!(
@@ -589,7 +536,7 @@ proptest! {
 
 /// Writes one STIX record and checks it: valid JSON, and a pattern whose
 /// literal (or AS number) is exactly the indicator's value.
-fn check_record(sink: &mut StixSink, ind: &Indicator) -> Result<(), String> {
+fn check_record(sink: &mut StixWriter, ind: &Indicator) -> Result<(), String> {
     if sink.record(ind).is_err() {
         return Ok(()); // not expressible in STIX: skipped with a reason
     }
