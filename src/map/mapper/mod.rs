@@ -14,6 +14,7 @@
 mod attribute;
 mod categories;
 mod context;
+pub mod network;
 pub mod normalize;
 mod options;
 mod parts;

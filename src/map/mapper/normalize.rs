@@ -10,11 +10,12 @@
 //! and Defender match on.
 
 use std::fmt::Write;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{Ipv4Addr, Ipv6Addr};
 
-use ipnet::{IpNet, Ipv4Net};
+use ipnet::IpNet;
 
 use crate::map::indicator::{HashAlgo, RuleLang, SkipReason, ValueKind};
+use crate::map::mapper::network::{parse_ip_value, split_scheme};
 use crate::misp::refang::refang;
 use crate::misp::value::{is_domain, trim};
 
@@ -272,33 +273,6 @@ fn ip(v: &str, out: &mut String) -> Result<ValueKind, SkipReason> {
     Ok(net_kind(&net))
 }
 
-/// Parses an IP or CIDR value into its canonical block (see [`ip`]).
-pub fn parse_ip_value(v: &str) -> Option<IpNet> {
-    let v = trim(v).trim_start_matches('[').trim_end_matches(']');
-    let net = if let Some((addr, len)) = v.split_once('/') {
-        let addr: IpAddr = addr.parse().ok()?;
-        if len.is_empty() || !len.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        IpNet::new(addr, len.parse().ok()?).ok()?.trunc()
-    } else {
-        IpNet::from(v.parse::<IpAddr>().ok()?)
-    };
-    Some(unmap(net))
-}
-
-fn unmap(net: IpNet) -> IpNet {
-    if let IpNet::V6(n) = net {
-        if let Some(v4) = n.addr().to_ipv4_mapped() {
-            if n.prefix_len() >= 96 {
-                let net = Ipv4Net::new(v4, n.prefix_len() - 96).expect("prefix in range");
-                return IpNet::V4(net);
-            }
-        }
-    }
-    net
-}
-
 fn write_net(net: &IpNet, out: &mut String) {
     if net.prefix_len() == net.max_prefix_len() {
         let _ = write!(out, "{}", net.addr());
@@ -428,42 +402,6 @@ fn url_host(hostport: &str) -> Option<UrlHost> {
     })
 }
 
-/// `v.split_once("://")`, found with memchr (`str::split_once` with a
-/// string pattern sets up a general substring search for every URL).
-fn split_scheme(v: &str) -> Option<(&str, &str)> {
-    let b = v.as_bytes();
-    let mut from = 0;
-    while let Some(i) = memchr::memchr(b':', &b[from..]) {
-        let at = from + i;
-        if b[at + 1..].starts_with(b"//") {
-            return Some((&v[..at], &v[at + 3..]));
-        }
-        from = at + 1;
-    }
-    None
-}
-
-/// The host of a normalised absolute URL (`None` for a bare path).
-pub fn host_of_url(url: &str) -> Option<&str> {
-    let rest = split_scheme(url)?.1;
-    let end = memchr::memchr3(b'/', b'?', b'#', rest.as_bytes()).unwrap_or(rest.len());
-    let authority = &rest[..end];
-    host_of_hostport(authority.rsplit_once('@').map_or(authority, |(_, h)| h))
-}
-
-/// The host of `host[:port]` or `[v6][:port]`, as [`host_of_url`] gives it.
-pub(crate) fn host_of_hostport(hostport: &str) -> Option<&str> {
-    if let Some(r) = hostport.strip_prefix('[') {
-        return r.split(']').next();
-    }
-    Some(
-        hostport
-            .rsplit_once(':')
-            .map_or(hostport, |(h, _)| h)
-            .trim_end_matches('.'),
-    )
-}
-
 /// `AS64496`, `as64496` or `64496` → `64496`.
 fn asn(v: &str, out: &mut String) -> Result<(), SkipReason> {
     let digits = v
@@ -496,6 +434,7 @@ fn mac(v: &str, out: &mut String) -> Result<(), SkipReason> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::map::mapper::network::host_of_url;
 
     fn n(t: &str, v: &str) -> Result<(ValueKind, String), SkipReason> {
         let mut out = String::new();

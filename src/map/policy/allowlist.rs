@@ -8,7 +8,7 @@ use std::collections::HashSet;
 
 use crate::error::{Error, Result};
 use crate::map::indicator::ValueKind;
-use crate::map::mapper::normalize::{host_of_url, parse_ip_value};
+use crate::map::mapper::network::{host_of_url, parse_ip_value};
 use crate::map::policy::ipset::IpSet;
 use crate::misp::value::is_domain;
 

@@ -8,7 +8,8 @@ use std::sync::OnceLock;
 use ipnet::IpNet;
 
 use crate::map::indicator::ValueKind;
-use crate::map::mapper::normalize::{host_of_hostport, host_of_url, parse_ip_value, Seen};
+use crate::map::mapper::network::{host_of_hostport, host_of_url, parse_ip_value};
+use crate::map::mapper::normalize::Seen;
 use crate::map::policy::ipset::IpSet;
 use crate::misp::value::trim;
 
