@@ -137,18 +137,30 @@ impl<'de, T: Fill<'de> + Default> Visitor<'de> for Read<T> {
     }
 }
 
-/// `Deserialize` through [`Fill`] and [`Read`].
-macro_rules! deserialize_by_fill {
-    ($($name:ident),*) => {$(
-        impl<'de: 'a, 'a> Deserialize<'de> for $name<'a> {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                d.deserialize_struct($name::NAME, <$name as Fill>::Key::KEYS, Read(PhantomData))
+/// [`Fill`] for a struct (each field of its key enum read into a member by
+/// a reader), and `Deserialize` through it and [`Read`].
+macro_rules! fill_by_key {
+    ($name:ident: $key:ident { $($field:ident => $member:ident by $read:expr,)* }) => {
+        impl<'de: 'a, 'a> Fill<'de> for $name<'a> {
+            type Key = $key;
+            const NAME: &'static str = stringify!($name);
+
+            fn set<D: Deserializer<'de>>(&mut self, field: $key, d: D) -> Result<(), D::Error> {
+                match field {
+                    $($key::$field => self.$member = ($read)(d)?,)*
+                    $key::Other => skip(d)?,
+                }
+                Ok(())
             }
         }
-    )*};
-}
 
-deserialize_by_fill!(Event, Org, Object, ObjectStub, Tag);
+        impl<'de: 'a, 'a> Deserialize<'de> for $name<'a> {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                d.deserialize_struct(stringify!($name), $key::KEYS, Read(PhantomData))
+            }
+        }
+    };
+}
 
 /// A value read and dropped (a key the model skips).
 fn skip<'de, D: Deserializer<'de>>(d: D) -> Result<(), D::Error> {
@@ -309,89 +321,54 @@ pub struct Tag<'a> {
     pub inherited: Option<bool>,
 }
 
-impl<'de: 'a, 'a> Fill<'de> for Event<'a> {
-    type Key = EventField;
-    const NAME: &'static str = "Event";
-
-    fn set<D: Deserializer<'de>>(&mut self, field: EventField, d: D) -> Result<(), D::Error> {
-        match field {
-            EventField::Id => self.id = opt_str(d)?,
-            EventField::Uuid => self.uuid = opt_str(d)?,
-            EventField::Info => self.info = opt_str(d)?,
-            EventField::Date => self.date = opt_str(d)?,
-            EventField::ThreatLevelId => self.threat_level_id = opt_i64(d)?,
-            EventField::Timestamp => self.timestamp = opt_i64(d)?,
-            EventField::PublishTimestamp => self.publish_timestamp = opt_i64(d)?,
-            EventField::Orgc => self.orgc = Deserialize::deserialize(d)?,
-            EventField::Tag => self.tags = Deserialize::deserialize(d)?,
-            EventField::Attribute => self.attributes = attributes_in(d, 512)?,
-            EventField::Object => self.objects = Deserialize::deserialize(d)?,
-            EventField::Other => skip(d)?,
-        }
-        Ok(())
+fill_by_key! {
+    Event: EventField {
+        Id => id by opt_str,
+        Uuid => uuid by opt_str,
+        Info => info by opt_str,
+        Date => date by opt_str,
+        ThreatLevelId => threat_level_id by opt_i64,
+        Timestamp => timestamp by opt_i64,
+        PublishTimestamp => publish_timestamp by opt_i64,
+        Orgc => orgc by Deserialize::deserialize,
+        Tag => tags by Deserialize::deserialize,
+        Attribute => attributes by |d| attributes_in(d, 512),
+        Object => objects by Deserialize::deserialize,
     }
 }
 
-impl<'de: 'a, 'a> Fill<'de> for Org<'a> {
-    type Key = OrgField;
-    const NAME: &'static str = "Org";
-
-    fn set<D: Deserializer<'de>>(&mut self, field: OrgField, d: D) -> Result<(), D::Error> {
-        match field {
-            OrgField::Uuid => self.uuid = opt_str(d)?,
-            OrgField::Name => self.name = opt_str(d)?,
-            OrgField::Other => skip(d)?,
-        }
-        Ok(())
+fill_by_key! {
+    Org: OrgField {
+        Uuid => uuid by opt_str,
+        Name => name by opt_str,
     }
 }
 
-impl<'de: 'a, 'a> Fill<'de> for Object<'a> {
-    type Key = ObjectField;
-    const NAME: &'static str = "Object";
-
-    fn set<D: Deserializer<'de>>(&mut self, field: ObjectField, d: D) -> Result<(), D::Error> {
-        match field {
-            ObjectField::Name => self.name = opt_str(d)?,
-            ObjectField::Uuid => self.uuid = opt_str(d)?,
-            ObjectField::Timestamp => self.timestamp = opt_i64(d)?,
-            ObjectField::Deleted => self.deleted = opt_bool(d)?,
-            ObjectField::FirstSeen => self.first_seen = opt_str(d)?,
-            ObjectField::LastSeen => self.last_seen = opt_str(d)?,
-            ObjectField::Attribute => self.attributes = attributes_in(d, 0)?,
-            ObjectField::Other => skip(d)?,
-        }
-        Ok(())
+fill_by_key! {
+    Object: ObjectField {
+        Name => name by opt_str,
+        Uuid => uuid by opt_str,
+        Timestamp => timestamp by opt_i64,
+        Deleted => deleted by opt_bool,
+        FirstSeen => first_seen by opt_str,
+        LastSeen => last_seen by opt_str,
+        Attribute => attributes by |d| attributes_in(d, 0),
     }
 }
 
-impl<'de: 'a, 'a> Fill<'de> for ObjectStub<'a> {
-    type Key = ObjectStubField;
-    const NAME: &'static str = "ObjectStub";
-
-    fn set<D: Deserializer<'de>>(&mut self, field: ObjectStubField, d: D) -> Result<(), D::Error> {
-        match field {
-            ObjectStubField::Name => self.name = opt_str(d)?,
-            ObjectStubField::Timestamp => self.timestamp = opt_i64(d)?,
-            ObjectStubField::Deleted => self.deleted = opt_bool(d)?,
-            ObjectStubField::Other => skip(d)?,
-        }
-        Ok(())
+fill_by_key! {
+    ObjectStub: ObjectStubField {
+        Name => name by opt_str,
+        Timestamp => timestamp by opt_i64,
+        Deleted => deleted by opt_bool,
     }
 }
 
-impl<'de: 'a, 'a> Fill<'de> for Tag<'a> {
-    type Key = TagField;
-    const NAME: &'static str = "Tag";
-
-    fn set<D: Deserializer<'de>>(&mut self, field: TagField, d: D) -> Result<(), D::Error> {
-        match field {
-            TagField::Name => self.name = cow_str(d)?,
-            TagField::Local => self.local = opt_bool(d)?,
-            TagField::Inherited => self.inherited = opt_bool(d)?,
-            TagField::Other => skip(d)?,
-        }
-        Ok(())
+fill_by_key! {
+    Tag: TagField {
+        Name => name by cow_str,
+        Local => local by opt_bool,
+        Inherited => inherited by opt_bool,
     }
 }
 

@@ -113,6 +113,28 @@ impl<'a> Scan<'a> {
         }
     }
 
+    /// A MISP object (`{` next) whose keys are `K`'s: `member` reads the
+    /// value of each (`Other` for a key the model skips). A key with escapes
+    /// (none of MISP's has one) or given twice is left to serde, which words
+    /// the error.
+    #[inline(always)]
+    fn fields<K: Key>(&mut self, mut member: impl FnMut(&mut Self, K) -> Option<()>) -> Option<()> {
+        let mut seen = 0u32;
+        self.object(|s, key, escaped| {
+            if escaped {
+                return None;
+            }
+            let field = K::of(key);
+            if let Some(i) = field.index() {
+                if seen & 1 << i != 0 {
+                    return None;
+                }
+                seen |= 1 << i;
+            }
+            member(s, field)
+        })
+    }
+
     /// An array (`[` next): `element` reads each element.
     fn array(&mut self, mut element: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
         self.open(b'[')?;
@@ -298,13 +320,7 @@ impl<'a> Scan<'a> {
 
     /// One attribute object (`{` next) into `a`, as the model reads it.
     fn attribute(&mut self, a: &mut Attribute<'a>, keep_id: bool) -> Option<()> {
-        let mut seen = 0u32;
-        self.object(|s, key, escaped| {
-            if escaped {
-                return None;
-            }
-            let field = AttributeField::of(key);
-            once(&mut seen, field)?;
+        self.fields(|s, field| {
             match field {
                 AttributeField::Id if keep_id => a.id = s.opt_str()?,
                 AttributeField::Id | AttributeField::Other => s.skip()?,
@@ -369,13 +385,7 @@ impl<'a> Scan<'a> {
 
     /// A tag object (`{` next) into `t`.
     fn tag(&mut self, t: &mut Tag<'a>) -> Option<()> {
-        let mut seen = 0u32;
-        self.object(|s, key, escaped| {
-            if escaped {
-                return None;
-            }
-            let field = TagField::of(key);
-            once(&mut seen, field)?;
+        self.fields(|s, field| {
             match field {
                 TagField::Name if s.peek()? == b'"' => t.name = s.str()?,
                 TagField::Name => return None,
@@ -390,13 +400,7 @@ impl<'a> Scan<'a> {
     /// An event object (`{` next).
     fn event(&mut self) -> Option<Event<'a>> {
         let mut e = Event::default();
-        let mut seen = 0u32;
-        self.object(|s, key, escaped| {
-            if escaped {
-                return None;
-            }
-            let field = EventField::of(key);
-            once(&mut seen, field)?;
+        self.fields(|s, field| {
             match field {
                 EventField::Id => e.id = s.opt_str()?,
                 EventField::Uuid => e.uuid = s.opt_str()?,
@@ -420,13 +424,7 @@ impl<'a> Scan<'a> {
 
     /// A MISP object (`{` next) into `o`.
     fn misp_object(&mut self, o: &mut Object<'a>) -> Option<()> {
-        let mut seen = 0u32;
-        self.object(|s, key, escaped| {
-            if escaped {
-                return None;
-            }
-            let field = ObjectField::of(key);
-            once(&mut seen, field)?;
+        self.fields(|s, field| {
             match field {
                 ObjectField::Name => o.name = s.opt_str()?,
                 ObjectField::Uuid => o.uuid = s.opt_str()?,
@@ -440,21 +438,6 @@ impl<'a> Scan<'a> {
             Some(())
         })
     }
-}
-
-/// Marks `field` as read (a key the model skips is never marked); `None`
-/// when it was already: a key given twice is an error for serde, which
-/// words it.
-#[inline]
-fn once(seen: &mut u32, field: impl Key) -> Option<()> {
-    let Some(i) = field.index() else {
-        return Some(());
-    };
-    if *seen & 1 << i != 0 {
-        return None;
-    }
-    *seen |= 1 << i;
-    Some(())
 }
 
 #[cfg(test)]
