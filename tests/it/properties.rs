@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use misp2ms::http::{parse_retry_after, parse_try_again_in};
 use misp2ms::io::input::{Lines, Next};
-use misp2ms::map::mapper::refang::refang;
+use misp2ms::misp::refang::refang;
 use proptest::prelude::*;
 
 proptest! {

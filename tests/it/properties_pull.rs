@@ -4,7 +4,7 @@
 
 use std::io::Read;
 
-use misp2ms::map::mapper::refang::refang;
+use misp2ms::misp::refang::refang;
 use misp2ms::misp::stream::{for_each_element, Shape};
 use misp2ms::pull::feed::freetext::{resolve, tokens};
 use misp2ms::pull::feed::{csv_cells, manifest_entry};

@@ -29,9 +29,5 @@ pub use parts::Parts;
 pub use types::{default_to_ids, mapped_types};
 pub use walk::{for_each_attribute, walk, Found};
 
-/// Refanging moved to `misp::refang` (pull uses it too); this old path stays
-/// until the tests that name it are moved to the new one.
-pub use crate::misp::refang;
-
 #[cfg(test)]
 mod tests;
