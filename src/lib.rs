@@ -13,7 +13,7 @@ pub mod airgap;
 pub mod cli;
 /// The one error type of the crate and its `Result`.
 pub mod error;
-/// The one HTTP client (TLS options, timeouts, backoff).
+/// The one HTTP client (TLS options, timeouts) and the one retry/backoff loop.
 pub mod http;
 /// NDJSON input (gzip too), JSON records framed from it, atomic `-o FILE` output.
 pub mod io;
@@ -21,7 +21,8 @@ pub mod io;
 pub mod json;
 /// `ioc-map`: MISP events to indicator records (STIX, Defender, tiIndicator, CSV).
 pub mod map;
-/// MISP's JSON formats: the typed model, the fast scanner, streamed documents.
+/// MISP's JSON formats (the field list, typed model, fast scanner, streamed documents)
+/// and value helpers the stages share (trim, DNS names, refang).
 pub mod misp;
 /// `misp-pull`: a MISP server's REST API or a feed, to NDJSON events.
 pub mod pull;
