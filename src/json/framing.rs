@@ -1,0 +1,318 @@
+//! Where a JSON value ends: the one state machine that tracks bracket depth,
+//! whether a byte is inside a string, and whether it is escaped. The stream
+//! reader of MISP documents (`misp::stream`) frames elements with it, the
+//! NDJSON reader (`io::ndjson`) gathers the lines of a pretty-printed
+//! document with it, and [`compact_into`] drops the whitespace between
+//! tokens with it.
+//!
+//! The rule is the byte loop ([`Framing::bytes`]): a `\` inside a string
+//! escapes the next byte, a `"` not escaped opens or closes a string, and
+//! brackets outside strings count. Most bytes go through [`Framing::block`]
+//! instead, 64 at a time with the bit masks of `json::simd` (the technique of
+//! simdjson's first stage: the in-string mask is the prefix XOR of the
+//! unescaped quotes), so the cost does not grow with the number of strings.
+//! The block takes every `\` for an escape; a block with a `\` outside a
+//! string (not JSON) is run through the byte loop, so both paths give the
+//! same answer for any bytes.
+
+use crate::json::simd::{masks, Masks};
+
+/// JSON's whitespace between tokens.
+#[inline]
+pub fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// Bit i = XOR of bits 0..=i: inside a string from its opening quote up to
+/// (not including) its closing one.
+#[inline]
+fn prefix_xor(mut x: u64) -> u64 {
+    x ^= x << 1;
+    x ^= x << 2;
+    x ^= x << 4;
+    x ^= x << 8;
+    x ^= x << 16;
+    x ^= x << 32;
+    x
+}
+
+/// The bits below and including bit `p`.
+#[inline]
+fn up_to(p: u32) -> u64 {
+    if p == 63 {
+        u64::MAX
+    } else {
+        (1u64 << (p + 1)) - 1
+    }
+}
+
+/// The strings of one 64-byte block, from [`Framing::strings`].
+struct Strings {
+    /// Bytes inside a string: its opening quote up to its closing one (not included).
+    inside: u64,
+    /// The quotes that open or close a string.
+    quotes: u64,
+    /// Whether the first byte of the next block is escaped.
+    next_escaped: bool,
+}
+
+/// Where a scan through JSON text stands between two calls: bracket depth
+/// (it may go below zero in text that is not one value), inside a string or
+/// not, whether the next byte is escaped, and whether whitespace (any byte up
+/// to 0x20) was seen between tokens.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Framing {
+    depth: i64,
+    in_str: bool,
+    escaped: bool,
+    has_ws: bool,
+}
+
+/// What one byte is, to the byte loop.
+enum Byte {
+    /// Inside a string, or its opening quote.
+    InString,
+    /// The quote that closes a string.
+    Closing,
+    Open,
+    Close,
+    /// A byte up to 0x20 outside strings.
+    Space,
+    Other,
+}
+
+impl Framing {
+    /// Just past the opening bracket of an object or array.
+    pub fn in_container() -> Self {
+        Framing {
+            depth: 1,
+            ..Framing::default()
+        }
+    }
+
+    /// Just past the opening quote of a string at the top.
+    pub fn in_string() -> Self {
+        Framing {
+            in_str: true,
+            ..Framing::default()
+        }
+    }
+
+    /// The bracket depth: opening brackets seen minus closing ones.
+    pub fn depth(&self) -> i64 {
+        self.depth
+    }
+
+    /// Whether the text scanned so far ends inside a string.
+    pub fn in_str(&self) -> bool {
+        self.in_str
+    }
+
+    /// Whether whitespace sat between tokens (the value is not compact).
+    pub fn has_ws(&self) -> bool {
+        self.has_ws
+    }
+
+    /// Scans `bytes`, the continuation of a value started with
+    /// [`Framing::in_container`] or [`Framing::in_string`]: the index just past
+    /// the value's end (its closing bracket, or quote for a string), if it is
+    /// there. Once it has answered, only [`Framing::has_ws`] is meaningful.
+    #[inline]
+    pub fn end(&mut self, bytes: &[u8]) -> Option<usize> {
+        self.run::<true>(bytes)
+    }
+
+    /// Scans all of `bytes` (no stop where a value ends), for [`Framing::depth`]
+    /// and [`Framing::in_str`] after them.
+    pub fn scan(&mut self, bytes: &[u8]) {
+        self.run::<false>(bytes);
+    }
+
+    fn run<const STOP: bool>(&mut self, bytes: &[u8]) -> Option<usize> {
+        let mut i = 0;
+        while bytes.len() - i >= 64 {
+            let block: &[u8; 64] = bytes[i..i + 64].try_into().expect("64 bytes");
+            if let Some(end) = self.block::<STOP>(block) {
+                return Some(i + end);
+            }
+            i += 64;
+        }
+        self.bytes::<STOP>(&bytes[i..]).map(|end| i + end)
+    }
+
+    /// The strings of a block with masks `m`, or `None` when a `\` stands
+    /// outside a string (the block is then for the byte loop). Leaves `self`
+    /// as it is.
+    #[inline]
+    fn strings(&self, m: &Masks) -> Option<Strings> {
+        // Which bytes are escaped: the one after each backslash that is not itself escaped.
+        let mut escaped = self.escaped as u64;
+        let mut next_escaped = false;
+        let mut b = m.backslash;
+        while b != 0 {
+            let p = b.trailing_zeros();
+            b &= b - 1;
+            if escaped >> p & 1 == 1 {
+                continue;
+            }
+            if p == 63 {
+                next_escaped = true;
+            } else {
+                escaped |= 1 << (p + 1);
+            }
+        }
+        let quotes = m.quote & !escaped;
+        let inside = prefix_xor(quotes) ^ if self.in_str { u64::MAX } else { 0 };
+        if m.backslash & !inside != 0 {
+            return None;
+        }
+        Some(Strings {
+            inside,
+            quotes,
+            next_escaped,
+        })
+    }
+
+    #[inline]
+    fn block<const STOP: bool>(&mut self, block: &[u8; 64]) -> Option<usize> {
+        let m = masks(block);
+        let Some(s) = self.strings(&m) else {
+            return self.bytes::<STOP>(block);
+        };
+        if STOP && self.depth == 0 {
+            // A string at the top: it ends at its closing quote.
+            let closing = s.quotes & !s.inside;
+            if closing != 0 {
+                return Some(closing.trailing_zeros() as usize + 1);
+            }
+        }
+        let open = m.open & !s.inside;
+        let close = m.close & !s.inside;
+        let space = m.space & !s.inside & !s.quotes;
+        if STOP {
+            let mut brackets = open | close;
+            while brackets != 0 {
+                let p = brackets.trailing_zeros();
+                brackets &= brackets - 1;
+                if open >> p & 1 == 1 {
+                    self.depth += 1;
+                } else {
+                    self.depth -= 1;
+                    if self.depth == 0 {
+                        self.has_ws |= space & up_to(p) != 0;
+                        return Some(p as usize + 1);
+                    }
+                }
+            }
+        } else {
+            self.depth += i64::from(open.count_ones()) - i64::from(close.count_ones());
+        }
+        self.has_ws |= space != 0;
+        self.in_str = s.inside >> 63 == 1;
+        self.escaped = s.next_escaped;
+        None
+    }
+
+    /// One byte of the rule, with the state it leaves.
+    #[inline(always)]
+    fn step(&mut self, b: u8) -> Byte {
+        if self.escaped {
+            self.escaped = false;
+            return Byte::InString;
+        }
+        if self.in_str {
+            return match b {
+                b'\\' => {
+                    self.escaped = true;
+                    Byte::InString
+                }
+                b'"' => {
+                    self.in_str = false;
+                    Byte::Closing
+                }
+                _ => Byte::InString,
+            };
+        }
+        match b {
+            b'"' => {
+                self.in_str = true;
+                Byte::InString
+            }
+            b'{' | b'[' => Byte::Open,
+            b'}' | b']' => Byte::Close,
+            0..=0x20 => Byte::Space,
+            _ => Byte::Other,
+        }
+    }
+
+    fn bytes<const STOP: bool>(&mut self, bytes: &[u8]) -> Option<usize> {
+        for (k, &b) in bytes.iter().enumerate() {
+            match self.step(b) {
+                Byte::Open => self.depth += 1,
+                Byte::Close => {
+                    self.depth -= 1;
+                    if STOP && self.depth == 0 {
+                        return Some(k + 1);
+                    }
+                }
+                Byte::Closing if STOP && self.depth == 0 => return Some(k + 1),
+                Byte::Space => self.has_ws = true,
+                Byte::InString | Byte::Closing | Byte::Other => {}
+            }
+        }
+        None
+    }
+}
+
+/// Copies `raw` without the whitespace between tokens (strings untouched).
+pub fn compact_into(raw: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    out.reserve(raw.len());
+    let mut f = Framing::default();
+    let mut i = 0;
+    while raw.len() - i >= 64 {
+        let block: &[u8; 64] = raw[i..i + 64].try_into().expect("64 bytes");
+        let m = masks(block);
+        match f.strings(&m) {
+            Some(s) => {
+                // Bytes up to 0x20 outside strings; of those only JSON's
+                // whitespace is dropped (a control character is kept, for
+                // the parser to refuse).
+                let mut drop = m.space & !s.inside;
+                let mut d = drop;
+                while d != 0 {
+                    let p = d.trailing_zeros();
+                    d &= d - 1;
+                    if !is_ws(block[p as usize]) {
+                        drop &= !(1 << p);
+                    }
+                }
+                let mut keep = !drop;
+                while keep != 0 {
+                    let start = keep.trailing_zeros();
+                    let run = (keep >> start).trailing_ones();
+                    out.extend_from_slice(&block[start as usize..(start + run) as usize]);
+                    keep &= !up_to(start + run - 1);
+                }
+                f.in_str = s.inside >> 63 == 1;
+                f.escaped = s.next_escaped;
+            }
+            None => f.compact_bytes(block, out),
+        }
+        i += 64;
+    }
+    f.compact_bytes(&raw[i..], out);
+}
+
+impl Framing {
+    fn compact_bytes(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
+        for &b in bytes {
+            if !matches!(self.step(b), Byte::Space if is_ws(b)) {
+                out.push(b);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
