@@ -129,6 +129,9 @@ impl Framing {
     }
 
     fn run<const STOP: bool>(&mut self, bytes: &[u8]) -> Option<usize> {
+        if STOP && self.depth == 0 {
+            return self.string_end(bytes);
+        }
         let mut i = 0;
         while bytes.len() - i >= 64 {
             let block: &[u8; 64] = bytes[i..i + 64].try_into().expect("64 bytes");
@@ -140,11 +143,39 @@ impl Framing {
         self.bytes::<STOP>(&bytes[i..]).map(|end| i + end)
     }
 
+    /// [`Framing::end`] of a string at the top: the index just past its closing quote.
+    fn string_end(&mut self, bytes: &[u8]) -> Option<usize> {
+        let mut i = 0;
+        while bytes.len() - i >= 64 {
+            let block: &[u8; 64] = bytes[i..i + 64].try_into().expect("64 bytes");
+            let Some(s) = self.strings(&masks(block)) else {
+                return self.bytes::<true>(&bytes[i..]).map(|end| i + end);
+            };
+            let closing = s.quotes & !s.inside;
+            if closing != 0 {
+                return Some(i + closing.trailing_zeros() as usize + 1);
+            }
+            self.in_str = true;
+            self.escaped = s.next_escaped;
+            i += 64;
+        }
+        self.bytes::<true>(&bytes[i..]).map(|end| i + end)
+    }
+
     /// The strings of a block with masks `m`, or `None` when a `\` stands
     /// outside a string (the block is then for the byte loop). Leaves `self`
     /// as it is.
     #[inline]
     fn strings(&self, m: &Masks) -> Option<Strings> {
+        let flip = if self.in_str { u64::MAX } else { 0 };
+        if m.backslash == 0 && !self.escaped {
+            // Most blocks: no escapes.
+            return Some(Strings {
+                inside: prefix_xor(m.quote) ^ flip,
+                quotes: m.quote,
+                next_escaped: false,
+            });
+        }
         // Which bytes are escaped: the one after each backslash that is not itself escaped.
         let mut escaped = self.escaped as u64;
         let mut next_escaped = false;
@@ -162,7 +193,7 @@ impl Framing {
             }
         }
         let quotes = m.quote & !escaped;
-        let inside = prefix_xor(quotes) ^ if self.in_str { u64::MAX } else { 0 };
+        let inside = prefix_xor(quotes) ^ flip;
         if m.backslash & !inside != 0 {
             return None;
         }
@@ -179,13 +210,6 @@ impl Framing {
         let Some(s) = self.strings(&m) else {
             return self.bytes::<STOP>(block);
         };
-        if STOP && self.depth == 0 {
-            // A string at the top: it ends at its closing quote.
-            let closing = s.quotes & !s.inside;
-            if closing != 0 {
-                return Some(closing.trailing_zeros() as usize + 1);
-            }
-        }
         let open = m.open & !s.inside;
         let close = m.close & !s.inside;
         let space = m.space & !s.inside & !s.quotes;
