@@ -133,7 +133,12 @@ mod tests {
 
     #[test]
     fn names() {
-        assert_eq!(base_name("/x/y/feed.csv"), "feed.csv");
-        assert_eq!(base_name("https://h.example/a/list.txt?x=1"), "list.txt");
+        for (location, name) in [
+            ("/x/y/feed.csv", "feed.csv"),
+            ("https://h.example/a/list.txt?x=1", "list.txt"),
+            ("https://h.example/feeds/", "feeds"),
+        ] {
+            assert_eq!(base_name(location), name);
+        }
     }
 }
