@@ -7,13 +7,13 @@
 //!
 //! The rule is the byte loop ([`Framing::bytes`]): a `\` inside a string
 //! escapes the next byte, a `"` not escaped opens or closes a string, and
-//! brackets outside strings count. Most bytes go through [`Framing::block`]
+//! brackets outside strings count. The bytes go through [`Framing::block`]
 //! instead, 64 at a time with the bit masks of `json::simd` (the technique of
 //! simdjson's first stage: the in-string mask is the prefix XOR of the
-//! unescaped quotes), so the cost does not grow with the number of strings.
-//! The block takes every `\` for an escape; a block with a `\` outside a
-//! string (not JSON) is run through the byte loop, so both paths give the
-//! same answer for any bytes.
+//! unescaped quotes), so the cost does not grow with the number of strings;
+//! a tail shorter than 64 bytes is padded to a block. The block takes every
+//! `\` for an escape; a block with a `\` outside a string (not JSON) goes
+//! through the byte loop, so both give the same answer for any bytes.
 
 use crate::json::simd::{masks, Masks};
 
@@ -46,13 +46,35 @@ fn up_to(p: u32) -> u64 {
     }
 }
 
+/// Calls `f` with each 64-byte block of `bytes` and how many of its bytes
+/// are text: 64, or fewer for the tail, padded with a byte that is in no
+/// mask. Stops at the first `Some(end)` and returns it as an index into `bytes`.
+#[inline(always)]
+fn blocks(bytes: &[u8], mut f: impl FnMut(&[u8; 64], usize) -> Option<usize>) -> Option<usize> {
+    let mut i = 0;
+    while bytes.len() - i >= 64 {
+        let block: &[u8; 64] = bytes[i..i + 64].try_into().expect("64 bytes");
+        if let Some(end) = f(block, 64) {
+            return Some(i + end);
+        }
+        i += 64;
+    }
+    let tail = &bytes[i..];
+    if tail.is_empty() {
+        return None;
+    }
+    let mut padded = [b'a'; 64];
+    padded[..tail.len()].copy_from_slice(tail);
+    f(&padded, tail.len()).map(|end| i + end)
+}
+
 /// The strings of one 64-byte block, from [`Framing::strings`].
 struct Strings {
     /// Bytes inside a string: its opening quote up to its closing one (not included).
     inside: u64,
     /// The quotes that open or close a string.
     quotes: u64,
-    /// Whether the first byte of the next block is escaped.
+    /// Whether the byte after the block's text is escaped.
     next_escaped: bool,
 }
 
@@ -119,54 +141,24 @@ impl Framing {
     /// there. Once it has answered, only [`Framing::has_ws`] is meaningful.
     #[inline]
     pub fn end(&mut self, bytes: &[u8]) -> Option<usize> {
-        self.run::<true>(bytes)
+        if self.depth == 0 {
+            blocks(bytes, |block, len| self.string_block(block, len))
+        } else {
+            blocks(bytes, |block, len| self.block::<true>(block, len))
+        }
     }
 
     /// Scans all of `bytes` (no stop where a value ends), for [`Framing::depth`]
     /// and [`Framing::in_str`] after them.
     pub fn scan(&mut self, bytes: &[u8]) {
-        self.run::<false>(bytes);
+        blocks(bytes, |block, len| self.block::<false>(block, len));
     }
 
-    fn run<const STOP: bool>(&mut self, bytes: &[u8]) -> Option<usize> {
-        if STOP && self.depth == 0 {
-            return self.string_end(bytes);
-        }
-        let mut i = 0;
-        while bytes.len() - i >= 64 {
-            let block: &[u8; 64] = bytes[i..i + 64].try_into().expect("64 bytes");
-            if let Some(end) = self.block::<STOP>(block) {
-                return Some(i + end);
-            }
-            i += 64;
-        }
-        self.bytes::<STOP>(&bytes[i..]).map(|end| i + end)
-    }
-
-    /// [`Framing::end`] of a string at the top: the index just past its closing quote.
-    fn string_end(&mut self, bytes: &[u8]) -> Option<usize> {
-        let mut i = 0;
-        while bytes.len() - i >= 64 {
-            let block: &[u8; 64] = bytes[i..i + 64].try_into().expect("64 bytes");
-            let Some(s) = self.strings(&masks(block)) else {
-                return self.bytes::<true>(&bytes[i..]).map(|end| i + end);
-            };
-            let closing = s.quotes & !s.inside;
-            if closing != 0 {
-                return Some(i + closing.trailing_zeros() as usize + 1);
-            }
-            self.in_str = true;
-            self.escaped = s.next_escaped;
-            i += 64;
-        }
-        self.bytes::<true>(&bytes[i..]).map(|end| i + end)
-    }
-
-    /// The strings of a block with masks `m`, or `None` when a `\` stands
-    /// outside a string (the block is then for the byte loop). Leaves `self`
-    /// as it is.
+    /// The strings of a block with masks `m` and `len` bytes of text, or
+    /// `None` when a `\` stands outside a string (the block is then for the
+    /// byte loop). Leaves `self` as it is.
     #[inline]
-    fn strings(&self, m: &Masks) -> Option<Strings> {
+    fn strings(&self, m: &Masks, len: usize) -> Option<Strings> {
         let flip = if self.in_str { u64::MAX } else { 0 };
         if m.backslash == 0 && !self.escaped {
             // Most blocks: no escapes.
@@ -178,7 +170,7 @@ impl Framing {
         }
         // Which bytes are escaped: the one after each backslash that is not itself escaped.
         let mut escaped = self.escaped as u64;
-        let mut next_escaped = false;
+        let mut carry = false;
         let mut b = m.backslash;
         while b != 0 {
             let p = b.trailing_zeros();
@@ -187,7 +179,7 @@ impl Framing {
                 continue;
             }
             if p == 63 {
-                next_escaped = true;
+                carry = true;
             } else {
                 escaped |= 1 << (p + 1);
             }
@@ -200,15 +192,21 @@ impl Framing {
         Some(Strings {
             inside,
             quotes,
-            next_escaped,
+            next_escaped: if len == 64 {
+                carry
+            } else {
+                escaped >> len & 1 == 1
+            },
         })
     }
 
+    /// One block (`len` bytes of text) of a value or of any text: the end of
+    /// the value if `STOP` and it is there.
     #[inline]
-    fn block<const STOP: bool>(&mut self, block: &[u8; 64]) -> Option<usize> {
+    fn block<const STOP: bool>(&mut self, block: &[u8; 64], len: usize) -> Option<usize> {
         let m = masks(block);
-        let Some(s) = self.strings(&m) else {
-            return self.bytes::<STOP>(block);
+        let Some(s) = self.strings(&m, len) else {
+            return self.bytes::<STOP>(&block[..len]);
         };
         let open = m.open & !s.inside;
         let close = m.close & !s.inside;
@@ -232,7 +230,20 @@ impl Framing {
             self.depth += i64::from(open.count_ones()) - i64::from(close.count_ones());
         }
         self.has_ws |= space != 0;
-        self.in_str = s.inside >> 63 == 1;
+        self.in_str = s.inside >> (len - 1) & 1 == 1;
+        self.escaped = s.next_escaped;
+        None
+    }
+
+    /// One block of a string at the top: the index just past its closing quote.
+    fn string_block(&mut self, block: &[u8; 64], len: usize) -> Option<usize> {
+        let Some(s) = self.strings(&masks(block), len) else {
+            return self.bytes::<true>(&block[..len]);
+        };
+        let closing = s.quotes & !s.inside;
+        if closing != 0 {
+            return Some(closing.trailing_zeros() as usize + 1);
+        }
         self.escaped = s.next_escaped;
         None
     }
@@ -269,6 +280,8 @@ impl Framing {
         }
     }
 
+    /// The rule, byte by byte (for blocks with a `\` outside strings): the
+    /// end of the value if `STOP` and it is there.
     fn bytes<const STOP: bool>(&mut self, bytes: &[u8]) -> Option<usize> {
         for (k, &b) in bytes.iter().enumerate() {
             match self.step(b) {
@@ -286,49 +299,8 @@ impl Framing {
         }
         None
     }
-}
 
-/// Copies `raw` without the whitespace between tokens (strings untouched).
-pub fn compact_into(raw: &[u8], out: &mut Vec<u8>) {
-    out.clear();
-    out.reserve(raw.len());
-    let mut f = Framing::default();
-    let mut i = 0;
-    while raw.len() - i >= 64 {
-        let block: &[u8; 64] = raw[i..i + 64].try_into().expect("64 bytes");
-        let m = masks(block);
-        match f.strings(&m) {
-            Some(s) => {
-                // Bytes up to 0x20 outside strings; of those only JSON's
-                // whitespace is dropped (a control character is kept, for
-                // the parser to refuse).
-                let mut drop = m.space & !s.inside;
-                let mut d = drop;
-                while d != 0 {
-                    let p = d.trailing_zeros();
-                    d &= d - 1;
-                    if !is_ws(block[p as usize]) {
-                        drop &= !(1 << p);
-                    }
-                }
-                let mut keep = !drop;
-                while keep != 0 {
-                    let start = keep.trailing_zeros();
-                    let run = (keep >> start).trailing_ones();
-                    out.extend_from_slice(&block[start as usize..(start + run) as usize]);
-                    keep &= !up_to(start + run - 1);
-                }
-                f.in_str = s.inside >> 63 == 1;
-                f.escaped = s.next_escaped;
-            }
-            None => f.compact_bytes(block, out),
-        }
-        i += 64;
-    }
-    f.compact_bytes(&raw[i..], out);
-}
-
-impl Framing {
+    /// The rule, byte by byte, copying all but whitespace between tokens.
     fn compact_bytes(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
         for &b in bytes {
             if !matches!(self.step(b), Byte::Space if is_ws(b)) {
@@ -336,6 +308,42 @@ impl Framing {
             }
         }
     }
+}
+
+/// Bit b set for each whitespace byte b (space, tab, newline, carriage return).
+const WS_BITS: u64 = 1 << b' ' | 1 << b'\t' | 1 << b'\n' | 1 << b'\r';
+
+/// Copies `raw` without the whitespace between tokens (strings untouched).
+pub fn compact_into(raw: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    out.reserve(raw.len());
+    let mut f = Framing::default();
+    blocks(raw, |block, len| {
+        let m = masks(block);
+        let Some(s) = f.strings(&m, len) else {
+            f.compact_bytes(&block[..len], out);
+            return None;
+        };
+        // Bytes up to 0x20 outside strings; of those only JSON's whitespace
+        // is dropped (a control character is kept, for the parser to refuse).
+        let candidates = m.space & !s.inside;
+        if candidates == 0 {
+            out.extend_from_slice(&block[..len]);
+        } else {
+            // Without branches: each byte is written, the count moves past the kept ones.
+            let mut kept = [0u8; 64];
+            let mut n = 0;
+            for (k, &b) in block[..len].iter().enumerate() {
+                kept[n] = b;
+                let dropped = candidates >> k & WS_BITS >> (b & 63) & 1;
+                n += 1 - dropped as usize;
+            }
+            out.extend_from_slice(&kept[..n]);
+        }
+        f.in_str = s.inside >> (len - 1) & 1 == 1;
+        f.escaped = s.next_escaped;
+        None
+    });
 }
 
 #[cfg(test)]
