@@ -310,9 +310,6 @@ impl Framing {
     }
 }
 
-/// Bit b set for each whitespace byte b (space, tab, newline, carriage return).
-const WS_BITS: u64 = 1 << b' ' | 1 << b'\t' | 1 << b'\n' | 1 << b'\r';
-
 /// Copies `raw` without the whitespace between tokens (strings untouched).
 pub fn compact_into(raw: &[u8], out: &mut Vec<u8>) {
     out.clear();
@@ -324,26 +321,50 @@ pub fn compact_into(raw: &[u8], out: &mut Vec<u8>) {
             f.compact_bytes(&block[..len], out);
             return None;
         };
-        // Bytes up to 0x20 outside strings; of those only JSON's whitespace
-        // is dropped (a control character is kept, for the parser to refuse).
-        let candidates = m.space & !s.inside;
-        if candidates == 0 {
+        let outside = m.space & !s.inside;
+        if outside == 0 {
             out.extend_from_slice(&block[..len]);
         } else {
-            // Without branches: each byte is written, the count moves past the kept ones.
-            let mut kept = [0u8; 64];
-            let mut n = 0;
-            for (k, &b) in block[..len].iter().enumerate() {
-                kept[n] = b;
-                let dropped = candidates >> k & WS_BITS >> (b & 63) & 1;
-                n += 1 - dropped as usize;
+            // Of the bytes up to 0x20 outside strings only JSON's whitespace
+            // is dropped (a control character is kept, for the parser to refuse).
+            let mut drop = outside;
+            let mut d = outside;
+            while d != 0 {
+                let p = d.trailing_zeros();
+                d &= d - 1;
+                if !is_ws(block[p as usize]) {
+                    drop &= !(1 << p);
+                }
             }
-            out.extend_from_slice(&kept[..n]);
+            copy_kept(block, !drop & up_to(len as u32 - 1), out);
         }
         f.in_str = s.inside >> (len - 1) & 1 == 1;
         f.escaped = s.next_escaped;
         None
     });
+}
+
+/// Appends the bytes of `block` whose bit is set in `keep`, run by run, each
+/// run copied 16 bytes at a time (fixed-size copies, no call per run).
+#[inline]
+fn copy_kept(block: &[u8; 64], mut keep: u64, out: &mut Vec<u8>) {
+    let mut from = [b'a'; 64 + 16];
+    from[..64].copy_from_slice(block);
+    let mut kept = [0u8; 64 + 16];
+    let mut n = 0;
+    while keep != 0 {
+        let start = keep.trailing_zeros() as usize;
+        let run = (keep >> start).trailing_ones() as usize;
+        let mut k = 0;
+        // n + k < 64 and start + k < 64: the 16 bytes stay in both arrays.
+        while k < run {
+            kept[n + k..n + k + 16].copy_from_slice(&from[start + k..start + k + 16]);
+            k += 16;
+        }
+        n += run;
+        keep &= !up_to((start + run - 1) as u32);
+    }
+    out.extend_from_slice(&kept[..n]);
 }
 
 #[cfg(test)]
