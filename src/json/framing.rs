@@ -46,26 +46,22 @@ fn up_to(p: u32) -> u64 {
     }
 }
 
-/// Calls `f` with each 64-byte block of `bytes` and how many of its bytes
-/// are text: 64, or fewer for the tail, padded with a byte that is in no
-/// mask. Stops at the first `Some(end)` and returns it as an index into `bytes`.
+/// The 64 bytes of `bytes` from `i` (there are at least 64).
 #[inline(always)]
-fn blocks(bytes: &[u8], mut f: impl FnMut(&[u8; 64], usize) -> Option<usize>) -> Option<usize> {
-    let mut i = 0;
-    while bytes.len() - i >= 64 {
-        let block: &[u8; 64] = bytes[i..i + 64].try_into().expect("64 bytes");
-        if let Some(end) = f(block, 64) {
-            return Some(i + end);
-        }
-        i += 64;
-    }
-    let tail = &bytes[i..];
+fn block_at(bytes: &[u8], i: usize) -> &[u8; 64] {
+    bytes[i..i + 64].try_into().expect("64 bytes")
+}
+
+/// A tail shorter than 64 bytes as a block, padded with a byte that is in no
+/// mask, and its length; `None` when it is empty.
+#[inline]
+fn padded(tail: &[u8]) -> Option<([u8; 64], usize)> {
     if tail.is_empty() {
         return None;
     }
-    let mut padded = [b'a'; 64];
-    padded[..tail.len()].copy_from_slice(tail);
-    f(&padded, tail.len()).map(|end| i + end)
+    let mut block = [b'a'; 64];
+    block[..tail.len()].copy_from_slice(tail);
+    Some((block, tail.len()))
 }
 
 /// The strings of one 64-byte block, from [`Framing::strings`].
@@ -142,16 +138,42 @@ impl Framing {
     #[inline]
     pub fn end(&mut self, bytes: &[u8]) -> Option<usize> {
         if self.depth == 0 {
-            blocks(bytes, |block, len| self.string_block(block, len))
+            self.string_end(bytes)
         } else {
-            blocks(bytes, |block, len| self.block::<true>(block, len))
+            self.run::<true>(bytes)
         }
     }
 
     /// Scans all of `bytes` (no stop where a value ends), for [`Framing::depth`]
     /// and [`Framing::in_str`] after them.
     pub fn scan(&mut self, bytes: &[u8]) {
-        blocks(bytes, |block, len| self.block::<false>(block, len));
+        self.run::<false>(bytes);
+    }
+
+    /// [`Framing::end`] (`STOP`) or [`Framing::scan`] of an object or array.
+    fn run<const STOP: bool>(&mut self, bytes: &[u8]) -> Option<usize> {
+        let mut i = 0;
+        while bytes.len() - i >= 64 {
+            if let Some(end) = self.block::<STOP>(block_at(bytes, i), 64) {
+                return Some(i + end);
+            }
+            i += 64;
+        }
+        let (tail, len) = padded(&bytes[i..])?;
+        self.block::<STOP>(&tail, len).map(|end| i + end)
+    }
+
+    /// [`Framing::end`] of a string at the top.
+    fn string_end(&mut self, bytes: &[u8]) -> Option<usize> {
+        let mut i = 0;
+        while bytes.len() - i >= 64 {
+            if let Some(end) = self.string_block(block_at(bytes, i), 64) {
+                return Some(i + end);
+            }
+            i += 64;
+        }
+        let (tail, len) = padded(&bytes[i..])?;
+        self.string_block(&tail, len).map(|end| i + end)
     }
 
     /// The strings of a block with masks `m` and `len` bytes of text, or
@@ -202,7 +224,7 @@ impl Framing {
 
     /// One block (`len` bytes of text) of a value or of any text: the end of
     /// the value if `STOP` and it is there.
-    #[inline]
+    #[inline(always)]
     fn block<const STOP: bool>(&mut self, block: &[u8; 64], len: usize) -> Option<usize> {
         let m = masks(block);
         let Some(s) = self.strings(&m, len) else {
@@ -236,6 +258,7 @@ impl Framing {
     }
 
     /// One block of a string at the top: the index just past its closing quote.
+    #[inline(always)]
     fn string_block(&mut self, block: &[u8; 64], len: usize) -> Option<usize> {
         let Some(s) = self.strings(&masks(block), len) else {
             return self.bytes::<true>(&block[..len]);
@@ -300,26 +323,13 @@ impl Framing {
         None
     }
 
-    /// The rule, byte by byte, copying all but whitespace between tokens.
-    fn compact_bytes(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
-        for &b in bytes {
-            if !matches!(self.step(b), Byte::Space if is_ws(b)) {
-                out.push(b);
-            }
-        }
-    }
-}
-
-/// Copies `raw` without the whitespace between tokens (strings untouched).
-pub fn compact_into(raw: &[u8], out: &mut Vec<u8>) {
-    out.clear();
-    out.reserve(raw.len());
-    let mut f = Framing::default();
-    blocks(raw, |block, len| {
+    /// One block (`len` bytes of text) of [`compact_into`].
+    #[inline(always)]
+    fn compact_block(&mut self, block: &[u8; 64], len: usize, out: &mut Vec<u8>) {
         let m = masks(block);
-        let Some(s) = f.strings(&m, len) else {
-            f.compact_bytes(&block[..len], out);
-            return None;
+        let Some(s) = self.strings(&m, len) else {
+            self.compact_bytes(&block[..len], out);
+            return;
         };
         let outside = m.space & !s.inside;
         if outside == 0 {
@@ -338,10 +348,33 @@ pub fn compact_into(raw: &[u8], out: &mut Vec<u8>) {
             }
             copy_kept(block, !drop & up_to(len as u32 - 1), out);
         }
-        f.in_str = s.inside >> (len - 1) & 1 == 1;
-        f.escaped = s.next_escaped;
-        None
-    });
+        self.in_str = s.inside >> (len - 1) & 1 == 1;
+        self.escaped = s.next_escaped;
+    }
+
+    /// The rule, byte by byte, copying all but whitespace between tokens.
+    fn compact_bytes(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
+        for &b in bytes {
+            if !matches!(self.step(b), Byte::Space if is_ws(b)) {
+                out.push(b);
+            }
+        }
+    }
+}
+
+/// Copies `raw` without the whitespace between tokens (strings untouched).
+pub fn compact_into(raw: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    out.reserve(raw.len());
+    let mut f = Framing::default();
+    let mut i = 0;
+    while raw.len() - i >= 64 {
+        f.compact_block(block_at(raw, i), 64, out);
+        i += 64;
+    }
+    if let Some((tail, len)) = padded(&raw[i..]) {
+        f.compact_block(&tail, len, out);
+    }
 }
 
 /// Appends the bytes of `block` whose bit is set in `keep`, run by run, each
