@@ -2,12 +2,12 @@
 //! whether a byte is inside a string, and whether it is escaped. The stream
 //! reader of MISP documents (`misp::stream`) frames elements with it, the
 //! NDJSON reader (`io::ndjson`) gathers the lines of a pretty-printed
-//! document with it, and [`compact_into`] drops the whitespace between
+//! document with it, and `compact_into` drops the whitespace between
 //! tokens with it.
 //!
-//! The rule is the byte loop ([`Framing::bytes`]): a `\` inside a string
+//! The rule is the byte loop (`Framing::bytes`): a `\` inside a string
 //! escapes the next byte, a `"` not escaped opens or closes a string, and
-//! brackets outside strings count. The bytes go through [`Framing::block`]
+//! brackets outside strings count. The bytes go through `Framing::block`
 //! instead, 64 at a time with the bit masks of `json::simd` (the technique of
 //! simdjson's first stage: the in-string mask is the prefix XOR of the
 //! unescaped quotes), so the cost does not grow with the number of strings;
