@@ -279,7 +279,7 @@ fn run(a: Args) -> Result<i32> {
         if a.value_column.contains(&0) {
             return Err(Error::usage("--value-column is 1-based"));
         }
-        feed::check_feed_filters(&filters, "--csv/--freetext")?;
+        filters::check_feed_filters(&filters, "--csv/--freetext")?;
         if !filters.tags.is_empty()
             || !filters.orgs.is_empty()
             || !filters.uuids.is_empty()
@@ -298,7 +298,7 @@ fn run(a: Args) -> Result<i32> {
         });
     }
     if let Some(loc) = &a.feed {
-        feed::check_feed_filters(&filters, "--feed")?;
+        filters::check_feed_filters(&filters, "--feed")?;
         return feed::run_misp_feed(FeedConfig {
             location: Location::parse(loc),
             filters,

@@ -6,6 +6,7 @@
 
 use crate::error::Result;
 use crate::io::input::{Lines, Location, Next};
+use crate::json::framing::Framing;
 
 /// One record read.
 pub enum Record {
@@ -15,36 +16,6 @@ pub enum Record {
     TooLong(Location),
     /// An unfinished document (cut off, or unbalanced), with what is wrong.
     Unfinished(Location, &'static str),
-}
-
-#[derive(Default, Clone, Copy)]
-struct Depth {
-    depth: i64,
-    in_str: bool,
-    esc: bool,
-}
-
-impl Depth {
-    fn scan(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            if self.in_str {
-                if self.esc {
-                    self.esc = false;
-                } else if b == b'\\' {
-                    self.esc = true;
-                } else if b == b'"' {
-                    self.in_str = false;
-                }
-            } else {
-                match b {
-                    b'"' => self.in_str = true,
-                    b'{' | b'[' => self.depth += 1,
-                    b'}' | b']' => self.depth -= 1,
-                    _ => {}
-                }
-            }
-        }
-    }
 }
 
 pub struct Records {
@@ -96,9 +67,9 @@ impl Records {
     /// Called when the current record failed to parse because it ended early:
     /// gathers following lines while the record is an open, pretty-printed document.
     pub fn gather(&mut self, at: &Location) -> Result<Option<Record>> {
-        let mut d = Depth::default();
+        let mut d = Framing::default();
         d.scan(&self.text);
-        if d.in_str || d.depth <= 0 {
+        if d.in_str() || d.depth() <= 0 {
             return Ok(Some(Record::Unfinished(
                 at.clone(),
                 "the line ends inside the JSON value",
@@ -136,13 +107,13 @@ impl Records {
                     d.scan(&self.line);
                     self.text.push(b'\n');
                     self.text.extend_from_slice(&self.line);
-                    if d.in_str {
+                    if d.in_str() {
                         return Ok(Some(Record::Unfinished(
                             at.clone(),
                             "the line ends inside a JSON string",
                         )));
                     }
-                    if d.depth <= 0 {
+                    if d.depth() <= 0 {
                         return Ok(Some(Record::Json(at.clone())));
                     }
                 }

@@ -34,6 +34,46 @@ pub struct Filters {
     pub body: Option<Map<String, Value>>,
 }
 
+/// The flags that mean nothing for a feed (there is no server to ask).
+pub fn check_feed_filters(f: &Filters, feed_flag: &str) -> Result<()> {
+    let mut bad = Vec::new();
+    if !f.types.is_empty() {
+        bad.push("--type");
+    }
+    if !f.categories.is_empty() {
+        bad.push("--category");
+    }
+    if !f.event_ids.is_empty() {
+        bad.push("--event-id");
+    }
+    if f.to_ids.is_some() {
+        bad.push("--to-ids");
+    }
+    if f.include_deleted {
+        bad.push("--include-deleted");
+    }
+    if f.warninglists {
+        bad.push("--warninglists");
+    }
+    if f.include_event_tags || f.include_context {
+        bad.push("--include-event-tags/--include-context");
+    }
+    if !f.extra.is_empty() || f.body.is_some() {
+        bad.push("--filter/--body");
+    }
+    if f.by_publish_time {
+        bad.push("--by-publish-time");
+    }
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::usage(format!(
+            "{} cannot be used with {feed_flag}: a feed is filtered by its manifest (--since, --until, --tags, --org, --uuid)",
+            bad.join(", ")
+        )))
+    }
+}
+
 /// One value or a list, as MISP takes it.
 fn values(v: &[String]) -> Option<Value> {
     match v {

@@ -505,18 +505,12 @@ pub fn check(url: &str, key: Secret, run: &RunOptions, out: &mut Output) -> Resu
         .to_string();
     let me_url = client.url("/users/view/me");
     let (me, _) = client.get_json(&me_url, "user check").map_err(not_misp)?;
-    let org = me
-        .pointer("/Organisation/name")
-        .and_then(|x| x.as_str())
-        .unwrap_or("?");
-    let role = me
-        .pointer("/Role/name")
-        .and_then(|x| x.as_str())
-        .unwrap_or("?");
-    let email = me
-        .pointer("/User/email")
-        .and_then(|x| x.as_str())
-        .unwrap_or("?");
+    let text_at = |pointer: &str| me.pointer(pointer).and_then(|x| x.as_str()).unwrap_or("?");
+    let (org, role, email) = (
+        text_at("/Organisation/name"),
+        text_at("/Role/name"),
+        text_at("/User/email"),
+    );
     let perm_auth = me
         .pointer("/Role/perm_auth")
         .map(|v| v == &json!(true) || v == &json!(1) || v == &json!("1"));

@@ -7,7 +7,7 @@ use std::fmt;
 use chrono::{Datelike, Timelike};
 use serde::{Serialize, Serializer};
 
-use crate::time::Timestamp;
+use crate::time::clock::Timestamp;
 
 /// Serialises as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
 #[derive(Clone, Copy)]
@@ -62,8 +62,8 @@ fn write(t: &Timestamp, millis: bool, f: impl FnOnce(&str) -> fmt::Result) -> fm
     let mut buf = [0u8; 24];
     match format(t, millis, &mut buf) {
         Some(n) => f(std::str::from_utf8(&buf[..n]).expect("ASCII")),
-        None if millis => f(&crate::time::fmt_millis(t)),
-        None => f(&crate::time::fmt_secs(t)),
+        None if millis => f(&crate::time::clock::fmt_millis(t)),
+        None => f(&crate::time::clock::fmt_secs(t)),
     }
 }
 
@@ -86,7 +86,7 @@ impl Millis {
         let mut buf = [0u8; 24];
         match format(&self.0, true, &mut buf) {
             Some(_) => out.extend_from_slice(&buf), // always 24 bytes with milliseconds
-            None => out.extend_from_slice(crate::time::fmt_millis(&self.0).as_bytes()),
+            None => out.extend_from_slice(crate::time::clock::fmt_millis(&self.0).as_bytes()),
         }
     }
 }
@@ -107,8 +107,8 @@ fn ser<S: Serializer>(t: &Timestamp, millis: bool, s: S) -> Result<S::Ok, S::Err
     let mut buf = [0u8; 24];
     match format(t, millis, &mut buf) {
         Some(n) => s.serialize_str(std::str::from_utf8(&buf[..n]).expect("ASCII")),
-        None if millis => s.serialize_str(&crate::time::fmt_millis(t)),
-        None => s.serialize_str(&crate::time::fmt_secs(t)),
+        None if millis => s.serialize_str(&crate::time::clock::fmt_millis(t)),
+        None => s.serialize_str(&crate::time::clock::fmt_secs(t)),
     }
 }
 
@@ -127,7 +127,7 @@ impl Serialize for Secs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::time::{fmt_millis, fmt_secs, parse_rfc3339};
+    use crate::time::clock::{fmt_millis, fmt_secs, parse_rfc3339};
 
     #[test]
     fn same_as_chrono() {
