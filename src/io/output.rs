@@ -156,6 +156,15 @@ pub fn remove_if_exists(path: &Path) -> Result<()> {
 mod tests {
     use super::*;
 
+    /// An output to NAME in a new directory, with one line written.
+    fn one_line(name: &str) -> (tempfile::TempDir, PathBuf, Output) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        let mut out = Output::open(Some(&path), false).unwrap();
+        out.write_line(b"x").unwrap();
+        (dir, path, out)
+    }
+
     #[test]
     fn file_appears_only_when_finished() {
         let dir = tempfile::tempdir().unwrap();
@@ -169,20 +178,14 @@ mod tests {
 
     #[test]
     fn dropped_output_leaves_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("out.ndjson");
-        let mut out = Output::open(Some(&path), false).unwrap();
-        out.write_line(b"x").unwrap();
+        let (dir, _, out) = one_line("out.ndjson");
         drop(out);
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
     #[test]
     fn gz_name_means_gzip() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("out.ndjson.gz");
-        let mut out = Output::open(Some(&path), false).unwrap();
-        out.write_line(b"x").unwrap();
+        let (_dir, path, out) = one_line("out.ndjson.gz");
         out.finish().unwrap();
         assert_eq!(&fs::read(&path).unwrap()[..2], &[0x1f, 0x8b]);
     }

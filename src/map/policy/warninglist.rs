@@ -291,62 +291,70 @@ mod tests {
     fn each_type_matches() {
         let w = lists();
         assert_eq!(w.len(), 5);
-        assert_eq!(
-            w.check("domain", "domain", ValueKind::Domain, "mail.google.com"),
-            Some("Top domains")
-        );
-        assert_eq!(
-            w.check("url", "url", ValueKind::Url, "https://google.com/x"),
-            Some("Top domains")
-        );
-        assert_eq!(
-            w.check("email-src", "email-src", ValueKind::Email, "a@google.com"),
-            None,
-            "type not listed"
-        );
-        assert_eq!(
-            w.check(
-                "ip-dst",
-                "ip-dst",
-                ValueKind::Ipv4 { cidr: false },
-                "8.8.8.8"
+        let md5 = ValueKind::Hash(crate::map::indicator::HashAlgo::Md5);
+        let v4 = ValueKind::Ipv4 { cidr: false };
+        let v6 = ValueKind::Ipv6 { cidr: false };
+        // (attribute type, part type, kind, value, the list that matches)
+        let cases = [
+            (
+                "domain",
+                "domain",
+                ValueKind::Domain,
+                "mail.google.com",
+                Some("Top domains"),
             ),
-            Some("Public DNS")
-        );
-        assert_eq!(
-            w.check(
+            (
+                "url",
+                "url",
+                ValueKind::Url,
+                "https://google.com/x",
+                Some("Top domains"),
+            ),
+            (
+                "email-src",
+                "email-src",
+                ValueKind::Email,
+                "a@google.com",
+                None,
+            ), // type not listed
+            ("ip-dst", "ip-dst", v4, "8.8.8.8", Some("Public DNS")),
+            (
                 "domain|ip",
                 "ip-dst",
-                ValueKind::Ipv6 { cidr: false },
-                "2001:4860::8888"
+                v6,
+                "2001:4860::8888",
+                Some("Public DNS"),
             ),
-            Some("Public DNS")
-        );
-        assert_eq!(
-            w.check(
-                "ip-dst",
-                "ip-dst",
-                ValueKind::Ipv4 { cidr: false },
-                "9.9.9.9"
+            ("ip-dst", "ip-dst", v4, "9.9.9.9", None),
+            (
+                "md5",
+                "md5",
+                md5,
+                "d41d8cd98f00b204e9800998ecf8427e",
+                Some("Empty hash"),
             ),
-            None
-        );
-        let md5 = ValueKind::Hash(crate::map::indicator::HashAlgo::Md5);
-        assert_eq!(
-            w.check("md5", "md5", md5, "d41d8cd98f00b204e9800998ecf8427e"),
-            Some("Empty hash")
-        );
-        assert_eq!(
-            w.check("domain", "domain", ValueKind::Domain, "SINKHOLE.example"),
-            Some("Sinkholes")
-        );
-        assert_eq!(
-            w.check("hostname", "hostname", ValueKind::Domain, "x.amazonaws.com"),
-            Some("Subs")
-        );
-        assert_eq!(
-            w.check("domain", "domain", ValueKind::Domain, "bad.example"),
-            None
-        );
+            (
+                "domain",
+                "domain",
+                ValueKind::Domain,
+                "SINKHOLE.example",
+                Some("Sinkholes"),
+            ),
+            (
+                "hostname",
+                "hostname",
+                ValueKind::Domain,
+                "x.amazonaws.com",
+                Some("Subs"),
+            ),
+            ("domain", "domain", ValueKind::Domain, "bad.example", None),
+        ];
+        for (attribute, part, kind, value, want) in cases {
+            assert_eq!(
+                w.check(attribute, part, kind, value),
+                want,
+                "{attribute} {value}"
+            );
+        }
     }
 }
