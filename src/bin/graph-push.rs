@@ -120,6 +120,11 @@ struct Args {
     #[arg(long, value_name = "FILE")]
     ledger: Option<PathBuf>,
 
+    /// One run at a time writes a ledger: while another holds it, wait up to SECONDS for it
+    /// (then exit 2) instead of refusing at once.
+    #[arg(long, requires = "ledger", value_name = "SECONDS")]
+    wait_lock: Option<u64>,
+
     /// After a complete run, retire every live ledger key absent from the input FILEs
     /// (files only, never stdin).
     #[arg(long, requires = "ledger")]
@@ -193,6 +198,7 @@ fn options(a: Args) -> Options {
         max_throttled: a.max_throttled,
         retry_base: a.retry_base,
         ledger: a.ledger,
+        wait_lock: a.wait_lock.map(Duration::from_secs),
         retire_missing: a.retire_missing,
         max_retire: a.max_retire,
         force: a.force,
