@@ -392,7 +392,15 @@ impl StixSink {
         self.buf.extend_from_slice(b",\"created\":");
         self.time(0, ind.created);
         self.buf.extend_from_slice(b",\"modified\":");
-        self.time(1, ind.modified);
+        // A retirement's `modified` is never before its `valid_until`: that it
+        // was over when it was made is what tells graph-push it is one, whatever
+        // graph-push's clock says (docs/design.md#retirement).
+        let modified = if ind.retired && !ind.revoked {
+            ind.modified.max(ind.valid_until)
+        } else {
+            ind.modified
+        };
+        self.time(1, modified);
         if same {
             self.created_by.repeat(&mut self.buf);
         } else {
