@@ -116,7 +116,8 @@ struct Args {
     retry_base: Duration,
 
     /// Ledger file of what the remote holds (one per target and workspace): unchanged records
-    /// are not resent, old replays are `stale`, STIX versions are bumped properly.
+    /// are not resent, old replays are `stale`, STIX versions are bumped properly. One run at a
+    /// time writes it (lock on FILE.lock).
     #[arg(long, value_name = "FILE")]
     ledger: Option<PathBuf>,
 
@@ -158,7 +159,8 @@ struct Args {
     #[arg(long)]
     dry_run: bool,
 
-    /// The time to act at (RFC 3339) instead of the clock: decides live or retired.
+    /// The time to act at (RFC 3339) instead of the clock: records whose validity ended before
+    /// it have lapsed (a retirement is one by its own fields, whatever the clock).
     #[arg(long, value_name = "TIME")]
     now: Option<String>,
 

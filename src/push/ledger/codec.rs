@@ -162,12 +162,19 @@ const PREFIXES: &[&str] = &[
 const ID_TYPES: &[&str] = &["indicator", "identity", "marking-definition"];
 
 fn word(s: &str) -> Option<u8> {
-    // Linear: the table is small and most look-ups hit its first entries.
-    WORDS
-        .iter()
-        .skip(1)
-        .position(|w| *w == s)
-        .map(|i| (i + 1) as u8)
+    static INDEX: std::sync::OnceLock<foldhash::HashMap<&'static str, u8>> =
+        std::sync::OnceLock::new();
+    INDEX
+        .get_or_init(|| {
+            WORDS
+                .iter()
+                .enumerate()
+                .skip(1)
+                .map(|(i, w)| (*w, i as u8))
+                .collect()
+        })
+        .get(s)
+        .copied()
 }
 
 pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
@@ -198,20 +205,45 @@ fn split_id(s: &str) -> Option<(&str, uuid::Uuid)> {
     (parsed.hyphenated().encode_lower(&mut buf) == u).then_some((ty, parsed))
 }
 
-/// A time string that `fmt_millis` (or, `secs`, `fmt_secs`) gives back exactly.
+/// A time string that `fmt_millis` (or, `secs`, `fmt_secs`) gives back exactly:
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` (`YYYY-MM-DDTHH:MM:SSZ`) with every field in range.
 fn as_time(s: &str) -> Option<(bool, i64)> {
     let b = s.as_bytes();
-    if !(b.len() == 20 || b.len() == 24) || b[4] != b'-' || b[10] != b'T' || !s.ends_with('Z') {
+    let secs = match b.len() {
+        24 => false,
+        20 => true,
+        _ => return None,
+    };
+    let shape = b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':'
+        && if secs {
+            b[19] == b'Z'
+        } else {
+            b[19] == b'.' && b[23] == b'Z'
+        };
+    let digits = |from: usize, to: usize| -> Option<u32> {
+        b[from..to].iter().try_fold(0u32, |n, d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    if !shape {
         return None;
     }
-    let t = time::parse_rfc3339(s)?;
-    if b.len() == 24 && time::fmt_millis(&t) == s {
-        Some((false, t.timestamp_millis()))
-    } else if b.len() == 20 && time::fmt_secs(&t) == s {
-        Some((true, t.timestamp()))
+    let date =
+        chrono::NaiveDate::from_ymd_opt(digits(0, 4)? as i32, digits(5, 7)?, digits(8, 10)?)?;
+    let ms = if secs { 0 } else { digits(20, 23)? };
+    // Seconds 0-59 only: a leap second's text would not come back the same.
+    let t = date
+        .and_hms_milli_opt(digits(11, 13)?, digits(14, 16)?, digits(17, 19)?, ms)?
+        .and_utc();
+    Some(if secs {
+        (true, t.timestamp())
     } else {
-        None
-    }
+        (false, t.timestamp_millis())
+    })
 }
 
 /// Writes a string; `key` (if not empty) is written as one byte.
@@ -477,6 +509,8 @@ mod tests {
             "upper": "indicator--4C0B5F5E-8E1A-4C1E-9D7A-2F0C7D2B9A11",
             "offset": "2026-03-02T10:15:00.000+00:00",
             "micros": "2026-03-02T10:15:00.000000Z",
+            "early": "0999-01-01T00:00:00.000Z", "leap": "2026-06-30T23:59:60.000Z",
+            "no_day": "2026-02-30T00:00:00.000Z", "late": "2026-03-02T24:00:00Z",
             "unicode": "Ünïcödé ✓ \u{0}",
             "nested": [["a", {"b": []}], {}]
         });

@@ -110,22 +110,6 @@ pub fn kept(kind: RecordKind, mut o: Map<String, Value>) -> Map<String, Value> {
     if kind != RecordKind::Stix {
         return o;
     }
-    const STIX_KEPT: &[&str] = &[
-        "type",
-        "spec_version",
-        "id",
-        "created",
-        "modified",
-        "created_by_ref",
-        "name",
-        "pattern",
-        "pattern_type",
-        "pattern_version",
-        "valid_from",
-        "object_marking_refs",
-        "granular_markings",
-        "labels",
-    ];
     o.retain(|k, _| STIX_KEPT.contains(&k.as_str()));
     if let Some(Value::Array(labels)) = o.get_mut("labels") {
         labels.retain(|l| {
@@ -137,6 +121,80 @@ pub fn kept(kind: RecordKind, mut o: Map<String, Value>) -> Map<String, Value> {
         }
     }
     o
+}
+
+/// [`kept`] of a record's JSON text: for STIX only the kept fields are parsed.
+fn kept_of_text(kind: RecordKind, text: &[u8]) -> serde_json::Result<Map<String, Value>> {
+    if kind != RecordKind::Stix {
+        return serde_json::from_slice(text);
+    }
+    let mut de = serde_json::Deserializer::from_slice(text);
+    let o = serde::Deserializer::deserialize_map(&mut de, KeptFields)?;
+    de.end()?;
+    Ok(kept(kind, o))
+}
+
+const STIX_KEPT: &[&str] = &[
+    "type",
+    "spec_version",
+    "id",
+    "created",
+    "modified",
+    "created_by_ref",
+    "name",
+    "pattern",
+    "pattern_type",
+    "pattern_version",
+    "valid_from",
+    "object_marking_refs",
+    "granular_markings",
+    "labels",
+];
+
+/// Reads a STIX object's kept fields and skips the others without building them.
+struct KeptFields;
+
+/// The index in [`STIX_KEPT`] of a field name, if kept.
+struct KeptName(Option<usize>);
+
+impl<'de> serde::Deserialize<'de> for KeptName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = KeptName;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_str<E>(self, s: &str) -> std::result::Result<KeptName, E> {
+                Ok(KeptName(STIX_KEPT.iter().position(|k| *k == s)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for KeptFields {
+    type Value = Map<String, Value>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut m: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        let mut o = Map::new();
+        while let Some(KeptName(name)) = m.next_key()? {
+            match name {
+                Some(i) => {
+                    o.insert(STIX_KEPT[i].to_string(), m.next_value()?);
+                }
+                None => {
+                    m.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(o)
+    }
 }
 
 /// The payload of one frame.
@@ -551,14 +609,13 @@ impl Ledger {
         if self.writer.is_none() {
             return Ok(());
         }
-        let rec: Map<String, Value> = serde_json::from_slice(a.record).map_err(|e| {
+        let rec = kept_of_text(self.kind, a.record).map_err(|e| {
             Error::Other(format!(
                 "{}: record of {} not kept: {e}",
                 self.path.display(),
                 a.key
             ))
         })?;
-        let rec = kept(self.kind, rec);
         let bytes = frame(&payload(
             a.key,
             a.content_hash,
@@ -897,6 +954,13 @@ mod tests {
         assert!(size <= 200, "{size} bytes for a {} byte record", body.len());
         let (k, kept) = l.stored(&l.get(kh(key)).unwrap()).unwrap();
         assert_eq!(k, key);
+        assert_eq!(
+            Value::Object(kept_of_text(RecordKind::Stix, &body).unwrap()),
+            Value::Object(super::kept(
+                RecordKind::Stix,
+                rec.as_object().unwrap().clone()
+            ))
+        );
         let mut want = rec.clone();
         let o = want.as_object_mut().unwrap();
         for f in [
