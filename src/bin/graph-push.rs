@@ -116,9 +116,15 @@ struct Args {
     retry_base: Duration,
 
     /// Ledger file of what the remote holds (one per target and workspace): unchanged records
-    /// are not resent, old replays are `stale`, STIX versions are bumped properly.
+    /// are not resent, old replays are `stale`, STIX versions are bumped properly. One run at a
+    /// time writes it (lock on FILE.lock).
     #[arg(long, value_name = "FILE")]
     ledger: Option<PathBuf>,
+
+    /// One run at a time writes a ledger: while another holds it, wait up to SECONDS for it
+    /// (then exit 2) instead of refusing at once.
+    #[arg(long, requires = "ledger", value_name = "SECONDS")]
+    wait_lock: Option<u64>,
 
     /// After a complete run, retire every live ledger key absent from the input FILEs
     /// (files only, never stdin).
@@ -153,7 +159,8 @@ struct Args {
     #[arg(long)]
     dry_run: bool,
 
-    /// The time to act at (RFC 3339) instead of the clock: decides live or retired.
+    /// The time to act at (RFC 3339) instead of the clock: records whose validity ended before
+    /// it have lapsed (a retirement is one by its own fields, whatever the clock).
     #[arg(long, value_name = "TIME")]
     now: Option<String>,
 
@@ -193,6 +200,7 @@ fn options(a: Args) -> Options {
         max_throttled: a.max_throttled,
         retry_base: a.retry_base,
         ledger: a.ledger,
+        wait_lock: a.wait_lock.map(Duration::from_secs),
         retire_missing: a.retire_missing,
         max_retire: a.max_retire,
         force: a.force,

@@ -82,7 +82,7 @@ pub struct Facts {
     pub key: String,
     /// 128 bits of SHA-1 over kind and key: the ledger's index key.
     pub key_hash: u128,
-    /// False for a retirement (validity ended, or STIX `revoked`).
+    /// False for a retirement (by its own fields, see [`facts`]) or a lapsed record.
     pub live: bool,
     /// STIX `modified` (None for other kinds).
     pub modified: Option<Timestamp>,
@@ -137,7 +137,16 @@ pub fn key_hash(kind: RecordKind, key: &str) -> u128 {
     u128::from_be_bytes(d[..16].try_into().expect("16 bytes"))
 }
 
-/// Reads the facts of a record of a known kind. `now` decides live or retired.
+/// Reads the facts of a record of a known kind.
+///
+/// Live or not (docs/design.md#retirement): a retirement says so itself, never
+/// by the pushing process's clock: STIX `revoked: true`, or a `valid_until` at
+/// or before the record's own `modified` (a version already over when it was
+/// made, as ioc-map and `--retire-missing` write retirements); Graph
+/// `isActive: false`. Any record whose validity ended before `now` has lapsed
+/// and is not live either: it is not worth sending as a new indicator. A
+/// retirement stamped with a clock a little ahead of `now` therefore stays a
+/// retirement, where comparing its `valid_until` with `now` made it look live.
 pub fn facts(kind: RecordKind, v: &Value, now: &Timestamp) -> Result<Facts, String> {
     let o = v.as_object().ok_or("not a JSON object")?;
     let key = key_of(kind, o)?;
@@ -146,12 +155,8 @@ pub fn facts(kind: RecordKind, v: &Value, now: &Timestamp) -> Result<Facts, Stri
         RecordKind::Stix => Some(time_field(o, "modified")?.ok_or("STIX object without modified")?),
         _ => None,
     };
-    let revoked = match kind {
-        RecordKind::Stix => o.get("revoked") == Some(&Value::Bool(true)),
-        RecordKind::Graph => o.get("isActive") == Some(&Value::Bool(false)),
-        RecordKind::Defender => false,
-    };
-    let live = !revoked && valid_end.map_or(true, |end| end > *now);
+    let live = !is_retirement(kind, o, modified.as_ref(), valid_end.as_ref())
+        && valid_end.map_or(true, |end| end > *now);
     Ok(Facts {
         key_hash: key_hash(kind, &key),
         key,
@@ -160,6 +165,23 @@ pub fn facts(kind: RecordKind, v: &Value, now: &Timestamp) -> Result<Facts, Stri
         valid_end,
         content_hash: content_hash(kind, o),
     })
+}
+
+/// A record that says by itself that it retires its key (see [`facts`]).
+fn is_retirement(
+    kind: RecordKind,
+    o: &Map<String, Value>,
+    modified: Option<&Timestamp>,
+    valid_end: Option<&Timestamp>,
+) -> bool {
+    match kind {
+        RecordKind::Stix => {
+            o.get("revoked") == Some(&Value::Bool(true))
+                || matches!((valid_end, modified), (Some(end), Some(m)) if end <= m)
+        }
+        RecordKind::Graph => o.get("isActive") == Some(&Value::Bool(false)),
+        RecordKind::Defender => false,
+    }
 }
 
 /// A stable 64-bit hash of the record's content: keys sorted, and without
@@ -269,11 +291,37 @@ mod tests {
         let mut revoked = stix();
         revoked["revoked"] = json!(true);
         assert!(!facts(RecordKind::Stix, &revoked, &now()).unwrap().live);
+        let lapsed = {
+            let mut r = stix();
+            r["valid_until"] = json!("2026-11-27T23:59:59.999Z");
+            r
+        };
+        assert!(!facts(RecordKind::Stix, &lapsed, &now()).unwrap().live);
         let d = json!({"indicatorType":"IpAddress","indicatorValue":"192.0.2.1","expirationTime":"2026-01-01T00:00:00Z"});
         let f = facts(RecordKind::Defender, &d, &now()).unwrap();
         assert_eq!(f.key, "IpAddress:192.0.2.1");
         assert!(!f.live);
         assert!(facts(RecordKind::Graph, &json!({"domainName":"x"}), &now()).is_err());
+    }
+
+    #[test]
+    fn a_retirement_says_so_itself_whatever_the_clock() {
+        // Stamped by a mapping host whose clock runs a second ahead of ours:
+        // its validity ends after our `now`, but not after its own `modified`.
+        let mut r = stix();
+        r["modified"] = json!("2026-11-28T00:00:01.000Z");
+        r["valid_until"] = json!("2026-11-28T00:00:01.000Z");
+        assert!(!facts(RecordKind::Stix, &r, &now()).unwrap().live);
+        // Even a day ahead.
+        r["modified"] = json!("2026-11-29T00:00:00.000Z");
+        r["valid_until"] = json!("2026-11-28T12:00:00.000Z");
+        assert!(!facts(RecordKind::Stix, &r, &now()).unwrap().live);
+        // Validity that ends a millisecond after its own `modified` is live.
+        r["valid_until"] = json!("2026-11-29T00:00:00.001Z");
+        assert!(facts(RecordKind::Stix, &r, &now()).unwrap().live);
+        let g = json!({"externalId":"u","domainName":"x.example","isActive":false,
+            "expirationDateTime":"2027-01-01T00:00:00Z"});
+        assert!(!facts(RecordKind::Graph, &g, &now()).unwrap().live);
     }
 
     #[test]

@@ -55,6 +55,8 @@ pub struct Options {
     pub max_throttled: u32,
     pub retry_base: Duration,
     pub ledger: Option<PathBuf>,
+    /// Wait this long for another run's lock on the ledger instead of refusing at once.
+    pub wait_lock: Option<Duration>,
     pub retire_missing: bool,
     pub max_retire: f64,
     pub force: bool,

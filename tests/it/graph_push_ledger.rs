@@ -146,8 +146,19 @@ fn retire_missing_retires_what_left_the_input_within_its_guard() {
     assert_eq!(retired[0]["status"], "accepted");
     let id = records[0]["id"].as_str().unwrap();
     assert_eq!(retired[0]["key"], id);
+    // The retirement carries what the ledger kept: identity, pattern, validity
+    // start, name and markings; the rest stays in the earlier version.
     let held = &emu.stix_current(WORKSPACE)[id];
     let mut expected = records[0].clone();
+    let o = expected.as_object_mut().unwrap();
+    for f in [
+        "indicator_types",
+        "confidence",
+        "labels",
+        "external_references",
+    ] {
+        o.remove(f);
+    }
     expected["valid_until"] = json!("2026-11-28T00:00:00.000Z");
     expected["modified"] = json!("2026-11-28T00:00:00.000Z");
     assert_eq!(held, &expected);
@@ -236,4 +247,109 @@ fn a_key_twice_in_one_run_gets_two_real_versions() {
     assert_eq!(versions[2].object["name"], "second edit");
     assert_eq!(versions[2].object["modified"], "2026-03-02T10:15:00.002Z");
     assert!(versions.iter().all(|v| v.newer && !v.created_changed));
+}
+
+/// One MISP event line: domain attributes (number, value, soft-deleted).
+fn misp_event(attrs: &[(u32, &str, bool)]) -> String {
+    let attributes: Vec<Value> = attrs
+        .iter()
+        .map(|(n, value, deleted)| {
+            json!({"uuid": format!("00000000-0000-4000-8000-{n:012}"), "type": "domain",
+                "category": "Network activity", "value": value, "to_ids": true,
+                "deleted": deleted, "timestamp": "1795132800"})
+        })
+        .collect();
+    json!({"Event": {"uuid": "5f0e8b1a-6d2c-4a8e-b1f3-0c9d8e7f6a5b", "info": "Clock test",
+        "date": "2026-11-20", "timestamp": "1795132800", "publish_timestamp": "1795132800",
+        "published": true, "Tag": [{"name": "tlp:green"}], "Attribute": attributes}})
+    .to_string()
+}
+
+/// ioc-map's STIX records for `input`, mapped at `now`.
+fn ioc_map(now: &str, input: &str) -> Vec<Value> {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ioc-map"))
+        .args(["--now", now])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_retirement_from_a_clock_ahead_of_graph_push_is_still_a_retirement() {
+    // In a pipeline ioc-map can read the clock a few milliseconds after
+    // graph-push, and a mapping host's clock can run ahead: its retirements
+    // then end their validity after graph-push's `now`.
+    let emu = MsEmulator::start(Config::default());
+    let dir = tempfile::tempdir().unwrap();
+    let l = dir.path().join("l").to_str().unwrap().to_string();
+    let live = ioc_map(
+        NOW,
+        &misp_event(&[
+            (1, "keep.example.com", false),
+            (2, "gone.example.com", false),
+        ]),
+    );
+    assert_eq!(live.len(), 2);
+    let first = push(&emu, &["--ledger", &l], &live);
+    assert_eq!(first.count("accepted"), 2, "{}", first.stderr);
+    let deleted = misp_event(&[
+        (1, "keep.example.com", false),
+        (2, "gone.example.com", true),
+        (3, "never.example.com", true),
+    ]);
+    let (gone, never) = (
+        live[1]["id"].clone(),
+        "indicator--00000000-0000-4000-8000-000000000003",
+    );
+    for (ahead, gone_status) in [
+        ("2026-11-28T00:00:00.005Z", "accepted"),
+        ("2026-11-28T01:00:00.000Z", "unchanged"),
+    ] {
+        let mapped = ioc_map(ahead, &deleted);
+        assert_eq!(mapped.len(), 3);
+        for r in &mapped[1..] {
+            assert_eq!(r["valid_until"], ahead, "{r}");
+        }
+        // graph-push's clock: NOW, behind ioc-map's.
+        let run = push(&emu, &["--ledger", &l], &mapped);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        run.assert_accounted(3);
+        let status = |key: &Value| {
+            run.results()
+                .into_iter()
+                .find(|r| &r["key"] == key)
+                .unwrap_or_else(|| panic!("no result for {key}"))
+        };
+        assert_eq!(status(&live[0]["id"])["status"], "unchanged");
+        assert_eq!(status(&gone)["status"], gone_status, "{ahead}");
+        let skipped = status(&json!(never));
+        assert_eq!(skipped["status"], "skipped", "{ahead}: {skipped}");
+        assert_eq!(skipped["reason"], "never sent");
+    }
+    let held = emu.stix_current(WORKSPACE);
+    assert!(!held.contains_key(never), "no indicator born dead");
+    let retired = &held[gone.as_str().unwrap()];
+    assert_eq!(retired["valid_until"], "2026-11-28T00:00:00.005Z");
+    assert_eq!(retired["modified"], "2026-11-28T00:00:00.005Z");
 }

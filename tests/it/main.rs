@@ -13,6 +13,7 @@ mod design_doc;
 mod graph_push;
 mod graph_push_duplicates;
 mod graph_push_ledger;
+mod graph_push_lock;
 mod graph_push_replay;
 mod graph_push_targets;
 mod ioc_map_cli;

@@ -76,7 +76,9 @@ fn one_pull_fans_out_to_two_workspaces_and_defender() {
         }
         assert!(ndjson(&d.join("failed.ndjson")).is_empty());
     }
-    let ledger = |n: &str| std::fs::read_to_string(sync.target(n).join("ledger")).unwrap();
+    let ledger = |n: &str| {
+        String::from_utf8_lossy(&std::fs::read(sync.target(n).join("ledger")).unwrap()).into_owned()
+    };
     assert_ne!(
         ledger(&names[0]),
         ledger(&names[1]),

@@ -3,12 +3,16 @@
 //! overwrite a newer version, bumps STIX versions correctly and retires what
 //! left the source.
 //!
-//! The journal on disk (journal.rs) holds the records as accepted; the index
-//! in memory (index.rs) holds, per key, where its latest line is and what
-//! decisions need of it.
+//! The journal on disk (journal.rs, in the compact encoding of codec.rs) holds
+//! what later versions and retirements need of each record accepted; the index
+//! in memory (index.rs) holds, per key, where its latest record is and what
+//! decisions need of it; one run at a time writes a ledger (lock.rs).
 
+mod codec;
 mod index;
 mod journal;
+mod lock;
 
 pub use index::{Entry, RunKeys};
-pub use journal::{Accepted, Ledger};
+pub use journal::{kept, Accepted, Ledger};
+pub use lock::{lock_path, LedgerLock};

@@ -117,19 +117,24 @@ impl Run {
                  removed (April 2026); move to --target sentinel or --target defender"
             );
         }
-        let ledger = opts
-            .ledger
-            .as_deref()
-            .map(|p| {
-                Ledger::open(
-                    p,
-                    opts.target.kind(),
-                    opts.target.name(),
-                    &workspace,
-                    opts.dry_run,
-                )
-            })
-            .transpose()?;
+        let kind = opts.target.kind();
+        let ledger = match opts.ledger.as_deref() {
+            None => None,
+            Some(p) if opts.dry_run => Some(Ledger::open_read_only(
+                p,
+                kind,
+                opts.target.name(),
+                &workspace,
+            )?),
+            Some(p) => Some(Ledger::open(
+                p,
+                kind,
+                opts.target.name(),
+                &workspace,
+                opts.wait_lock,
+                &interrupt,
+            )?),
+        };
         let now_ms = record::millis(&now);
         let active = ledger.as_ref().map_or(0, |l| l.active_count(now_ms));
         let url = targets::upload_url(opts.target, &endpoints.api_base, &workspace);

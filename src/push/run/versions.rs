@@ -104,7 +104,8 @@ impl Run {
                     )))
                 }
             };
-            // A retirement ends validity now, which `facts` sees as lapsed.
+            // Its `valid_until` is not after its `modified`: `facts` sees a retirement.
+            debug_assert!(!facts.live);
             facts.live = false;
             self.counts.records += 1;
             self.counts.from_ledger += 1;
@@ -123,6 +124,7 @@ impl Run {
     }
 
     /// The retirement of a stored record: validity ends now (docs/design.md#retirement).
+    /// It is built from what the ledger kept of the record (`ledger::kept`).
     fn retirement(&self, mut rec: Value, entry: &Entry) -> Value {
         let now = self.now;
         let o = rec.as_object_mut().expect("stored records are objects");
@@ -133,13 +135,16 @@ impl Run {
                     .and_then(Value::as_str)
                     .and_then(time::parse_rfc3339)
                     .unwrap_or(record::from_millis(entry.modified));
-                let modified = now.max(last + chrono::Duration::milliseconds(1));
                 let from = o
                     .get("valid_from")
                     .and_then(Value::as_str)
                     .and_then(time::parse_rfc3339)
                     .unwrap_or(now);
                 let until = now.max(from + chrono::Duration::milliseconds(1));
+                // Newer than the version sent, and never before its own end of
+                // validity: that is what makes it a retirement, whatever clock
+                // reads it later (a replay from --failed).
+                let modified = now.max(last + chrono::Duration::milliseconds(1)).max(until);
                 o.insert(
                     "modified".into(),
                     Value::String(time::fmt_millis(&modified)),

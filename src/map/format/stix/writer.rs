@@ -125,7 +125,15 @@ impl StixWriter {
         self.buf.extend_from_slice(b",\"created\":");
         self.times.write(&mut self.buf, 0, ind.created);
         self.buf.extend_from_slice(b",\"modified\":");
-        self.times.write(&mut self.buf, 1, ind.modified);
+        // A retirement's `modified` is never before its `valid_until`: that it
+        // was over when it was made is what tells graph-push it is one, whatever
+        // graph-push's clock says (docs/design.md#retirement).
+        let modified = if ind.retired && !ind.revoked {
+            ind.modified.max(ind.valid_until)
+        } else {
+            ind.modified
+        };
+        self.times.write(&mut self.buf, 1, modified);
         if same {
             self.created_by.repeat(&mut self.buf);
         } else {
