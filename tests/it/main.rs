@@ -11,6 +11,7 @@ mod airgap;
 mod cli_docs;
 mod design_doc;
 mod graph_push;
+mod graph_push_certs;
 mod graph_push_duplicates;
 mod graph_push_ledger;
 mod graph_push_replay;

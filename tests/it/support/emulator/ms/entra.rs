@@ -217,6 +217,20 @@ pub(super) fn check_assertion(
     if claim("jti").is_empty() {
         return Err(malformed("no jti claim"));
     }
+    // An assertion is good for one request: a jti seen before is a replay.
+    // (Across all emulators of the test binary: jti values are meant to be unique.)
+    static SEEN_JTI: std::sync::Mutex<Option<std::collections::HashSet<String>>> =
+        std::sync::Mutex::new(None);
+    let mut seen = SEEN_JTI.lock().unwrap_or_else(|e| e.into_inner());
+    if !seen
+        .get_or_insert_with(Default::default)
+        .insert(claim("jti").to_string())
+    {
+        return Err(malformed(
+            "the jti was used in an earlier assertion (replay)",
+        ));
+    }
+    drop(seen);
     match &cfg.client_certificate_pem {
         Some(pem) => check_signature(&parts, &header, alg, pem),
         None => Ok(()),
