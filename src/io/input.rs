@@ -1,12 +1,17 @@
 //! NDJSON input: FILE arguments read in order (none or `-` = stdin), gzip
 //! recognised by its magic bytes, blank lines skipped, every line located as
 //! `FILE:LINE`, lines longer than `--max-line` reported without buffering them.
+//! A stream (stdin, a pipe) can be read on a thread of its own, so that a
+//! reader waiting on a silent producer still notices a signal.
 
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use flate2::read::MultiGzDecoder;
 
@@ -34,12 +39,34 @@ pub enum Next {
     TooLong(Location),
 }
 
+/// What [`Lines::poll_line`] found.
+pub enum Polled {
+    Line(Next),
+    /// The end of the last input.
+    End,
+    /// A stream sent nothing within the wait.
+    Idle,
+}
+
 /// Reads the lines of a list of inputs, one after another.
 pub struct Lines {
     pending: std::vec::IntoIter<String>,
-    current: Option<(Arc<str>, Box<dyn BufRead>, u64)>,
+    current: Option<(Arc<str>, Source, u64)>,
     max_line: usize,
     files_only: bool,
+    streams_on_thread: bool,
+}
+
+/// Where the current input's lines come from.
+enum Source {
+    Direct(Box<dyn BufRead>),
+    Thread(StreamReader),
+}
+
+/// Whether an input argument is a stream (stdin, a pipe, a device) rather
+/// than a regular file: it may wait without end, and cannot be read again.
+fn is_stream(arg: &str) -> bool {
+    arg == "-" || std::fs::metadata(arg).is_ok_and(|m| !m.is_file())
 }
 
 /// The display name of an input argument.
@@ -94,18 +121,35 @@ impl Lines {
             current: None,
             max_line,
             files_only: false,
+            streams_on_thread: false,
         }
     }
 
-    /// From now on, read only FILE arguments: stdin (`-`) ends like an empty input.
+    /// Reads streams (stdin, pipes) on a thread of their own, a few MiB ahead
+    /// at most, so that [`Lines::poll_line`] can give up waiting on them.
+    pub fn with_streams_on_thread(mut self) -> Self {
+        self.streams_on_thread = true;
+        self
+    }
+
+    /// From now on, read only regular files: stdin and other streams end like an
+    /// empty input (what a stream's thread has already read still comes).
     /// For reading what is left of the files once a run has stopped.
-    pub fn stop_at_stdin(&mut self) {
+    pub fn stop_at_streams(&mut self) {
         self.files_only = true;
-        if self
-            .current
-            .as_ref()
-            .is_some_and(|(name, _, _)| &**name == "stdin")
-        {
+        if let Some((name, Source::Direct(_), _)) = &self.current {
+            if &**name == "stdin" {
+                self.current = None;
+            }
+        }
+    }
+
+    /// From now on, only the lines a stream's thread has already read: no other
+    /// input is read on.
+    pub fn only_read_ahead(&mut self) {
+        self.files_only = true;
+        self.pending = Vec::new().into_iter();
+        if let Some((_, Source::Direct(_), _)) = &self.current {
             self.current = None;
         }
     }
@@ -113,26 +157,59 @@ impl Lines {
     /// Reads the next non-blank line into `buf` (without its line ending).
     /// Returns `None` at the end of the last input.
     pub fn next_line(&mut self, buf: &mut Vec<u8>) -> Result<Option<Next>> {
+        match self.poll(buf, None)? {
+            Polled::Line(next) => Ok(Some(next)),
+            Polled::End => Ok(None),
+            Polled::Idle => unreachable!("no wait, no idle"),
+        }
+    }
+
+    /// Like [`Lines::next_line`], but a stream read on a thread that sends
+    /// nothing for `wait` gives `Idle`.
+    pub fn poll_line(&mut self, buf: &mut Vec<u8>, wait: Duration) -> Result<Polled> {
+        self.poll(buf, Some(wait))
+    }
+
+    fn poll(&mut self, buf: &mut Vec<u8>, wait: Option<Duration>) -> Result<Polled> {
         loop {
             if self.current.is_none() {
                 match self.pending.next() {
-                    None => return Ok(None),
-                    Some(arg) if self.files_only && arg == "-" => continue,
+                    None => return Ok(Polled::End),
+                    Some(arg) if self.files_only && is_stream(&arg) => continue,
                     Some(arg) => {
-                        let reader = open(&arg)?;
-                        self.current = Some((display_name(&arg), reader, 0));
+                        let source = if self.streams_on_thread && is_stream(&arg) {
+                            Source::Thread(StreamReader::spawn(&arg, self.max_line)?)
+                        } else {
+                            Source::Direct(open(&arg)?)
+                        };
+                        self.current = Some((display_name(&arg), source, 0));
                     }
                 }
             }
-            let (name, reader, line_no) = self.current.as_mut().expect("an input is open");
+            let files_only = self.files_only;
+            let (name, source, line_no) = self.current.as_mut().expect("an input is open");
             buf.clear();
-            let (read, too_long) =
-                read_line_limited(reader.as_mut(), buf, self.max_line).map_err(|e| {
-                    Error::Stream {
-                        what: "input",
-                        source: io::Error::new(e.kind(), format!("{name}: {e}")),
+            let (read, too_long) = match source {
+                Source::Direct(reader) => read_line_limited(reader.as_mut(), buf, self.max_line)
+                    .map_err(|e| stream_error(name, e))?,
+                Source::Thread(stream) => {
+                    let got = if files_only {
+                        stream.try_recv()
+                    } else {
+                        match stream.recv(wait) {
+                            Some(got) => got,
+                            None => return Ok(Polled::Idle),
+                        }
+                    };
+                    match got? {
+                        Some((line, too_long)) => {
+                            *buf = line;
+                            (1, too_long)
+                        }
+                        None => (0, false),
                     }
-                })?;
+                }
+            };
             if read == 0 {
                 self.current = None;
                 continue;
@@ -144,7 +221,7 @@ impl Lines {
             };
             if too_long {
                 buf.clear();
-                return Ok(Some(Next::TooLong(at)));
+                return Ok(Polled::Line(Next::TooLong(at)));
             }
             while matches!(buf.last(), Some(b'\n' | b'\r')) {
                 buf.pop();
@@ -152,7 +229,176 @@ impl Lines {
             if buf.iter().all(|b| b.is_ascii_whitespace()) {
                 continue;
             }
-            return Ok(Some(Next::Line(at)));
+            return Ok(Polled::Line(Next::Line(at)));
+        }
+    }
+}
+
+fn stream_error(name: &str, e: io::Error) -> Error {
+    Error::Stream {
+        what: "input",
+        source: io::Error::new(e.kind(), format!("{name}: {e}")),
+    }
+}
+
+/// How far a stream's thread reads ahead: this many bytes of lines (or one
+/// line, however long), and this many lines.
+const READ_AHEAD_BYTES: usize = 4 << 20;
+const READ_AHEAD_LINES: usize = 4096;
+
+/// What a stream's thread sends: a line (with its ending) and whether it was
+/// too long to keep, the end, or why it could not go on.
+enum Msg {
+    Line(Vec<u8>, bool),
+    End,
+    Failed(Error),
+}
+
+/// The bytes a stream's thread has read and the reader not yet taken.
+#[derive(Default)]
+struct Ahead {
+    bytes: AtomicUsize,
+    /// The thread waits for room (the reader then wakes it).
+    waiting: AtomicBool,
+    lock: Mutex<()>,
+    room: Condvar,
+}
+
+impl Ahead {
+    /// The thread waits while the lines ahead fill the budget.
+    fn wait_for_room(&self, len: usize) {
+        let full = |ahead: usize| ahead > 0 && ahead + len > READ_AHEAD_BYTES;
+        if !full(self.bytes.load(Ordering::SeqCst)) {
+            return;
+        }
+        let mut guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        self.waiting.store(true, Ordering::SeqCst);
+        while full(self.bytes.load(Ordering::SeqCst)) {
+            guard = self
+                .room
+                .wait_timeout(guard, Duration::from_millis(100))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        self.waiting.store(false, Ordering::SeqCst);
+    }
+
+    /// The reader took `len` bytes: wakes a waiting thread once half the
+    /// budget is free again.
+    fn taken(&self, len: usize) {
+        let after = self.bytes.fetch_sub(len, Ordering::SeqCst) - len;
+        if self.waiting.load(Ordering::SeqCst) && after <= READ_AHEAD_BYTES / 2 {
+            let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+            self.room.notify_one();
+        }
+    }
+}
+
+/// A line from a stream's thread (and whether it was too long), or its end.
+type Got = Result<Option<(Vec<u8>, bool)>>;
+
+/// A stream read line by line on a thread of its own. The thread also opens
+/// the stream (a FIFO's open waits for a writer; telling gzip waits for the
+/// first bytes). Dropped, it lets the thread end at its next line, or with
+/// the process if the stream never sends one.
+struct StreamReader {
+    rx: Receiver<Msg>,
+    ahead: Arc<Ahead>,
+    ended: bool,
+}
+
+impl StreamReader {
+    fn spawn(arg: &str, max_line: usize) -> Result<Self> {
+        let (tx, rx) = mpsc::sync_channel(READ_AHEAD_LINES);
+        let ahead = Arc::new(Ahead::default());
+        let (arg_owned, shared) = (arg.to_string(), Arc::clone(&ahead));
+        std::thread::Builder::new()
+            .name("input".into())
+            .spawn(move || read_stream(&arg_owned, max_line, &tx, &shared))
+            .map_err(|e| Error::Other(format!("cannot start the input thread: {e}")))?;
+        Ok(StreamReader {
+            rx,
+            ahead,
+            ended: false,
+        })
+    }
+
+    /// The next line, waiting at most `wait` (`None`: as long as it takes).
+    /// `None` if the wait ran out; `Ok(None)` at the end of the stream.
+    fn recv(&mut self, wait: Option<Duration>) -> Option<Got> {
+        if self.ended {
+            return Some(Ok(None));
+        }
+        let msg = match wait {
+            None => self.rx.recv().unwrap_or(Msg::End),
+            Some(w) => match self.rx.recv_timeout(w) {
+                Ok(msg) => msg,
+                Err(RecvTimeoutError::Timeout) => return None,
+                Err(RecvTimeoutError::Disconnected) => Msg::End,
+            },
+        };
+        Some(self.take(msg))
+    }
+
+    /// A line the thread has already read, or `Ok(None)`.
+    fn try_recv(&mut self) -> Got {
+        if self.ended {
+            return Ok(None);
+        }
+        match self.rx.try_recv() {
+            Ok(msg) => self.take(msg),
+            Err(TryRecvError::Empty | TryRecvError::Disconnected) => Ok(None),
+        }
+    }
+
+    fn take(&mut self, msg: Msg) -> Got {
+        match msg {
+            Msg::Line(line, too_long) => {
+                self.ahead.taken(line.len());
+                Ok(Some((line, too_long)))
+            }
+            Msg::End => {
+                self.ended = true;
+                Ok(None)
+            }
+            Msg::Failed(e) => {
+                self.ended = true;
+                Err(e)
+            }
+        }
+    }
+}
+
+/// The body of a stream's thread.
+fn read_stream(arg: &str, max_line: usize, tx: &SyncSender<Msg>, ahead: &Ahead) {
+    let mut reader = match open(arg) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = tx.send(Msg::Failed(e));
+            return;
+        }
+    };
+    let name = display_name(arg);
+    let mut capacity = 256;
+    loop {
+        let mut line = Vec::with_capacity(capacity);
+        match read_line_limited(reader.as_mut(), &mut line, max_line) {
+            Ok((0, _)) => {
+                let _ = tx.send(Msg::End);
+                return;
+            }
+            Ok((_, too_long)) => {
+                capacity = line.len().clamp(256, 64 * 1024);
+                ahead.wait_for_room(line.len());
+                ahead.bytes.fetch_add(line.len(), Ordering::SeqCst);
+                if tx.send(Msg::Line(line, too_long)).is_err() {
+                    return; // the reader is gone
+                }
+            }
+            Err(e) => {
+                let _ = tx.send(Msg::Failed(stream_error(&name, e)));
+                return;
+            }
         }
     }
 }
@@ -244,6 +490,81 @@ mod tests {
             got,
             vec![(1, Some("short".into())), (2, None), (3, Some("ok".into()))]
         );
+    }
+
+    fn polled(lines: &mut Lines, buf: &mut Vec<u8>, wait: Duration) -> String {
+        match lines.poll_line(buf, wait).unwrap() {
+            Polled::Line(Next::Line(at)) => format!("{}={}", at.line, String::from_utf8_lossy(buf)),
+            Polled::Line(Next::TooLong(at)) => format!("{}=too long", at.line),
+            Polled::End => "end".into(),
+            Polled::Idle => "idle".into(),
+        }
+    }
+
+    #[test]
+    fn a_silent_stream_is_idle_and_its_lines_come_in_order() {
+        use std::os::fd::AsRawFd;
+        let (rx, mut tx) = std::io::pipe().unwrap();
+        let path = format!("/proc/self/fd/{}", rx.as_raw_fd());
+        let dir = tempfile::tempdir().unwrap();
+        let after = dir.path().join("after.ndjson");
+        std::fs::write(&after, b"f1\n").unwrap();
+        let args = [path.clone(), after.to_string_lossy().into_owned()];
+        let mut lines = Lines::new(&args, 10).with_streams_on_thread();
+        let mut buf = Vec::new();
+        // A line comes at once; "idle" is 50 ms of nothing.
+        let (line, idle) = (Duration::from_secs(10), Duration::from_millis(50));
+        let b = &mut buf;
+        assert_eq!(polled(&mut lines, b, idle), "idle", "nothing sent yet");
+        tx.write_all(b"a\n\nbb\n0123456789abc\nc").unwrap();
+        assert_eq!(polled(&mut lines, b, line), "1=a");
+        assert_eq!(polled(&mut lines, b, line), "3=bb");
+        assert_eq!(polled(&mut lines, b, line), "4=too long");
+        assert_eq!(polled(&mut lines, b, idle), "idle", "c has no line end yet");
+        tx.write_all(b"c\nd\n").unwrap();
+        assert_eq!(polled(&mut lines, b, line), "5=cc", "the line end came");
+        // The thread read "d" with "cc" (one read): it is on its way.
+        std::thread::sleep(Duration::from_millis(100));
+        // A stop: what the thread has read still comes, then the files; the
+        // stream is not waited on again.
+        lines.stop_at_streams();
+        assert_eq!(polled(&mut lines, b, line), "6=d");
+        assert_eq!(polled(&mut lines, b, line), "1=f1");
+        assert_eq!(polled(&mut lines, b, line), "end");
+        drop(tx);
+    }
+
+    #[test]
+    fn a_stream_ends_and_reads_ahead_within_its_budget() {
+        use std::os::fd::AsRawFd;
+        let (rx, tx) = std::io::pipe().unwrap();
+        let path = format!("/proc/self/fd/{}", rx.as_raw_fd());
+        // 12 MiB of 1 MiB lines: the thread stays within READ_AHEAD_BYTES.
+        let writer = std::thread::spawn(move || {
+            let mut tx = tx;
+            let line = [b'x'; 1 << 20];
+            for _ in 0..12 {
+                tx.write_all(&line).unwrap();
+                tx.write_all(b"\n").unwrap();
+            }
+        });
+        let mut lines = Lines::new(&[path], 2 << 20).with_streams_on_thread();
+        let mut buf = Vec::new();
+        let mut n = 0;
+        loop {
+            match lines.next_line(&mut buf).unwrap() {
+                Some(Next::Line(_)) => n += 1,
+                Some(Next::TooLong(_)) => panic!("not too long"),
+                None => break,
+            }
+            std::thread::sleep(Duration::from_millis(5));
+            let Some((_, Source::Thread(s), _)) = &lines.current else {
+                continue;
+            };
+            assert!(s.ahead.bytes.load(Ordering::SeqCst) <= READ_AHEAD_BYTES);
+        }
+        writer.join().unwrap();
+        assert_eq!(n, 12);
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod graph_push_certs;
 mod graph_push_duplicates;
 mod graph_push_ledger;
 mod graph_push_replay;
+mod graph_push_signals;
 mod graph_push_targets;
 mod ioc_map_cli;
 mod ioc_map_golden;
