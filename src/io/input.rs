@@ -154,6 +154,12 @@ impl Lines {
         }
     }
 
+    /// Whether the current input is a stream read on a thread (the line last
+    /// returned was read ahead of the caller).
+    pub fn on_thread(&self) -> bool {
+        matches!(self.current, Some((_, Source::Thread(_), _)))
+    }
+
     /// Reads the next non-blank line into `buf` (without its line ending).
     /// Returns `None` at the end of the last input.
     pub fn next_line(&mut self, buf: &mut Vec<u8>) -> Result<Option<Next>> {

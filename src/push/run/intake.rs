@@ -78,15 +78,17 @@ impl Run {
         } else {
             lines.only_read_ahead();
         }
-        let reason = if self.interrupt.fired() {
-            "interrupted: not read"
-        } else {
-            "not read: the run stopped"
-        };
+        let interrupted = self.interrupt.fired();
         let mut kept = 0u64;
         while let Some(next) = lines.next_line(buf)? {
             let Next::Line(at) = next else {
                 continue; // too long to keep; it would have been rejected
+            };
+            // A line read ahead from a pipe is one of the records not sent.
+            let reason = match (interrupted, lines.on_thread()) {
+                (true, true) => "interrupted",
+                (true, false) => "interrupted: not read",
+                (false, _) => "not read: the run stopped",
             };
             let key = serde_json::from_slice::<Value>(buf).ok().and_then(|v| {
                 let kind = record::kind_of(&v)?;
