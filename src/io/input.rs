@@ -9,7 +9,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -65,8 +65,18 @@ enum Source {
 
 /// Whether an input argument is a stream (stdin, a pipe, a device) rather
 /// than a regular file: it may wait without end, and cannot be read again.
+/// Stdin redirected from a regular file is a file.
 fn is_stream(arg: &str) -> bool {
-    arg == "-" || std::fs::metadata(arg).is_ok_and(|m| !m.is_file())
+    if arg == "-" {
+        use std::os::fd::AsFd;
+        let stdin_is_file = io::stdin()
+            .as_fd()
+            .try_clone_to_owned()
+            .and_then(|fd| File::from(fd).metadata())
+            .is_ok_and(|m| m.is_file());
+        return !stdin_is_file;
+    }
+    std::fs::metadata(arg).is_ok_and(|m| !m.is_file())
 }
 
 /// The display name of an input argument.
@@ -80,14 +90,8 @@ fn display_name(arg: &str) -> Arc<str> {
 
 /// Opens one input (`-` = stdin), decompressing gzip when the magic bytes say so.
 pub fn open(arg: &str) -> Result<Box<dyn BufRead>> {
-    let raw: Box<dyn Read> = if arg == "-" {
-        Box::new(io::stdin())
-    } else {
-        Box::new(File::open(arg).map_err(|e| Error::io(arg, e))?)
-    };
-    let mut reader = BufReader::with_capacity(256 * 1024, raw);
-    let head = reader.fill_buf().map_err(|e| read_error(arg, e))?;
-    if head.starts_with(&[0x1f, 0x8b]) {
+    let (gzip, reader) = open_raw(arg)?;
+    if gzip {
         Ok(Box::new(BufReader::with_capacity(
             256 * 1024,
             MultiGzDecoder::new(reader),
@@ -95,6 +99,29 @@ pub fn open(arg: &str) -> Result<Box<dyn BufRead>> {
     } else {
         Ok(Box::new(reader))
     }
+}
+
+/// Opens one input (`-` = stdin) and tells whether it is gzip: its first two
+/// bytes (however the producer wrote them), still to be read.
+fn open_raw(arg: &str) -> Result<(bool, BufReader<Box<dyn Read>>)> {
+    let mut raw: Box<dyn Read> = if arg == "-" {
+        Box::new(io::stdin())
+    } else {
+        Box::new(File::open(arg).map_err(|e| Error::io(arg, e))?)
+    };
+    let mut head = [0u8; 2];
+    let mut got = 0;
+    while got < head.len() {
+        match raw.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(read_error(arg, e)),
+        }
+    }
+    let gzip = head == [0x1f, 0x8b];
+    let raw: Box<dyn Read> = Box::new(io::Cursor::new(head[..got].to_vec()).chain(raw));
+    Ok((gzip, BufReader::with_capacity(256 * 1024, raw)))
 }
 
 fn read_error(arg: &str, e: io::Error) -> Error {
@@ -199,20 +226,14 @@ impl Lines {
                 Source::Direct(reader) => read_line_limited(reader.as_mut(), buf, self.max_line)
                     .map_err(|e| stream_error(name, e))?,
                 Source::Thread(stream) => {
-                    let got = if files_only {
-                        stream.try_recv()
-                    } else {
-                        match stream.recv(wait) {
-                            Some(got) => got,
-                            None => return Ok(Polled::Idle),
-                        }
-                    };
-                    match got? {
-                        Some((line, too_long)) => {
-                            *buf = line;
-                            (1, too_long)
-                        }
-                        None => (0, false),
+                    // After a stop only what the thread has read already; else wait.
+                    let wait = if files_only { Wait::No } else { Wait::Up(wait) };
+                    match stream.next_line(buf, wait) {
+                        None => return Ok(Polled::Idle),
+                        Some(got) => match got? {
+                            Some(too_long) => (1, too_long),
+                            None => (0, false),
+                        },
                     }
                 }
             };
@@ -248,14 +269,25 @@ fn stream_error(name: &str, e: io::Error) -> Error {
 }
 
 /// How far a stream's thread reads ahead: this many bytes of lines (or one
-/// line, however long), and this many lines.
+/// line, however long). Once there, it waits until the reader has taken half
+/// of them: one wake-up per 2 MiB, not one per line.
 const READ_AHEAD_BYTES: usize = 4 << 20;
-const READ_AHEAD_LINES: usize = 4096;
+/// The thread hands its lines over in chunks of up to this many bytes, and
+/// sooner whenever its next read could wait (so no line waits with it).
+const CHUNK_BYTES: usize = 1 << 20;
 
-/// What a stream's thread sends: a line (with its ending) and whether it was
-/// too long to keep, the end, or why it could not go on.
+/// Lines a stream's thread has read: their bytes (line endings included),
+/// one after another, and where each ends and whether it was too long to keep
+/// (then it has no bytes).
+#[derive(Default)]
+struct Chunk {
+    data: Vec<u8>,
+    lines: Vec<(usize, bool)>,
+}
+
+/// What a stream's thread sends.
 enum Msg {
-    Line(Vec<u8>, bool),
+    Lines(Chunk),
     End,
     Failed(Error),
 }
@@ -271,7 +303,8 @@ struct Ahead {
 }
 
 impl Ahead {
-    /// The thread waits while the lines ahead fill the budget.
+    /// The thread waits while the chunks ahead fill the budget, and then until
+    /// half of it is free.
     fn wait_for_room(&self, len: usize) {
         let full = |ahead: usize| ahead > 0 && ahead + len > READ_AHEAD_BYTES;
         if !full(self.bytes.load(Ordering::SeqCst)) {
@@ -279,7 +312,8 @@ impl Ahead {
         }
         let mut guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         self.waiting.store(true, Ordering::SeqCst);
-        while full(self.bytes.load(Ordering::SeqCst)) {
+        let wait = |ahead: usize| full(ahead) || ahead > READ_AHEAD_BYTES / 2;
+        while wait(self.bytes.load(Ordering::SeqCst)) {
             guard = self
                 .room
                 .wait_timeout(guard, Duration::from_millis(100))
@@ -300,22 +334,29 @@ impl Ahead {
     }
 }
 
-/// A line from a stream's thread (and whether it was too long), or its end.
-type Got = Result<Option<(Vec<u8>, bool)>>;
+/// How long the reader waits for a stream's next line.
+enum Wait {
+    /// Not at all: only what the thread has read already.
+    No,
+    /// Up to this long (`None`: as long as it takes).
+    Up(Option<Duration>),
+}
 
-/// A stream read line by line on a thread of its own. The thread also opens
-/// the stream (a FIFO's open waits for a writer; telling gzip waits for the
-/// first bytes). Dropped, it lets the thread end at its next line, or with
-/// the process if the stream never sends one.
+/// A stream read on a thread of its own. The thread also opens the stream (a
+/// FIFO's open waits for a writer; telling gzip waits for the first bytes).
+/// Dropped, it lets the thread end at its next chunk, or with the process if
+/// the stream never sends one.
 struct StreamReader {
     rx: Receiver<Msg>,
     ahead: Arc<Ahead>,
+    /// The chunk being read: it, the next line's index and start.
+    chunk: Option<(Chunk, usize, usize)>,
     ended: bool,
 }
 
 impl StreamReader {
     fn spawn(arg: &str, max_line: usize) -> Result<Self> {
-        let (tx, rx) = mpsc::sync_channel(READ_AHEAD_LINES);
+        let (tx, rx) = mpsc::channel();
         let ahead = Arc::new(Ahead::default());
         let (arg_owned, shared) = (arg.to_string(), Arc::clone(&ahead));
         std::thread::Builder::new()
@@ -325,86 +366,139 @@ impl StreamReader {
         Ok(StreamReader {
             rx,
             ahead,
+            chunk: None,
             ended: false,
         })
     }
 
-    /// The next line, waiting at most `wait` (`None`: as long as it takes).
-    /// `None` if the wait ran out; `Ok(None)` at the end of the stream.
-    fn recv(&mut self, wait: Option<Duration>) -> Option<Got> {
-        if self.ended {
-            return Some(Ok(None));
-        }
-        let msg = match wait {
-            None => self.rx.recv().unwrap_or(Msg::End),
-            Some(w) => match self.rx.recv_timeout(w) {
-                Ok(msg) => msg,
-                Err(RecvTimeoutError::Timeout) => return None,
-                Err(RecvTimeoutError::Disconnected) => Msg::End,
-            },
-        };
-        Some(self.take(msg))
-    }
-
-    /// A line the thread has already read, or `Ok(None)`.
-    fn try_recv(&mut self) -> Got {
-        if self.ended {
-            return Ok(None);
-        }
-        match self.rx.try_recv() {
-            Ok(msg) => self.take(msg),
-            Err(TryRecvError::Empty | TryRecvError::Disconnected) => Ok(None),
-        }
-    }
-
-    fn take(&mut self, msg: Msg) -> Got {
-        match msg {
-            Msg::Line(line, too_long) => {
-                self.ahead.taken(line.len());
-                Ok(Some((line, too_long)))
+    /// The next line into `buf` (with its ending): `Some(Ok(Some(too_long)))`;
+    /// `Some(Ok(None))` at the end of the stream; `None` if the wait ran out.
+    fn next_line(&mut self, buf: &mut Vec<u8>, wait: Wait) -> Option<Result<Option<bool>>> {
+        loop {
+            if let Some((chunk, next, start)) = &mut self.chunk {
+                if let Some(&(end, too_long)) = chunk.lines.get(*next) {
+                    buf.clear();
+                    buf.extend_from_slice(&chunk.data[*start..end]);
+                    (*next, *start) = (*next + 1, end);
+                    return Some(Ok(Some(too_long)));
+                }
+                self.ahead.taken(chunk.data.len());
+                self.chunk = None;
             }
-            Msg::End => {
-                self.ended = true;
-                Ok(None)
+            if self.ended {
+                return Some(Ok(None));
             }
-            Msg::Failed(e) => {
-                self.ended = true;
-                Err(e)
+            let msg = match wait {
+                Wait::No => self.rx.try_recv().unwrap_or(Msg::End),
+                Wait::Up(None) => self.rx.recv().unwrap_or(Msg::End),
+                Wait::Up(Some(w)) => match self.rx.recv_timeout(w) {
+                    Ok(msg) => msg,
+                    Err(RecvTimeoutError::Timeout) => return None,
+                    Err(RecvTimeoutError::Disconnected) => Msg::End,
+                },
+            };
+            match msg {
+                Msg::Lines(chunk) => self.chunk = Some((chunk, 0, 0)),
+                Msg::End => self.ended = true,
+                Msg::Failed(e) => {
+                    self.ended = true;
+                    return Some(Err(e));
+                }
             }
         }
     }
 }
 
-/// The body of a stream's thread.
-fn read_stream(arg: &str, max_line: usize, tx: &SyncSender<Msg>, ahead: &Ahead) {
-    let mut reader = match open(arg) {
-        Ok(r) => r,
+/// The body of a stream's thread: opens `arg` (telling gzip by its magic
+/// bytes, as [`open`] does) and hands its lines over.
+fn read_stream(arg: &str, max_line: usize, tx: &Sender<Msg>, ahead: &Ahead) {
+    let (gzip, reader) = match open_raw(arg) {
+        Ok(opened) => opened,
         Err(e) => {
             let _ = tx.send(Msg::Failed(e));
             return;
         }
     };
     let name = display_name(arg);
-    let mut capacity = 256;
+    let hand_over = |chunk: Chunk| {
+        let len = chunk.data.len();
+        ahead.wait_for_room(len);
+        ahead.bytes.fetch_add(len, Ordering::SeqCst);
+        tx.send(Msg::Lines(chunk)).is_ok()
+    };
+    let end = if gzip {
+        let decoded = BufReader::with_capacity(256 * 1024, MultiGzDecoder::new(reader));
+        pump(decoded, max_line, hand_over)
+    } else {
+        pump(reader, max_line, hand_over)
+    };
+    let _ = match end {
+        Ok(true) => tx.send(Msg::End),
+        Ok(false) => Ok(()), // the reader is gone
+        Err(e) => tx.send(Msg::Failed(stream_error(&name, e))),
+    };
+}
+
+/// Splits what `reader` gives into lines (as [`read_line_limited`] does) and
+/// hands them over in chunks. Ok(false) if `hand_over` found no one to take them.
+fn pump<R: Read>(
+    mut reader: BufReader<R>,
+    max_line: usize,
+    mut hand_over: impl FnMut(Chunk) -> bool,
+) -> io::Result<bool> {
+    let mut chunk = Chunk::default();
+    // Where the line being read starts in `chunk.data`; whether it is too long.
+    let (mut start, mut too_long) = (0, false);
+    // The complete lines of `chunk`, handed over; the partial one stays.
+    let mut send = |chunk: &mut Chunk, start: &mut usize| {
+        let rest = chunk.data.split_off(*start);
+        *start = 0;
+        hand_over(std::mem::replace(
+            chunk,
+            Chunk {
+                data: rest,
+                lines: Vec::new(),
+            },
+        ))
+    };
     loop {
-        let mut line = Vec::with_capacity(capacity);
-        match read_line_limited(reader.as_mut(), &mut line, max_line) {
-            Ok((0, _)) => {
-                let _ = tx.send(Msg::End);
-                return;
+        // The next read may wait for the producer: no complete line waits with it.
+        if (reader.buffer().is_empty() || chunk.data.len() >= CHUNK_BYTES)
+            && !chunk.lines.is_empty()
+            && !send(&mut chunk, &mut start)
+        {
+            return Ok(false);
+        }
+        let available = match reader.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            // The end: a last line without its line ending is a line too.
+            if chunk.data.len() > start || too_long {
+                chunk.lines.push((chunk.data.len(), too_long));
+                start = chunk.data.len();
             }
-            Ok((_, too_long)) => {
-                capacity = line.len().clamp(256, 64 * 1024);
-                ahead.wait_for_room(line.len());
-                ahead.bytes.fetch_add(line.len(), Ordering::SeqCst);
-                if tx.send(Msg::Line(line, too_long)).is_err() {
-                    return; // the reader is gone
-                }
+            return Ok(chunk.lines.is_empty() || send(&mut chunk, &mut start));
+        }
+        let (take, done) = match memchr(available) {
+            Some(i) => (i + 1, true),
+            None => (available.len(), false),
+        };
+        if !too_long {
+            let content = if done { take - 1 } else { take };
+            if chunk.data.len() - start + content > max_line {
+                too_long = true;
+                chunk.data.truncate(start);
+            } else {
+                chunk.data.extend_from_slice(&available[..take]);
             }
-            Err(e) => {
-                let _ = tx.send(Msg::Failed(stream_error(&name, e)));
-                return;
-            }
+        }
+        reader.consume(take);
+        if done {
+            chunk.lines.push((chunk.data.len(), too_long));
+            (start, too_long) = (chunk.data.len(), false);
         }
     }
 }
@@ -571,6 +665,56 @@ mod tests {
         }
         writer.join().unwrap();
         assert_eq!(n, 12);
+    }
+
+    /// Every line of `content` as `Lines` gives it (location, text or too long),
+    /// read from a pipe on a thread, the writer sending `piece` bytes at a time.
+    fn piped_lines(content: &[u8], max: usize, piece: usize) -> Vec<(u64, Option<String>)> {
+        use std::os::fd::AsRawFd;
+        let (rx, tx) = std::io::pipe().unwrap();
+        let path = format!("/proc/self/fd/{}", rx.as_raw_fd());
+        let content = content.to_vec();
+        let writer = std::thread::spawn(move || {
+            let mut tx = tx;
+            for part in content.chunks(piece) {
+                tx.write_all(part).unwrap();
+                std::thread::yield_now();
+            }
+        });
+        let mut lines = Lines::new(&[path], max).with_streams_on_thread();
+        assert!(is_stream(&format!("/proc/self/fd/{}", rx.as_raw_fd())));
+        let mut buf = Vec::new();
+        let mut out = Vec::new();
+        while let Some(next) = lines.next_line(&mut buf).unwrap() {
+            match next {
+                Next::Line(at) => {
+                    out.push((at.line, Some(String::from_utf8(buf.clone()).unwrap())))
+                }
+                Next::TooLong(at) => out.push((at.line, None)),
+            }
+        }
+        writer.join().unwrap();
+        drop(rx);
+        out
+    }
+
+    #[test]
+    fn a_pipe_read_on_a_thread_gives_what_a_file_gives() {
+        let long = "y".repeat(300);
+        let plain = format!("a\n\n  \r\nb\r\n{long}\nok\n{long}\nlast");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(plain.as_bytes()).unwrap();
+        let gz = gz.finish().unwrap();
+        for content in [plain.as_bytes(), &gz[..], b"", b"\n\n", b"one"] {
+            let want = lines_of(content, 100);
+            for piece in [1, 7, 4096] {
+                assert_eq!(
+                    piped_lines(content, 100, piece),
+                    want,
+                    "{piece}-byte writes"
+                );
+            }
+        }
     }
 
     #[test]
