@@ -153,12 +153,13 @@ enum Format {
 }
 
 fn sniff(bytes: &[u8]) -> Format {
+    // A PKCS#12 PFX is one DER SEQUENCE that fills the file (or, written by
+    // some older tools, a BER one of indefinite length).
+    if der_sequence(bytes) {
+        return Format::Pkcs12(bytes.to_vec());
+    }
     if memchr::memmem::find(bytes, b"-----BEGIN ").is_some() {
         return Format::Pem;
-    }
-    // A PKCS#12 PFX is one DER SEQUENCE.
-    if bytes.first() == Some(&0x30) {
-        return Format::Pkcs12(bytes.to_vec());
     }
     // Key Vault hands a certificate's secret value out as base64 of the PFX
     // (`az keyvault secret download` without `--encoding base64`).
@@ -168,9 +169,32 @@ fn sniff(bytes: &[u8]) -> Format {
         .filter(|b| !b.is_ascii_whitespace())
         .collect();
     match base64::engine::general_purpose::STANDARD.decode(&text) {
-        Ok(der) if der.first() == Some(&0x30) => Format::Pkcs12(der),
+        Ok(der) if der_sequence(&der) => Format::Pkcs12(der),
         _ => Format::Unknown,
     }
+}
+
+/// Whether `bytes` are one ASN.1 SEQUENCE: tag 0x30, then a length that ends
+/// exactly at the end of `bytes`, or the indefinite length.
+fn der_sequence(bytes: &[u8]) -> bool {
+    let (Some(&0x30), Some(&first)) = (bytes.first(), bytes.get(1)) else {
+        return false;
+    };
+    let (len, header) = match first {
+        0x80 => return true,
+        n if n < 0x80 => (usize::from(n), 2),
+        n => {
+            let count = usize::from(n & 0x7f);
+            if count > 4 || bytes.len() < 2 + count {
+                return false;
+            }
+            let len = bytes[2..2 + count]
+                .iter()
+                .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+            (len, 2 + count)
+        }
+    };
+    header + len == bytes.len()
 }
 
 /// The key and the certificates (the app's first) of a PEM file.
@@ -498,6 +522,28 @@ mod tests {
             cert.x5t,
             x5t_of(&leaf),
             "a PEM file named .pfx is still PEM"
+        );
+    }
+
+    #[test]
+    fn files_are_told_by_content() {
+        let (key, leaf, _) = key_and_chain();
+        let der = pfx(&key, &[&leaf], "", false);
+        assert!(matches!(sniff(&der), Format::Pkcs12(_)));
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&der);
+        assert!(matches!(sniff(format!("{b64}\r\n").as_bytes()), Format::Pkcs12(d) if d == der));
+        let pem = std::fs::read(FIXTURE).unwrap();
+        assert!(matches!(sniff(&pem), Format::Pem));
+        let mut bag_attributes = b"Bag Attributes\n    localKeyId: 01\n".to_vec();
+        bag_attributes.extend_from_slice(&pem);
+        assert!(
+            matches!(sniff(&bag_attributes), Format::Pem),
+            "openssl -nodes output"
+        );
+        assert!(matches!(sniff(b"0 is not a sequence"), Format::Unknown));
+        assert!(
+            matches!(sniff(&der[..der.len() - 1]), Format::Unknown),
+            "cut short"
         );
     }
 
