@@ -35,7 +35,8 @@ Clouds (--cloud) and the targets they have a known endpoint for:
                                          login.partner.microsoftonline.cn
 Credentials (environment, never the command line): AZURE_TENANT_ID, AZURE_CLIENT_ID and one of
 AZURE_CLIENT_SECRET (or --client-secret-file), AZURE_CLIENT_CERTIFICATE_PATH (PEM with certificate
-and RSA key), AZURE_FEDERATED_TOKEN_FILE (workload identity).
+and RSA key, or a PKCS#12 .pfx/.p12 file and AZURE_CLIENT_CERTIFICATE_PASSWORD),
+AZURE_FEDERATED_TOKEN_FILE (workload identity).
 ";
 
 fn after_help() -> String {

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::io::input::{Lines, Next};
 use crate::io::output::Output;
 use crate::push::pacer::Pacer;
-use crate::push::setup::{common_setup, token_source, Options};
+use crate::push::setup::{common_setup, counted, token_source, Options};
 use crate::push::targets::{self, Target};
 use crate::push::uploader::{Stats, Uploader};
 
@@ -212,13 +212,13 @@ pub fn run(opts: Options, interrupt: Interrupt) -> Result<i32> {
         f.finish()?;
     }
     eprintln!(
-        "{TOOL}: delete by external id: {} ids: {} deleted, {} rejected, {} failed, {} malformed lines; {} requests; {:.1}s",
-        counts.ids,
+        "{TOOL}: delete by external id: {}: {} deleted, {} rejected, {} failed, {}; {}; {:.1}s",
+        counted(counts.ids, "id"),
         counts.accepted,
         counts.rejected,
         counts.failed,
-        malformed,
-        Stats::get(&stats.requests),
+        counted(malformed, "malformed line"),
+        counted(Stats::get(&stats.requests), "request"),
         started.elapsed().as_secs_f64()
     );
     if let Some(code) = interrupt.exit_code() {

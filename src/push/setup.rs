@@ -27,6 +27,8 @@ pub(super) struct Counts {
     pub(super) rejected: u64,
     pub(super) failed: u64,
     pub(super) malformed: u64,
+    /// Of `skipped`: held back by the tenant cap (`--max-active`).
+    pub(super) capped: u64,
     pub(super) from_ledger: u64,
     pub(super) would_send: u64,
     pub(super) dry_requests: u64,
@@ -189,21 +191,31 @@ pub(super) fn summary(opts: &Options, c: &Counts, stats: &Stats, started: Instan
     let secs = started.elapsed().as_secs_f64();
     if opts.dry_run {
         eprintln!(
-            "{TOOL}: dry run: {} records: {} would be sent in {} requests, {} unchanged, {} stale, \
+            "{TOOL}: dry run: {}: {} would be sent in {}, {} unchanged, {} stale, \
              {} skipped, {} malformed; {:.1}s",
-            c.records, c.would_send, c.dry_requests, c.unchanged, c.stale, c.skipped, c.malformed, secs
+            counted(c.records, "record"),
+            c.would_send,
+            counted(c.dry_requests, "request"),
+            c.unchanged,
+            c.stale,
+            c.skipped,
+            c.malformed,
+            secs
         );
         return;
     }
     let ledger = if c.from_ledger > 0 {
-        format!(" ({} retirements from the ledger)", c.from_ledger)
+        format!(
+            " ({} from the ledger)",
+            counted(c.from_ledger, "retirement")
+        )
     } else {
         String::new()
     };
     eprintln!(
-        "{TOOL}: {} records{ledger}: {} accepted, {} unchanged, {} stale, {} skipped, {} rejected, \
-         {} failed ({} malformed); {} requests, {} throttled (429), {} retried, {} split; {:.1}s",
-        c.records,
+        "{TOOL}: {}{ledger}: {} accepted, {} unchanged, {} stale, {} skipped, {} rejected, \
+         {} failed ({} malformed); {}, {} throttled (429), {} retried, {} split; {:.1}s",
+        counted(c.records, "record"),
         c.accepted,
         c.unchanged,
         c.stale,
@@ -211,10 +223,19 @@ pub(super) fn summary(opts: &Options, c: &Counts, stats: &Stats, started: Instan
         c.rejected,
         c.failed,
         c.malformed,
-        Stats::get(&stats.requests),
+        counted(Stats::get(&stats.requests), "request"),
         Stats::get(&stats.throttled),
         Stats::get(&stats.retried),
         Stats::get(&stats.splits),
         secs
     );
+}
+
+/// `1 record`, `2 records`: a count and its noun, for graph-push's messages.
+pub(crate) fn counted(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }

@@ -67,7 +67,7 @@ fn quick_start_runs_the_whole_pipeline_offline_as_written() {
     for said in [
         "misp-pull: 2 events, 19 attributes written",
         "13 mapped, 6 skipped",
-        "graph-push: dry run: 13 records: 13 would be sent in 1 requests",
+        "graph-push: dry run: 13 records: 13 would be sent in 1 request,",
     ] {
         assert!(stderr.contains(said), "stderr lacks {said:?}:\n{stderr}");
     }

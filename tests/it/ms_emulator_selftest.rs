@@ -296,7 +296,12 @@ fn client_assertion_signature_and_thumbprint() {
     let (_, cert) = client_key(pem).unwrap();
     let (x5t, x5t_s256) = thumbprints(&cert.unwrap());
     let now = chrono::Utc::now().timestamp();
-    let claims = json!({"aud": emu.token_url(), "iss": CLIENT_ID, "sub": CLIENT_ID, "jti": "7", "exp": now + 600});
+    // A new jti for each assertion: the emulator refuses one it has seen.
+    let jti = std::cell::Cell::new(100);
+    let claims = || {
+        jti.set(jti.get() + 1);
+        json!({"aud": emu.token_url(), "iss": CLIENT_ID, "sub": CLIENT_ID, "jti": jti.get().to_string(), "exp": now + 600})
+    };
     let send = |assertion: &str| {
         token_request(
             &emu,
@@ -314,20 +319,16 @@ fn client_assertion_signature_and_thumbprint() {
     };
     let r = send(&signed_jwt(
         json!({"alg": "RS256", "x5t#S256": x5t_s256}),
-        claims.clone(),
+        claims(),
     ));
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(
-        send(&signed_jwt(
-            json!({"alg": "RS256", "x5t": x5t}),
-            claims.clone()
-        ))
-        .status,
+        send(&signed_jwt(json!({"alg": "RS256", "x5t": x5t}), claims())).status,
         200
     );
     let wrong_thumb = send(&signed_jwt(
         json!({"alg": "RS256", "x5t": "AAAA"}),
-        claims.clone(),
+        claims(),
     ));
     assert_eq!(
         (
@@ -336,14 +337,20 @@ fn client_assertion_signature_and_thumbprint() {
         ),
         (400, json!([700027]))
     );
-    let unsigned = send(&jwt(json!({"alg": "RS256", "x5t": x5t}), claims.clone()));
+    let unsigned = send(&jwt(json!({"alg": "RS256", "x5t": x5t}), claims()));
     assert_eq!(unsigned.json()["error"], "invalid_client");
     assert_eq!(unsigned.json()["error_codes"], json!([700027]));
-    let mut tampered = signed_jwt(json!({"alg": "RS256", "x5t": x5t}), claims);
+    let mut tampered = signed_jwt(json!({"alg": "RS256", "x5t": x5t}), claims());
     let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json!({"aud": emu.token_url(), "iss": CLIENT_ID, "sub": CLIENT_ID, "jti": "8", "exp": now + 600}).to_string());
     let parts: Vec<&str> = tampered.split('.').collect();
     tampered = format!("{}.{payload}.{}", parts[0], parts[2]);
     assert_eq!(send(&tampered).json()["error_codes"], json!([700027]));
+    // The same good assertion twice: the second is a replay.
+    let once = signed_jwt(json!({"alg": "RS256", "x5t": x5t}), claims());
+    assert_eq!(send(&once).status, 200);
+    let replay = send(&once);
+    assert_eq!(replay.status, 400);
+    assert!(replay.body.contains("replay"), "{}", replay.body);
 }
 
 #[test]

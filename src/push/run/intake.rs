@@ -2,35 +2,46 @@
 //! ledger (or what this run already sent) and put into the batch.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::Value;
 
 use super::start::{Pending, Run, Source};
 use super::versions;
 use crate::error::{Error, Result};
-use crate::io::input::{Lines, Next};
+use crate::io::input::{Lines, Next, Polled};
 use crate::push::record::{self, RecordKind};
-use crate::push::setup::TOOL;
+use crate::push::setup::{counted, TOOL};
 use crate::push::targets::Target;
 use crate::time;
+
+/// How long the intake waits on a silent stream before it looks for a signal
+/// (and for answers) again.
+const IDLE_CHECK: Duration = Duration::from_millis(100);
 
 impl Run {
     /// Reads every input record, then builds the retirements if asked.
     pub(super) fn main_pass(&mut self) -> Result<()> {
-        let mut lines = Lines::new(&self.opts.files, self.opts.max_line);
+        // A stream (stdin, a pipe) is read on a thread of its own: a producer that
+        // keeps the pipe open and sends nothing does not keep a signal waiting.
+        let mut lines = Lines::new(&self.opts.files, self.opts.max_line).with_streams_on_thread();
         let mut buf = Vec::new();
         loop {
             self.drain(false)?;
             if self.stopping() {
                 break;
             }
-            match lines.next_line(&mut buf)? {
-                None => break,
-                Some(Next::TooLong(at)) => {
+            match lines.poll_line(&mut buf, IDLE_CHECK)? {
+                Polled::End => break,
+                Polled::Idle => {
+                    self.show_progress();
+                    continue;
+                }
+                Polled::Line(Next::TooLong(at)) => {
                     let msg = format!("line longer than --max-line {} bytes", self.opts.max_line);
                     self.malformed(&at.to_string(), None, &msg)?;
                 }
-                Some(Next::Line(at)) => {
+                Polled::Line(Next::Line(at)) => {
                     let source: Source = Arc::from(at.to_string());
                     let line = std::mem::take(&mut buf);
                     self.take_record(source, line)?;
@@ -56,22 +67,28 @@ impl Run {
     /// A run that stopped (fatal error, signal) has FILE lines it never read: each
     /// goes to `--failed` as it is, with a `failed` result. Otherwise a replay file
     /// given as input and as `--failed` (`--failed F F new`) would lose its unread
-    /// lines. Stdin is left alone: its producer's window is pulled again, as the
-    /// pipeline's state is not committed after a stop.
+    /// lines. So do the lines a stream's thread had read ahead. The rest of stdin
+    /// (and of any other stream) is left alone: its producer's window is pulled
+    /// again, as the pipeline's state is not committed after a stop.
+    /// Without `--failed` the files are not read on, but the lines read ahead
+    /// still get their results.
     pub(super) fn keep_unread(&mut self, lines: &mut Lines, buf: &mut Vec<u8>) -> Result<()> {
-        if self.failed_out.is_none() {
-            return Ok(());
-        }
-        lines.stop_at_stdin();
-        let reason = if self.interrupt.fired() {
-            "interrupted: not read"
+        if self.failed_out.is_some() {
+            lines.stop_at_streams();
         } else {
-            "not read: the run stopped"
-        };
+            lines.only_read_ahead();
+        }
+        let interrupted = self.interrupt.fired();
         let mut kept = 0u64;
         while let Some(next) = lines.next_line(buf)? {
             let Next::Line(at) = next else {
                 continue; // too long to keep; it would have been rejected
+            };
+            // A line read ahead from a pipe is one of the records not sent.
+            let reason = match (interrupted, lines.on_thread()) {
+                (true, true) => "interrupted",
+                (true, false) => "interrupted: not read",
+                (false, _) => "not read: the run stopped",
             };
             let key = serde_json::from_slice::<Value>(buf).ok().and_then(|v| {
                 let kind = record::kind_of(&v)?;
@@ -86,7 +103,15 @@ impl Run {
             kept += 1;
         }
         if kept > 0 {
-            eprintln!("{TOOL}: {kept} input lines not read before the stop kept as failed");
+            let kept_in = if self.failed_out.is_some() {
+                "kept as failed"
+            } else {
+                "reported as failed"
+            };
+            eprintln!(
+                "{TOOL}: {} not read before the stop {kept_in}",
+                counted(kept, "input line")
+            );
         }
         Ok(())
     }
@@ -194,6 +219,7 @@ impl Run {
         let mut took_slot = false;
         if self.opts.target == Target::Defender && facts.live && !was_active {
             if self.active >= self.opts.max_active {
+                self.counts.capped += 1;
                 let reason = format!("tenant cap (--max-active {})", self.opts.max_active);
                 return self.status(&facts.key, "skipped", Some(&reason), &source);
             }

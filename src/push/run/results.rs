@@ -9,7 +9,7 @@ use crate::cli::exit;
 use crate::error::{Error, Result};
 use crate::push::ledger::{Accepted, Entry};
 use crate::push::record::{self, Facts};
-use crate::push::setup::summary;
+use crate::push::setup::{counted, summary, TOOL};
 use crate::push::uploader::{Outcome, Stats};
 
 #[derive(Serialize)]
@@ -129,6 +129,27 @@ impl Run {
         Ok(())
     }
 
+    /// One line when the tenant cap held records back: how many, the cap, and
+    /// which records it kept (docs/graph-push.md: the input's order chooses).
+    fn warn_capped(&self) {
+        let capped = self.counts.capped;
+        if capped == 0 {
+            return;
+        }
+        let held = if self.opts.dry_run {
+            "would be skipped"
+        } else {
+            "skipped"
+        };
+        eprintln!(
+            "{TOOL}: warning: {} {held} at the tenant cap (--max-active {}): kept are the \
+             indicators already live, then the records first in input order; sort the input \
+             to choose which go first",
+            counted(capped, "Defender record"),
+            self.opts.max_active
+        );
+    }
+
     pub(super) fn show_progress(&self) {
         if self.progress.is_hidden() {
             return;
@@ -139,13 +160,13 @@ impl Run {
             _ => "",
         };
         self.progress.set_message(format!(
-            "{} records, {} accepted, {} unchanged, {} failed, {} rejected, {} requests, {} throttled{waiting}",
-            c.records,
+            "{}, {} accepted, {} unchanged, {} failed, {} rejected, {}, {} throttled{waiting}",
+            counted(c.records, "record"),
             c.accepted,
             c.unchanged,
             c.failed,
             c.rejected,
-            Stats::get(&self.stats.requests),
+            counted(Stats::get(&self.stats.requests), "request"),
             Stats::get(&self.stats.throttled),
         ));
     }
@@ -189,6 +210,9 @@ impl Run {
             }
         }
         self.progress.finish_and_clear();
+        if !abort {
+            self.warn_capped();
+        }
         // A usage error ends the run before anything was decided: the side files
         // stay as they were (one of them may be this run's input).
         let (failed_out, rejected_out) = (self.failed_out.take(), self.rejected_out.take());

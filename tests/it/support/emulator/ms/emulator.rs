@@ -102,6 +102,8 @@ pub(super) struct Store {
 pub(super) struct State {
     pub(super) cfg: Config,
     pub(super) tokens: HashMap<String, TokenInfo>,
+    /// The `jti` of every client assertion seen: one is good for one request.
+    pub(super) seen_jti: std::collections::HashSet<String>,
     pub(super) windows: HashMap<(Api, String), VecDeque<Instant>>,
     pub(super) faults: VecDeque<FaultRule>,
     pub(super) store: Store,
@@ -135,6 +137,7 @@ impl MsEmulator {
             state: Mutex::new(State {
                 cfg,
                 tokens: HashMap::new(),
+                seen_jti: Default::default(),
                 windows: HashMap::new(),
                 faults: VecDeque::new(),
                 store: Store::default(),

@@ -97,7 +97,9 @@ pub(super) fn token(st: &mut State, req: &Request, ctx: &mut Ctx) -> Response {
         }
         let host = req.header("host").unwrap_or("");
         let token_url = format!("http://{host}/{tenant}/oauth2/v2.0/token");
-        if let Err((code, msg)) = check_assertion(assertion, &client_id, &token_url, &st.cfg) {
+        if let Err((code, msg)) =
+            check_assertion(assertion, &client_id, &token_url, &st.cfg, &mut st.seen_jti)
+        {
             return aad_error(bad_client, "invalid_client", code, &msg);
         }
     } else {
@@ -146,13 +148,15 @@ pub(super) fn basic_credentials(req: &Request) -> Option<(String, String)> {
     Some((dec(id)?, dec(secret)?))
 }
 
-/// Checks a client assertion JWT's structure and claims, and its signature and
-/// thumbprint when a client certificate is configured (`Config::client_certificate_pem`).
+/// Checks a client assertion JWT's structure and claims (a `jti` not seen
+/// before), and its signature and thumbprint when a client certificate is
+/// configured (`Config::client_certificate_pem`).
 pub(super) fn check_assertion(
     jwt: &str,
     client_id: &str,
     token_url: &str,
     cfg: &Config,
+    seen_jti: &mut std::collections::HashSet<String>,
 ) -> Result<(), (u32, String)> {
     let federated = cfg.federated.as_ref();
     let malformed = |why: &str| (50027, format!("JWT token is invalid or malformed: {why}."));
@@ -216,6 +220,12 @@ pub(super) fn check_assertion(
     }
     if claim("jti").is_empty() {
         return Err(malformed("no jti claim"));
+    }
+    // An assertion is good for one request: a jti seen before is a replay.
+    if !seen_jti.insert(claim("jti").to_string()) {
+        return Err(malformed(
+            "the jti was used in an earlier assertion (replay)",
+        ));
     }
     match &cfg.client_certificate_pem {
         Some(pem) => check_signature(&parts, &header, alg, pem),
