@@ -1,7 +1,7 @@
 //! A MISP server emulator on 127.0.0.1 for benchmarks and end-to-end tests
-//! (the same one the integration tests use, tests/support/misp_emulator.rs).
+//! (the same one the integration tests use, tests/it/support/emulator/misp/).
 //!
-//!     cargo run --release --example misp-emulator -- --data ../shared/fixtures/infoblox-misp-feed
+//!     cargo run --release --example misp-emulator -- --data examples/sample-feed
 //!     cargo run --release --example misp-emulator -- --generate 30000 --attributes 100 --port 8088
 //!
 //! It prints `listening on 127.0.0.1:PORT` once ready, and serves
@@ -23,12 +23,20 @@
 //!   GET  /_control/events            ids, uuids, published flags and timestamps
 //!   GET  /_control/requests          every request seen (method, path, body, authorized)
 
-#[path = "../tests/support/misp_emulator.rs"]
-mod misp_emulator;
+// The emulator and its HTTP layer, shared with the integration tests (which use
+// the parts of its API this runner does not).
+#[path = "../tests/it/support/emulator"]
+#[allow(dead_code, unused_imports)]
+mod emulator {
+    pub mod http;
+    pub mod misp;
+}
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Parser, ValueEnum};
+use emulator::misp::Emulator;
+use serde_json::Value;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Numbers {
@@ -74,27 +82,55 @@ struct Args {
 
 fn main() {
     let a = Args::parse();
-    let emu = misp_emulator::Emulator::start(a.port);
+    let emu = match a.key.or_else(|| std::env::var("MISP_KEY").ok()) {
+        Some(k) => Emulator::start_with_key(a.port, k.trim()),
+        None => Emulator::start(a.port),
+    };
     emu.set_numbers_as_strings(matches!(a.numbers, Numbers::Strings));
-    if let Some(k) = a.key.or_else(|| std::env::var("MISP_KEY").ok()) {
-        emu.set_key(k.trim());
-    }
     if let Some(t) = a.clock {
         emu.set_clock(t);
     }
     emu.set_ignore_paging(a.ignore_paging);
     for d in &a.data {
-        let n = emu.load_dir(d);
+        let n = load_dir(&emu, d);
         eprintln!("misp-emulator: {n} events from {}", d.display());
     }
     if a.generate > 0 {
         emu.generate(a.generate, a.attributes);
         eprintln!("misp-emulator: {} events generated", a.generate);
     }
-    println!("listening on {}", emu.addr);
+    println!("listening on {}", emu.url.trim_start_matches("http://"));
     use std::io::Write;
     let _ = std::io::stdout().flush();
     loop {
         std::thread::park();
     }
+}
+
+/// Adds every event of a directory: a MISP feed (manifest.json + <uuid>.json)
+/// or any `*.json` files holding `{"Event":…}`. Returns how many.
+fn load_dir(emu: &Emulator, dir: &Path) -> usize {
+    let mut names: Vec<_> = std::fs::read_dir(dir)
+        .expect("read data dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .filter(|p| p.file_name().is_some_and(|n| n != "manifest.json"))
+        .collect();
+    names.sort();
+    let mut n = 0;
+    for p in names {
+        let Ok(bytes) = std::fs::read(&p) else {
+            continue;
+        };
+        let Ok(v) = serde_json::from_slice::<Value>(&bytes) else {
+            eprintln!("misp-emulator: {}: not JSON, skipped", p.display());
+            continue;
+        };
+        if v.get("Event").is_some() {
+            emu.add_event(v);
+            n += 1;
+        }
+    }
+    n
 }

@@ -5,15 +5,21 @@
 //! `GET /_emulator/store`, `POST /_emulator/faults` (body `503:2@sentinel`),
 //! `POST /_emulator/latency` (`{"ms":200}`), `POST /_emulator/expire-tokens`, `POST /_emulator/reset`.
 
-#[path = "../tests/support/ms_emulator.rs"]
-mod ms_emulator;
+// The emulator and its HTTP layer, shared with the integration tests (which use
+// the parts of its API this runner does not).
+#[path = "../tests/it/support/emulator"]
+#[allow(dead_code, unused_imports)]
+mod emulator {
+    pub mod http;
+    pub mod ms;
+}
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
-use ms_emulator::{Config, FaultRule, MsEmulator};
+use emulator::ms::{self as ms_emulator, Config, FaultRule, MsEmulator};
 
 #[derive(Parser)]
 #[command(
@@ -47,7 +53,8 @@ struct Args {
     /// Token lifetime in seconds (expires_in).
     #[arg(long, default_value_t = 3599)]
     token_lifetime: u64,
-    /// HTTP status of invalid_client answers (REFERENCE: 400; live Entra may use 401).
+    /// HTTP status of invalid_client answers (400 as documented, see
+    /// docs/design.md#entra-id-tokens; live Entra may use 401).
     #[arg(long, default_value_t = 400)]
     invalid_client_status: u16,
     /// Throttling window in seconds (all APIs).
@@ -140,7 +147,7 @@ fn main() {
     }
     if let Some(path) = &args.ready_file {
         let tmp = path.with_extension("tmp");
-        if let Err(e) = std::fs::write(&tmp, format!("{}\n", emu.port()))
+        if let Err(e) = std::fs::write(&tmp, format!("{}\n", emu.addr().port()))
             .and_then(|_| std::fs::rename(&tmp, path))
         {
             eprintln!("ms-emulator: {}: {e}", path.display());

@@ -1,16 +1,17 @@
-//! `ioc-map`'s MISP model and mapping (`misp2ms::misp::model`, `misp_scan`, `mapping`,
-//! `stix`): any line parses or is refused, the fast reader agrees with serde,
-//! every attribute maps or gets a reason, and every STIX record is JSON whose
-//! pattern literal is the indicator's value.
+//! `ioc-map`'s MISP model and mapping (`misp2ms::misp::model`, `misp::scan`,
+//! `map::mapper`, `map::format::stix`): any line parses or is refused, the fast
+//! reader agrees with serde, every attribute (found by the walk `ioc-map` uses)
+//! maps or gets a reason, and every STIX record is JSON whose pattern literal
+//! is the indicator's value.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use misp2ms::map::policy::allowlist::Allowlist;
 use misp2ms::map::indicator::Indicator;
-use misp2ms::map::mapper::{EventFacts, MapOptions, Mapper, ObjectInfo, Parts};
-use misp2ms::misp::model::{Attribute, Line, LineKind};
+use misp2ms::map::mapper::{for_each_attribute, MapOptions, Mapper, Parts};
+use misp2ms::misp::model::Line;
 use misp2ms::io::output::Output;
-use misp2ms::map::format::stix::{StixOptions, StixSink};
+use misp2ms::map::format::stix::{StixOptions, StixWriter};
 use misp2ms::map::policy::warninglist::Warninglists;
 
 fn unquote(s: &str) -> Option<(String, &str)> {
@@ -30,7 +31,7 @@ fn unquote(s: &str) -> Option<(String, &str)> {
     None
 }
 
-fn check(sink: &mut StixSink, ind: &Indicator) {
+fn check(sink: &mut StixWriter, ind: &Indicator) {
     if sink.record(ind).is_err() {
         return;
     }
@@ -68,9 +69,9 @@ fuzz_target!(|data: &[u8]| {
     o.include_expired = true;
     o.include_filenames = true;
     let m = Mapper::new(o, Allowlist::default(), Warninglists::default());
-    let mut sink = StixSink::new(Output::stdout(), StixOptions::default());
+    let mut sink = StixWriter::new(Output::stdout(), StixOptions::default());
     let mut parts = Parts::default();
-    let mut one = |a: &Attribute, obj: Option<ObjectInfo>, ev: &EventFacts| {
+    for_each_attribute(&line, |a, obj, ev| {
         if m.map(a, obj, ev, &mut parts).is_ok() {
             assert!(
                 !parts.as_slice().is_empty(),
@@ -80,31 +81,5 @@ fuzz_target!(|data: &[u8]| {
                 check(&mut sink, ind);
             }
         }
-    };
-    let mut stack = vec![&line];
-    while let Some(line) = stack.pop() {
-        match line.kind() {
-            LineKind::Attribute(a) => {
-                let ev = EventFacts::new(a.event.as_deref(), a.event_uuid.as_deref());
-                one(a, a.object.as_deref().map(ObjectInfo::of_stub), &ev);
-            }
-            LineKind::Attributes(list) => {
-                for a in list {
-                    let ev = EventFacts::new(a.event.as_deref(), a.event_uuid.as_deref());
-                    one(a, a.object.as_deref().map(ObjectInfo::of_stub), &ev);
-                }
-            }
-            LineKind::Event(e) => {
-                let ev = EventFacts::new(Some(e), None);
-                e.attributes.iter().for_each(|a| one(a, None, &ev));
-                for ob in &e.objects {
-                    ob.attributes
-                        .iter()
-                        .for_each(|a| one(a, Some(ObjectInfo::of_object(ob)), &ev));
-                }
-            }
-            LineKind::Response(lines) => stack.extend(lines),
-            LineKind::Unknown => {}
-        }
-    }
+    });
 });

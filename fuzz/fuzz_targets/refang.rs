@@ -1,8 +1,8 @@
-//! Refanging (`misp2ms::map::mapper::refang`): never a panic, idempotent.
+//! Refanging (`misp2ms::misp::refang`): never a panic, idempotent.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use misp2ms::map::mapper::refang::refang;
+use misp2ms::misp::refang::refang;
 
 fuzz_target!(|data: &[u8]| {
     let s = String::from_utf8_lossy(data);

@@ -17,7 +17,7 @@ use misp2ms::map::indicator::Tlp;
 use misp2ms::map::mapper::MapOptions;
 use misp2ms::map::policy::expiry::{ExpireFrom, Expiry};
 use misp2ms::map::run::{run, RunOptions};
-use misp2ms::{Error, Result};
+use misp2ms::Result;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -189,15 +189,7 @@ impl Args {
             .into_iter()
             .map(|s| s.trim().to_string())
             .collect();
-        if self
-            .misp_url
-            .as_deref()
-            .is_some_and(|u| !u.starts_with("http://") && !u.starts_with("https://"))
-        {
-            return Err(Error::usage(
-                "--misp-url must start with http:// or https://",
-            ));
-        }
+        let stix = StixOptions::new(self.misp_url)?;
         Ok(RunOptions {
             files: self.input.files,
             strict: self.input.strict,
@@ -205,9 +197,7 @@ impl Args {
             format: self.format,
             formats: FormatOptions {
                 output: self.output,
-                stix: StixOptions {
-                    misp_url: self.misp_url,
-                },
+                stix,
                 defender: DefenderOptions {
                     action: self.defender_action,
                     generate_alert: !self.no_alert,

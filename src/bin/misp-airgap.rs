@@ -117,6 +117,7 @@ enum Command {
     },
 }
 
+/// Calls the library function of the subcommand.
 fn run(args: Args) -> misp2ms::Result<i32> {
     match args.command {
         Command::Keygen {
@@ -130,20 +131,13 @@ fn run(args: Args) -> misp2ms::Result<i32> {
             seq_file,
             now,
             files,
-        } => {
-            let sequence = match (seq, seq_file) {
-                (Some(n), _) => Sequence::Fixed(n),
-                (None, Some(f)) => Sequence::File(f),
-                (None, None) => unreachable!("clap requires --seq or --seq-file"),
-            };
-            airgap::pack(&Pack {
-                secret_key: &secret_key,
-                out: &out,
-                sequence: &sequence,
-                now: misp2ms::time::now(now.as_deref())?,
-                files: &files,
-            })
-        }
+        } => airgap::pack(&Pack {
+            secret_key: &secret_key,
+            out: &out,
+            sequence: &Sequence::from_flags(seq, seq_file)?,
+            now: misp2ms::time::now(now.as_deref())?,
+            files: &files,
+        }),
         Command::Unpack {
             public_key,
             journal,

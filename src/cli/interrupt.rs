@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::flag;
@@ -48,6 +49,26 @@ impl Interrupt {
 
     pub fn fired(&self) -> bool {
         self.0.load(Ordering::SeqCst) != 0
+    }
+
+    /// Sleeps until `t` in short steps so that a signal is noticed. False if
+    /// one arrived (before or during the wait).
+    pub fn sleep_until(&self, t: Instant) -> bool {
+        loop {
+            if self.fired() {
+                return false;
+            }
+            let now = Instant::now();
+            if now >= t {
+                return true;
+            }
+            std::thread::sleep((t - now).min(Duration::from_millis(100)));
+        }
+    }
+
+    /// Sleeps for `d`, ending early on a signal. False if one arrived.
+    pub fn sleep(&self, d: Duration) -> bool {
+        self.sleep_until(Instant::now() + d)
     }
 }
 

@@ -16,10 +16,12 @@ use crate::io::output::Output;
 use crate::map::format::select::{self, Format, FormatOptions};
 use crate::map::format::writer::{Emitted, FormatWriter};
 use crate::map::indicator::SkipReason;
-use crate::map::mapper::{mapped_types, EventFacts, MapOptions, Mapper, ObjectInfo, Parts};
+use crate::map::mapper::{
+    mapped_types, walk, EventFacts, Found, MapOptions, Mapper, ObjectInfo, Parts,
+};
 use crate::map::policy::allowlist::Allowlist;
 use crate::map::policy::warninglist::Warninglists;
-use crate::misp::model::{is_feed_manifest, Attribute, Line, LineKind};
+use crate::misp::model::{is_feed_manifest, Attribute, Line};
 use crate::misp::scan;
 
 /// Everything a run needs (the binary fills it from its flags).
@@ -280,7 +282,7 @@ impl Run {
         if first == Some(&b'[') {
             let lines: Vec<Line> = parse(json)?;
             for l in &lines {
-                self.line(at, l, None, text)?;
+                self.line(at, l, text)?;
             }
             return Ok(());
         }
@@ -288,64 +290,27 @@ impl Run {
             Some(line) => line,
             None => parse(json)?,
         };
-        self.line(at, &line, None, text)
+        self.line(at, &line, text)
     }
 
-    fn line(
-        &mut self,
-        at: &Location,
-        line: &Line<'_>,
-        outer: Option<&Line<'_>>,
-        text: &[u8],
-    ) -> Result<()> {
-        match line.kind() {
-            LineKind::Attribute(a) => self.bare(at, a, None),
-            LineKind::Attributes(list) => {
-                for a in list {
-                    self.bare(at, a, line.event.as_deref())?;
-                }
-                Ok(())
-            }
-            LineKind::Event(e) => {
-                let ev = EventFacts::new(Some(e), None);
-                for a in &e.attributes {
-                    self.attribute(at, a, None, &ev)?;
-                }
-                for o in &e.objects {
-                    let oi = ObjectInfo::of_object(o);
-                    for a in &o.attributes {
-                        self.attribute(at, a, Some(oi), &ev)?;
-                    }
-                }
-                Ok(())
-            }
-            LineKind::Response(list) => {
-                for l in list {
-                    self.line(at, l, Some(line), text)?;
-                }
-                Ok(())
-            }
-            LineKind::Unknown if outer.is_none() && is_feed_manifest(text) => {
+    /// Maps every attribute of one parsed line; a line that is neither an
+    /// event nor attributes is a bad line (a feed manifest only a message).
+    fn line(&mut self, at: &Location, line: &Line<'_>, text: &[u8]) -> Result<()> {
+        walk(line, &mut |found| match found {
+            Found::Attribute {
+                attr,
+                object,
+                event,
+            } => self.attribute(at, attr, object, event),
+            Found::Unknown { nested: false } if is_feed_manifest(text) => {
                 self.message(
                     at,
                     "a MISP feed manifest, not an event: skipped (read the event files)",
                 );
                 Ok(())
             }
-            LineKind::Unknown => self.bad(at, "neither a MISP event nor an attribute"),
-        }
-    }
-
-    /// A bare attribute, with its own `Event` stub (or the line's) as context.
-    fn bare(
-        &mut self,
-        at: &Location,
-        a: &Attribute<'_>,
-        line_event: Option<&crate::misp::model::Event<'_>>,
-    ) -> Result<()> {
-        let ev = EventFacts::new(a.event.as_deref().or(line_event), a.event_uuid.as_deref());
-        let obj = a.object.as_deref().map(ObjectInfo::of_stub);
-        self.attribute(at, a, obj, &ev)
+            Found::Unknown { .. } => self.bad(at, "neither a MISP event nor an attribute"),
+        })
     }
 
     fn attribute(

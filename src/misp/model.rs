@@ -4,13 +4,17 @@
 //! `0`/`1` or `"0"`/`"1"` (MISP servers and feeds mix all of these).
 //! Strings borrow from the input line where they have no escapes.
 
-use std::borrow::Cow;
 use std::fmt;
+use std::marker::PhantomData;
 
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
-pub(crate) type Str<'a> = Cow<'a, str>;
+use crate::misp::fields::{
+    AttributeField, EventField, Key, ObjectField, ObjectStubField, OrgField, TagField,
+};
+pub(crate) use crate::misp::scalar::Str;
+use crate::misp::scalar::{cow_str, opt_bool, opt_i64, opt_str};
 
 /// One input line. A line is parsed once into this superset of an attribute,
 /// then classified by [`Line::kind`]: a bare attribute (which may carry an
@@ -32,10 +36,10 @@ pub enum LineKind<'l, 'a> {
     Unknown,
 }
 
-/// Read by hand ([`fill`]), not derived: attributes are the bulk
-/// of every input line, and the derived code was a tenth of the whole run.
-/// Keys are MISP's (`type` for `kind`, `Tag`, `Event`, `Object`, `Attribute`);
-/// unknown keys are skipped.
+/// Read in place ([`InPlace`]), without serde's array form: attributes are
+/// the bulk of every input line, and the derived code was a tenth of the
+/// whole run. Keys are MISP's ([`AttributeField`]: `type` for `kind`, `Tag`,
+/// `Event`, `Object`, `Attribute`); unknown keys are skipped.
 #[derive(Debug, Default)]
 pub struct Attribute<'a> {
     /// Not read for the attributes of an event or object: nothing uses it there.
@@ -67,118 +71,100 @@ pub struct Attribute<'a> {
     pub response: Option<Box<OneOrMany<Line<'a>>>>,
 }
 
-/// The keys of [`Attribute`], in the order of [`Field`].
-const FIELDS: &[&str] = &[
-    "id",
-    "uuid",
-    "type",
-    "value",
-    "category",
-    "comment",
-    "to_ids",
-    "deleted",
-    "timestamp",
-    "first_seen",
-    "last_seen",
-    "object_relation",
-    "event_uuid",
-    "Tag",
-    "Event",
-    "Object",
-    "Attribute",
-    "response",
-];
-
-#[derive(Clone, Copy)]
-pub(crate) enum Field {
-    Id,
-    Uuid,
-    Type,
-    Value,
-    Category,
-    Comment,
-    ToIds,
-    Deleted,
-    Timestamp,
-    FirstSeen,
-    LastSeen,
-    ObjectRelation,
-    EventUuid,
-    Tag,
-    Event,
-    Object,
-    Attribute,
-    Response,
-    Other,
+/// A MISP object read through its field enum ([`Key`]): each known key
+/// into its field, unknown keys skipped, a key given twice an error (as
+/// serde's derived code has it).
+trait Fill<'de> {
+    type Key: Key + Deserialize<'de>;
+    /// The struct's name, for serde's messages.
+    const NAME: &'static str;
+    /// Reads the value of `field` from `d`.
+    fn set<D: Deserializer<'de>>(&mut self, field: Self::Key, d: D) -> Result<(), D::Error>;
 }
 
-impl Field {
-    /// The field a key names ([`Field::Other`]: a key this model skips).
-    pub(crate) fn of(key: &str) -> Field {
-        match key {
-            "id" => Field::Id,
-            "uuid" => Field::Uuid,
-            "type" => Field::Type,
-            "value" => Field::Value,
-            "category" => Field::Category,
-            "comment" => Field::Comment,
-            "to_ids" => Field::ToIds,
-            "deleted" => Field::Deleted,
-            "timestamp" => Field::Timestamp,
-            "first_seen" => Field::FirstSeen,
-            "last_seen" => Field::LastSeen,
-            "object_relation" => Field::ObjectRelation,
-            "event_uuid" => Field::EventUuid,
-            "Tag" => Field::Tag,
-            "Event" => Field::Event,
-            "Object" => Field::Object,
-            "Attribute" => Field::Attribute,
-            "response" => Field::Response,
-            _ => Field::Other,
+/// The fields of one JSON object into `t`.
+fn fill<'de, T: Fill<'de>, A: MapAccess<'de>>(t: &mut T, mut map: A) -> Result<(), A::Error> {
+    let mut seen = 0u32;
+    while let Some(field) = map.next_key::<T::Key>()? {
+        let Some(i) = field.index() else {
+            map.next_value::<de::IgnoredAny>()?;
+            continue;
+        };
+        if seen & 1 << i != 0 {
+            return Err(de::Error::duplicate_field(T::Key::KEYS[i]));
         }
+        seen |= 1 << i;
+        map.next_value_seed(Set(t, field))?;
+    }
+    Ok(())
+}
+
+/// The value of one field, read into its struct.
+struct Set<'t, T, K>(&'t mut T, K);
+
+impl<'de, T: Fill<'de>> DeserializeSeed<'de> for Set<'_, T, T::Key> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        self.0.set(self.1, d)
     }
 }
 
-impl<'de> Deserialize<'de> for Field {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Field;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("field identifier")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Field, E> {
-                Ok(Field::of(v))
+/// Reads a `T` as serde's derived code reads a struct whose fields all
+/// default: from an object, or from an array of its fields in order.
+struct Read<T>(PhantomData<T>);
+
+impl<'de, T: Fill<'de> + Default> Visitor<'de> for Read<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "struct {}", T::NAME)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+        let mut t = T::default();
+        fill(&mut t, map)?;
+        Ok(t)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<T, A::Error> {
+        let mut t = T::default();
+        for &field in T::Key::ALL {
+            if seq.next_element_seed(Set(&mut t, field))?.is_none() {
+                break;
             }
         }
-        d.deserialize_identifier(V)
+        Ok(t)
     }
 }
 
-/// [`opt_str`], [`opt_bool`] and [`opt_i64`] as seeds for `next_value_seed`.
-pub(crate) struct OptStr;
-pub(crate) struct OptBool;
-pub(crate) struct OptI64;
+/// [`Fill`] for a struct (each field of its key enum read into a member by
+/// a reader), and `Deserialize` through it and [`Read`].
+macro_rules! fill_by_key {
+    ($name:ident: $key:ident { $($field:ident => $member:ident by $read:expr,)* }) => {
+        impl<'de: 'a, 'a> Fill<'de> for $name<'a> {
+            type Key = $key;
+            const NAME: &'static str = stringify!($name);
 
-impl<'de> de::DeserializeSeed<'de> for OptStr {
-    type Value = Option<Str<'de>>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        opt_str(d)
-    }
+            fn set<D: Deserializer<'de>>(&mut self, field: $key, d: D) -> Result<(), D::Error> {
+                match field {
+                    $($key::$field => self.$member = ($read)(d)?,)*
+                    $key::Other => skip(d)?,
+                }
+                Ok(())
+            }
+        }
+
+        impl<'de: 'a, 'a> Deserialize<'de> for $name<'a> {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                d.deserialize_struct(stringify!($name), $key::KEYS, Read(PhantomData))
+            }
+        }
+    };
 }
 
-impl<'de> de::DeserializeSeed<'de> for OptBool {
-    type Value = Option<bool>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        opt_bool(d)
-    }
-}
-
-impl<'de> de::DeserializeSeed<'de> for OptI64 {
-    type Value = Option<i64>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        opt_i64(d)
-    }
+/// A value read and dropped (a key the model skips).
+fn skip<'de, D: Deserializer<'de>>(d: D) -> Result<(), D::Error> {
+    de::IgnoredAny::deserialize(d).map(drop)
 }
 
 /// Reads one attribute into `a`, in place (an attribute is large: moving it
@@ -195,59 +181,47 @@ impl<'de> Visitor<'de> for InPlace<'_, 'de> {
         f.write_str("struct Attribute")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
-        fill(self.a, map, self.keep_id)
+    fn visit_map<A: MapAccess<'de>>(mut self, map: A) -> Result<(), A::Error> {
+        fill(&mut self, map)
     }
 }
 
-impl<'de> de::DeserializeSeed<'de> for InPlace<'_, 'de> {
+impl<'de> DeserializeSeed<'de> for InPlace<'_, 'de> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_struct("Attribute", FIELDS, self)
+        d.deserialize_struct("Attribute", AttributeField::KEYS, self)
     }
 }
 
-/// The fields of one attribute object into `a` (a default attribute).
-fn fill<'de, A: MapAccess<'de>>(
-    a: &mut Attribute<'de>,
-    mut map: A,
-    keep_id: bool,
-) -> Result<(), A::Error> {
-    // A key given twice is an error, as serde's derived code has it.
-    let mut seen = 0u32;
-    while let Some(field) = map.next_key::<Field>()? {
-        if !matches!(field, Field::Other) {
-            let bit = 1u32 << field as u32;
-            if seen & bit != 0 {
-                return Err(de::Error::duplicate_field(FIELDS[field as usize]));
-            }
-            seen |= bit;
-        }
+impl<'de> Fill<'de> for InPlace<'_, 'de> {
+    type Key = AttributeField;
+    const NAME: &'static str = "Attribute";
+
+    fn set<D: Deserializer<'de>>(&mut self, field: AttributeField, d: D) -> Result<(), D::Error> {
+        let a = &mut *self.a;
         match field {
-            Field::Id if keep_id => a.id = map.next_value_seed(OptStr)?,
-            Field::Id | Field::Other => {
-                map.next_value::<de::IgnoredAny>()?;
-            }
-            Field::Uuid => a.uuid = map.next_value_seed(OptStr)?,
-            Field::Type => a.kind = map.next_value_seed(OptStr)?,
-            Field::Value => a.value = map.next_value_seed(OptStr)?,
-            Field::Category => a.category = map.next_value_seed(OptStr)?,
-            Field::Comment => a.comment = map.next_value_seed(OptStr)?,
-            Field::ToIds => a.to_ids = map.next_value_seed(OptBool)?,
-            Field::Deleted => a.deleted = map.next_value_seed(OptBool)?,
-            Field::Timestamp => a.timestamp = map.next_value_seed(OptI64)?,
-            Field::FirstSeen => a.first_seen = map.next_value_seed(OptStr)?,
-            Field::LastSeen => a.last_seen = map.next_value_seed(OptStr)?,
-            Field::ObjectRelation => a.object_relation = map.next_value_seed(OptStr)?,
-            Field::EventUuid => a.event_uuid = map.next_value_seed(OptStr)?,
-            Field::Tag => a.tags = map.next_value()?,
-            Field::Event => a.event = map.next_value()?,
-            Field::Object => a.object = map.next_value()?,
-            Field::Attribute => a.attributes = map.next_value()?,
-            Field::Response => a.response = map.next_value()?,
+            AttributeField::Id if self.keep_id => a.id = opt_str(d)?,
+            AttributeField::Id | AttributeField::Other => skip(d)?,
+            AttributeField::Uuid => a.uuid = opt_str(d)?,
+            AttributeField::Type => a.kind = opt_str(d)?,
+            AttributeField::Value => a.value = opt_str(d)?,
+            AttributeField::Category => a.category = opt_str(d)?,
+            AttributeField::Comment => a.comment = opt_str(d)?,
+            AttributeField::ToIds => a.to_ids = opt_bool(d)?,
+            AttributeField::Deleted => a.deleted = opt_bool(d)?,
+            AttributeField::Timestamp => a.timestamp = opt_i64(d)?,
+            AttributeField::FirstSeen => a.first_seen = opt_str(d)?,
+            AttributeField::LastSeen => a.last_seen = opt_str(d)?,
+            AttributeField::ObjectRelation => a.object_relation = opt_str(d)?,
+            AttributeField::EventUuid => a.event_uuid = opt_str(d)?,
+            AttributeField::Tag => a.tags = Deserialize::deserialize(d)?,
+            AttributeField::Event => a.event = Deserialize::deserialize(d)?,
+            AttributeField::Object => a.object = Deserialize::deserialize(d)?,
+            AttributeField::Attribute => a.attributes = Deserialize::deserialize(d)?,
+            AttributeField::Response => a.response = Deserialize::deserialize(d)?,
         }
+        Ok(())
     }
-    Ok(())
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for Attribute<'a> {
@@ -291,92 +265,111 @@ impl<'a> Attribute<'a> {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// A MISP event (keys: [`EventField`]): a full event, or a bare attribute's
+/// event stub.
+#[derive(Debug, Default)]
 pub struct Event<'a> {
-    #[serde(default, borrow, deserialize_with = "opt_str")]
     pub id: Option<Str<'a>>,
-    #[serde(default, borrow, deserialize_with = "opt_str")]
     pub uuid: Option<Str<'a>>,
-    #[serde(default, borrow, deserialize_with = "opt_str")]
     pub info: Option<Str<'a>>,
     /// `YYYY-MM-DD`.
-    #[serde(default, borrow, deserialize_with = "opt_str")]
     pub date: Option<Str<'a>>,
-    #[serde(default, deserialize_with = "opt_i64")]
     pub threat_level_id: Option<i64>,
-    #[serde(default, deserialize_with = "opt_i64")]
     pub timestamp: Option<i64>,
-    #[serde(default, deserialize_with = "opt_i64")]
     pub publish_timestamp: Option<i64>,
-    #[serde(default, borrow, rename = "Orgc", alias = "orgc")]
     pub orgc: Option<Org<'a>>,
-    #[serde(default, borrow, rename = "Tag")]
     pub tags: Vec<Tag<'a>>,
-    #[serde(
-        default,
-        borrow,
-        rename = "Attribute",
-        deserialize_with = "attribute_list"
-    )]
     pub attributes: Vec<Attribute<'a>>,
-    #[serde(default, borrow, rename = "Object")]
     pub objects: Vec<Object<'a>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// An event's `Orgc` (keys: [`OrgField`]).
+#[derive(Debug, Default)]
 pub struct Org<'a> {
-    #[serde(default, borrow, deserialize_with = "opt_str")]
     pub uuid: Option<Str<'a>>,
-    #[serde(default, borrow, deserialize_with = "opt_str")]
     pub name: Option<Str<'a>>,
 }
 
-/// A MISP object inside an event, with its own attributes.
-#[derive(Debug, Default, Deserialize)]
+/// A MISP object inside an event, with its own attributes (keys: [`ObjectField`]).
+#[derive(Debug, Default)]
 pub struct Object<'a> {
-    #[serde(default, borrow, deserialize_with = "opt_str")]
     pub name: Option<Str<'a>>,
-    #[serde(default, borrow, deserialize_with = "opt_str")]
     pub uuid: Option<Str<'a>>,
-    #[serde(default, deserialize_with = "opt_i64")]
     pub timestamp: Option<i64>,
-    #[serde(default, deserialize_with = "opt_bool")]
     pub deleted: Option<bool>,
-    #[serde(default, borrow, deserialize_with = "opt_str")]
     pub first_seen: Option<Str<'a>>,
-    #[serde(default, borrow, deserialize_with = "opt_str")]
     pub last_seen: Option<Str<'a>>,
-    #[serde(
-        default,
-        borrow,
-        rename = "Attribute",
-        deserialize_with = "object_attribute_list"
-    )]
     pub attributes: Vec<Attribute<'a>>,
 }
 
 /// The `Object` context of a bare object attribute (`{id, distribution, …}`;
-/// some servers add `name`).
-#[derive(Debug, Default, Deserialize)]
+/// some servers add `name`; keys: [`ObjectStubField`]).
+#[derive(Debug, Default)]
 pub struct ObjectStub<'a> {
-    #[serde(default, borrow, deserialize_with = "opt_str")]
     pub name: Option<Str<'a>>,
-    #[serde(default, deserialize_with = "opt_i64")]
     pub timestamp: Option<i64>,
-    #[serde(default, deserialize_with = "opt_bool")]
     pub deleted: Option<bool>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// A tag (keys: [`TagField`]).
+#[derive(Debug, Default)]
 pub struct Tag<'a> {
-    #[serde(default, borrow)]
     pub name: Str<'a>,
     /// A local tag (not shared).
-    #[serde(default, deserialize_with = "opt_bool")]
     pub local: Option<bool>,
     /// An event tag copied onto an attribute (`includeEventTags`).
-    #[serde(default, deserialize_with = "opt_bool")]
     pub inherited: Option<bool>,
+}
+
+fill_by_key! {
+    Event: EventField {
+        Id => id by opt_str,
+        Uuid => uuid by opt_str,
+        Info => info by opt_str,
+        Date => date by opt_str,
+        ThreatLevelId => threat_level_id by opt_i64,
+        Timestamp => timestamp by opt_i64,
+        PublishTimestamp => publish_timestamp by opt_i64,
+        Orgc => orgc by Deserialize::deserialize,
+        Tag => tags by Deserialize::deserialize,
+        Attribute => attributes by |d| attributes_in(d, 512),
+        Object => objects by Deserialize::deserialize,
+    }
+}
+
+fill_by_key! {
+    Org: OrgField {
+        Uuid => uuid by opt_str,
+        Name => name by opt_str,
+    }
+}
+
+fill_by_key! {
+    Object: ObjectField {
+        Name => name by opt_str,
+        Uuid => uuid by opt_str,
+        Timestamp => timestamp by opt_i64,
+        Deleted => deleted by opt_bool,
+        FirstSeen => first_seen by opt_str,
+        LastSeen => last_seen by opt_str,
+        Attribute => attributes by |d| attributes_in(d, 0),
+    }
+}
+
+fill_by_key! {
+    ObjectStub: ObjectStubField {
+        Name => name by opt_str,
+        Timestamp => timestamp by opt_i64,
+        Deleted => deleted by opt_bool,
+    }
+}
+
+fill_by_key! {
+    Tag: TagField {
+        Name => name by cow_str,
+        Local => local by opt_bool,
+        Inherited => inherited by opt_bool,
+    }
 }
 
 /// A value that MISP sends as one object or as a list of them.
@@ -391,7 +384,7 @@ impl<T> OneOrMany<T> {
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<T>(std::marker::PhantomData<T>);
+        struct V<T>(PhantomData<T>);
         impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
             type Value = OneOrMany<T>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -409,24 +402,13 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
                 Ok(OneOrMany(vec![one]))
             }
         }
-        d.deserialize_any(V(std::marker::PhantomData))
+        d.deserialize_any(V(PhantomData))
     }
 }
 
-/// An event's attributes, with room for 512 from the start: events
-/// hold hundreds, and a list grown from empty moves each attribute several times.
-fn attribute_list<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Vec<Attribute<'a>>, D::Error> {
-    attributes_in(d, 512)
-}
-
-/// An object's attributes (a few).
-fn object_attribute_list<'de: 'a, 'a, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Vec<Attribute<'a>>, D::Error> {
-    attributes_in(d, 0)
-}
-
-/// The attributes of an event or object, without their `id`s.
+/// The attributes of an event or object, without their `id`s, with room
+/// for `capacity` from the start: events hold hundreds, and a list grown from
+/// empty moves each attribute several times (an object holds a few).
 fn attributes_in<'de: 'a, 'a, D: Deserializer<'de>>(
     d: D,
     capacity: usize,
@@ -452,111 +434,6 @@ fn attributes_in<'de: 'a, 'a, D: Deserializer<'de>>(
         }
     }
     d.deserialize_seq(V(capacity))
-}
-
-/// A number sent as a JSON integer, a float, a string of digits, or null/"" (= none).
-fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    struct V;
-    impl<'de> Visitor<'de> for V {
-        type Value = Option<i64>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("an integer or a string of digits")
-        }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-            Ok(Some(v))
-        }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-            i64::try_from(v)
-                .map(Some)
-                .map_err(|_| E::custom("number out of range"))
-        }
-        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-            Ok(Some(v as i64))
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            i64_text(v).map_err(E::custom)
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-    }
-    d.deserialize_any(V)
-}
-
-/// A number sent as a string ("" = none).
-pub(crate) fn i64_text(v: &str) -> Result<Option<i64>, String> {
-    let v = crate::misp::value::trim(v);
-    if v.is_empty() {
-        return Ok(None);
-    }
-    v.parse()
-        .map(Some)
-        .map_err(|_| format!("{v:?} is not a number"))
-}
-
-/// A boolean sent as a string ("" = none).
-pub(crate) fn bool_text(v: &str) -> Result<Option<bool>, String> {
-    match crate::misp::value::trim(v) {
-        "1" | "true" | "True" => Ok(Some(true)),
-        "0" | "false" | "False" => Ok(Some(false)),
-        "" => Ok(None),
-        other => Err(format!("{other:?} is not a boolean")),
-    }
-}
-
-/// A boolean sent as `true`/`false`, `0`/`1`, `"0"`/`"1"`, `"true"`/`"false"`, or null.
-fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-    struct V;
-    impl<'de> Visitor<'de> for V {
-        type Value = Option<bool>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a boolean, 0 or 1")
-        }
-        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-            Ok(Some(v))
-        }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-            Ok(Some(v != 0))
-        }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-            Ok(Some(v != 0))
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            bool_text(v).map_err(E::custom)
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-    }
-    d.deserialize_any(V)
-}
-
-/// A string, borrowed from the input where it has no escapes (serde's own
-/// `Option<Cow<str>>` always copies). Integers are accepted too (ids).
-fn opt_str<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<Str<'a>>, D::Error> {
-    struct V;
-    impl<'de> Visitor<'de> for V {
-        type Value = Option<Str<'de>>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("an id (string or integer)")
-        }
-        fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-            Ok(Some(Cow::Borrowed(v)))
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            Ok(Some(Cow::Owned(v.to_owned())))
-        }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-            Ok(Some(Cow::Owned(itoa::Buffer::new().format(v).to_owned())))
-        }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-            Ok(Some(Cow::Owned(itoa::Buffer::new().format(v).to_owned())))
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-    }
-    d.deserialize_any(V)
 }
 
 /// Whether a JSON object looks like a MISP feed's `manifest.json`: keyed by

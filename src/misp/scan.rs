@@ -15,10 +15,9 @@ use std::marker::PhantomData;
 use serde::de::DeserializeSeed;
 
 use crate::json::write::next_escape;
-use crate::misp::model::{
-    bool_text, i64_text, Attribute, Event, Field, Line, Object, OneOrMany, OptBool, OptI64, OptStr,
-    Str, Tag,
-};
+use crate::misp::fields::{AttributeField, EventField, Key, ObjectField, TagField};
+use crate::misp::model::{Attribute, Event, Line, Object, OneOrMany, Str, Tag};
+use crate::misp::scalar::{bool_text, i64_text, OptBool, OptI64, OptStr};
 
 /// Deepest nesting read here. serde_json allows 128 levels of typed values
 /// and does not limit skipped ones; counting every level up to 100 can only be
@@ -114,6 +113,28 @@ impl<'a> Scan<'a> {
         }
     }
 
+    /// A MISP object (`{` next) whose keys are `K`'s: `member` reads the
+    /// value of each (`Other` for a key the model skips). A key with escapes
+    /// (none of MISP's has one) or given twice is left to serde, which words
+    /// the error.
+    #[inline(always)]
+    fn fields<K: Key>(&mut self, mut member: impl FnMut(&mut Self, K) -> Option<()>) -> Option<()> {
+        let mut seen = 0u32;
+        self.object(|s, key, escaped| {
+            if escaped {
+                return None;
+            }
+            let field = K::of(key);
+            if let Some(i) = field.index() {
+                if seen & 1 << i != 0 {
+                    return None;
+                }
+                seen |= 1 << i;
+            }
+            member(s, field)
+        })
+    }
+
     /// An array (`[` next): `element` reads each element.
     fn array(&mut self, mut element: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
         self.open(b'[')?;
@@ -138,13 +159,26 @@ impl<'a> Scan<'a> {
             return None;
         }
         let start = self.i + 1;
-        let mut i = start;
-        let mut escaped = false;
+        // Most strings have no escape: the first byte JSON escapes ends them.
+        // (No loop around this scan here: where the scan's constants sat in
+        // one, they were kept in registers for every string, 4 % of a run.)
+        let end = next_escape(self.bytes, start);
+        if *self.bytes.get(end)? == b'"' {
+            self.i = end + 1;
+            return Some((&self.text[start..end], false));
+        }
+        self.escaped(start, end)
+    }
+
+    /// The rest of a string whose text starts at `start`, from the first byte
+    /// at `i` that is not plain text: an escape, or a control character.
+    #[cold]
+    #[inline(never)]
+    fn escaped(&mut self, start: usize, mut i: usize) -> Option<(&'a str, bool)> {
         loop {
-            i = next_escape(self.bytes, i);
             match *self.bytes.get(i)? {
                 b'"' => break,
-                b'\\' => escaped = true,
+                b'\\' => {}
                 _ => return None, // a control character
             }
             match *self.bytes.get(i + 1)? {
@@ -158,9 +192,10 @@ impl<'a> Scan<'a> {
                 }
                 _ => return None,
             }
+            i = next_escape(self.bytes, i);
         }
         self.i = i + 1;
-        Some((&self.text[start..i], escaped))
+        Some((&self.text[start..i], true))
     }
 
     /// A number, by JSON's grammar: its text.
@@ -283,42 +318,34 @@ impl<'a> Scan<'a> {
         }
     }
 
-    /// One attribute object (`{` next) into `a`, as `misp::fill` reads it.
+    /// One attribute object (`{` next) into `a`, as the model reads it.
     fn attribute(&mut self, a: &mut Attribute<'a>, keep_id: bool) -> Option<()> {
-        let mut seen = 0u32;
-        self.object(|s, key, escaped| {
-            if escaped {
-                return None;
-            }
-            let field = Field::of(key);
-            if !matches!(field, Field::Other) {
-                once(&mut seen, field as u32)?;
-            }
+        self.fields(|s, field| {
             match field {
-                Field::Id if keep_id => a.id = s.opt_str()?,
-                Field::Id | Field::Other => s.skip()?,
-                Field::Uuid => a.uuid = s.opt_str()?,
-                Field::Type => a.kind = s.opt_str()?,
-                Field::Value => a.value = s.opt_str()?,
-                Field::Category => a.category = s.opt_str()?,
-                Field::Comment => a.comment = s.opt_str()?,
-                Field::ToIds => a.to_ids = s.opt_bool()?,
-                Field::Deleted => a.deleted = s.opt_bool()?,
-                Field::Timestamp => a.timestamp = s.opt_i64()?,
-                Field::FirstSeen => a.first_seen = s.opt_str()?,
-                Field::LastSeen => a.last_seen = s.opt_str()?,
-                Field::ObjectRelation => a.object_relation = s.opt_str()?,
-                Field::EventUuid => a.event_uuid = s.opt_str()?,
-                Field::Tag => a.tags = s.list(0, Self::tag)?,
-                Field::Event => {
+                AttributeField::Id if keep_id => a.id = s.opt_str()?,
+                AttributeField::Id | AttributeField::Other => s.skip()?,
+                AttributeField::Uuid => a.uuid = s.opt_str()?,
+                AttributeField::Type => a.kind = s.opt_str()?,
+                AttributeField::Value => a.value = s.opt_str()?,
+                AttributeField::Category => a.category = s.opt_str()?,
+                AttributeField::Comment => a.comment = s.opt_str()?,
+                AttributeField::ToIds => a.to_ids = s.opt_bool()?,
+                AttributeField::Deleted => a.deleted = s.opt_bool()?,
+                AttributeField::Timestamp => a.timestamp = s.opt_i64()?,
+                AttributeField::FirstSeen => a.first_seen = s.opt_str()?,
+                AttributeField::LastSeen => a.last_seen = s.opt_str()?,
+                AttributeField::ObjectRelation => a.object_relation = s.opt_str()?,
+                AttributeField::EventUuid => a.event_uuid = s.opt_str()?,
+                AttributeField::Tag => a.tags = s.list(0, Self::tag)?,
+                AttributeField::Event => {
                     a.event = match s.peek()? {
                         b'{' => Some(Box::new(s.event()?)),
                         _ => s.serde(PhantomData)?,
                     }
                 }
-                Field::Object => a.object = s.serde(PhantomData)?,
-                Field::Attribute => a.attributes = s.one_or_many()?,
-                Field::Response => a.response = s.one_or_many()?,
+                AttributeField::Object => a.object = s.serde(PhantomData)?,
+                AttributeField::Attribute => a.attributes = s.one_or_many()?,
+                AttributeField::Response => a.response = s.one_or_many()?,
             }
             Some(())
         })
@@ -358,24 +385,13 @@ impl<'a> Scan<'a> {
 
     /// A tag object (`{` next) into `t`.
     fn tag(&mut self, t: &mut Tag<'a>) -> Option<()> {
-        let mut seen = 0u32;
-        self.object(|s, key, escaped| {
-            match key {
-                _ if escaped => return None,
-                "name" if s.peek()? == b'"' => {
-                    once(&mut seen, 0)?;
-                    t.name = s.str()?;
-                }
-                "name" => return None,
-                "local" => {
-                    once(&mut seen, 1)?;
-                    t.local = s.opt_bool()?;
-                }
-                "inherited" => {
-                    once(&mut seen, 2)?;
-                    t.inherited = s.opt_bool()?;
-                }
-                _ => s.skip()?,
+        self.fields(|s, field| {
+            match field {
+                TagField::Name if s.peek()? == b'"' => t.name = s.str()?,
+                TagField::Name => return None,
+                TagField::Local => t.local = s.opt_bool()?,
+                TagField::Inherited => t.inherited = s.opt_bool()?,
+                TagField::Other => s.skip()?,
             }
             Some(())
         })
@@ -384,55 +400,22 @@ impl<'a> Scan<'a> {
     /// An event object (`{` next).
     fn event(&mut self) -> Option<Event<'a>> {
         let mut e = Event::default();
-        let mut seen = 0u32;
-        self.object(|s, key, escaped| {
-            match key {
-                _ if escaped => return None,
-                "id" => {
-                    once(&mut seen, 0)?;
-                    e.id = s.opt_str()?;
-                }
-                "uuid" => {
-                    once(&mut seen, 1)?;
-                    e.uuid = s.opt_str()?;
-                }
-                "info" => {
-                    once(&mut seen, 2)?;
-                    e.info = s.opt_str()?;
-                }
-                "date" => {
-                    once(&mut seen, 3)?;
-                    e.date = s.opt_str()?;
-                }
-                "threat_level_id" => {
-                    once(&mut seen, 4)?;
-                    e.threat_level_id = s.opt_i64()?;
-                }
-                "timestamp" => {
-                    once(&mut seen, 5)?;
-                    e.timestamp = s.opt_i64()?;
-                }
-                "publish_timestamp" => {
-                    once(&mut seen, 6)?;
-                    e.publish_timestamp = s.opt_i64()?;
-                }
-                "Orgc" | "orgc" => {
-                    once(&mut seen, 7)?;
-                    e.orgc = s.serde(PhantomData)?;
-                }
-                "Tag" => {
-                    once(&mut seen, 8)?;
-                    e.tags = s.list(0, Self::tag)?;
-                }
-                "Attribute" => {
-                    once(&mut seen, 9)?;
+        self.fields(|s, field| {
+            match field {
+                EventField::Id => e.id = s.opt_str()?,
+                EventField::Uuid => e.uuid = s.opt_str()?,
+                EventField::Info => e.info = s.opt_str()?,
+                EventField::Date => e.date = s.opt_str()?,
+                EventField::ThreatLevelId => e.threat_level_id = s.opt_i64()?,
+                EventField::Timestamp => e.timestamp = s.opt_i64()?,
+                EventField::PublishTimestamp => e.publish_timestamp = s.opt_i64()?,
+                EventField::Orgc => e.orgc = s.serde(PhantomData)?,
+                EventField::Tag => e.tags = s.list(0, Self::tag)?,
+                EventField::Attribute => {
                     e.attributes = s.list(512, |s, a| s.attribute(a, false))?;
                 }
-                "Object" => {
-                    once(&mut seen, 10)?;
-                    e.objects = s.list(0, Self::misp_object)?;
-                }
-                _ => s.skip()?,
+                EventField::Object => e.objects = s.list(0, Self::misp_object)?,
+                EventField::Other => s.skip()?,
             }
             Some(())
         })?;
@@ -441,53 +424,20 @@ impl<'a> Scan<'a> {
 
     /// A MISP object (`{` next) into `o`.
     fn misp_object(&mut self, o: &mut Object<'a>) -> Option<()> {
-        let mut seen = 0u32;
-        self.object(|s, key, escaped| {
-            match key {
-                _ if escaped => return None,
-                "name" => {
-                    once(&mut seen, 0)?;
-                    o.name = s.opt_str()?;
-                }
-                "uuid" => {
-                    once(&mut seen, 1)?;
-                    o.uuid = s.opt_str()?;
-                }
-                "timestamp" => {
-                    once(&mut seen, 2)?;
-                    o.timestamp = s.opt_i64()?;
-                }
-                "deleted" => {
-                    once(&mut seen, 3)?;
-                    o.deleted = s.opt_bool()?;
-                }
-                "first_seen" => {
-                    once(&mut seen, 4)?;
-                    o.first_seen = s.opt_str()?;
-                }
-                "last_seen" => {
-                    once(&mut seen, 5)?;
-                    o.last_seen = s.opt_str()?;
-                }
-                "Attribute" => {
-                    once(&mut seen, 6)?;
-                    o.attributes = s.list(0, |s, a| s.attribute(a, false))?;
-                }
-                _ => s.skip()?,
+        self.fields(|s, field| {
+            match field {
+                ObjectField::Name => o.name = s.opt_str()?,
+                ObjectField::Uuid => o.uuid = s.opt_str()?,
+                ObjectField::Timestamp => o.timestamp = s.opt_i64()?,
+                ObjectField::Deleted => o.deleted = s.opt_bool()?,
+                ObjectField::FirstSeen => o.first_seen = s.opt_str()?,
+                ObjectField::LastSeen => o.last_seen = s.opt_str()?,
+                ObjectField::Attribute => o.attributes = s.list(0, |s, a| s.attribute(a, false))?,
+                ObjectField::Other => s.skip()?,
             }
             Some(())
         })
     }
-}
-
-/// Marks `field` (a bit number) as read; `None` when it was already: a key
-/// given twice is an error for serde, which words it.
-fn once(seen: &mut u32, field: u32) -> Option<()> {
-    if *seen & 1 << field != 0 {
-        return None;
-    }
-    *seen |= 1 << field;
-    Some(())
 }
 
 #[cfg(test)]

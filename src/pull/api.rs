@@ -13,7 +13,8 @@ use ureq::http::Response;
 use ureq::{Agent, Body};
 
 use crate::error::{Error, Result};
-use crate::http::{self, Backoff, HttpOptions};
+use crate::http::retry::{self, Policy, Step, Stop};
+use crate::http::{self, HttpOptions};
 use crate::misp::stream::{self, Shape, StreamError};
 
 /// A secret that cannot be printed by accident.
@@ -247,113 +248,122 @@ impl Client {
         }
     }
 
-    /// Sends `req` until it gets a 2xx response, retrying what may pass.
-    /// `backoff` and `started` are shared with the caller's body retries.
-    fn send(
+    /// Sends `req` and handles its 2xx response with `attempt`, over again
+    /// while the request or the reading of the answer fails in a way that
+    /// may pass: each retry is announced on stderr, and waits as the server
+    /// asked (`Retry-After`, or `X-Rate-Limit-Reset` on a 429) or with backoff.
+    fn retrying<T>(
         &mut self,
         req: &Request,
-        backoff: &mut Backoff,
-        started: Instant,
-    ) -> Result<Response<Body>> {
-        loop {
-            let t0 = Instant::now();
-            let (reason, hint) = match self.attempt(req) {
-                Ok(mut resp) => {
-                    let status = resp.status().as_u16();
-                    self.log(format_args!(
-                        "{} {}: HTTP {status} after {:.2}s",
-                        req.what,
-                        req.url,
-                        t0.elapsed().as_secs_f64()
-                    ));
-                    if (200..300).contains(&status) {
-                        return Ok(resp);
-                    }
-                    let hint = http::retry_after(&resp).or_else(|| {
-                        (status == 429)
-                            .then(|| header_u64(&resp, "X-Rate-Limit-Reset"))
-                            .flatten()
-                            .map(Duration::from_secs)
-                    });
-                    let body = resp
-                        .body_mut()
-                        .with_config()
-                        .limit(64 * 1024)
-                        .lossy_utf8(true)
-                        .read_to_string()
-                        .unwrap_or_default();
-                    let msg = format!("HTTP {status}: {}", error_message(&body));
-                    if matches!(status, 401 | 403 | 405) {
-                        return Err(Error::Auth(format!(
-                            "{}: {msg} (check the API key and the user's role)",
-                            req.url
-                        )));
-                    }
-                    if !http::is_retryable_status(status) {
-                        return Err(Error::Http {
-                            url: req.url.clone(),
-                            status: Some(status),
-                            msg: format!("{}: {msg}", req.what),
-                        });
-                    }
-                    (msg, hint)
-                }
-                Err(e) => {
-                    let msg = e.to_string();
-                    if !retryable_transport(&e) {
-                        return Err(Error::Http {
-                            url: req.url.clone(),
-                            status: None,
-                            msg: format!("{}: {msg}", req.what),
-                        });
-                    }
-                    (msg, None)
-                }
-            };
-            self.wait(req, backoff, started, &reason, hint)?;
-        }
-    }
-
-    /// Sleeps before a retry, or gives up with an error naming the request.
-    fn wait(
-        &mut self,
-        req: &Request,
-        backoff: &mut Backoff,
-        started: Instant,
-        reason: &str,
-        hint: Option<Duration>,
-    ) -> Result<()> {
-        let attempts = backoff.attempts() + 1;
-        let give_up = |why: String| Error::Http {
-            url: req.url.clone(),
-            status: None,
-            msg: format!("{}: {reason}; {why}", req.what),
+        mut attempt: impl FnMut(&mut Self, Response<Body>) -> Step<Result<T>, String>,
+    ) -> Result<T> {
+        // A wait the server asks for is at least 100 ms and moves the backoff
+        // on too. The waits are plain sleeps: misp-pull looks for a signal
+        // between its requests.
+        let policy = Policy {
+            min_hint: Duration::from_millis(100),
+            hint_grows_backoff: true,
+            max_time: Some(self.retry.max_time),
+            ..Policy::new(self.retry.retries, self.retry.base)
         };
-        if backoff.attempts() >= self.retry.retries {
-            return Err(give_up(format!("gave up after {attempts} attempts")));
-        }
-        let delay = match hint {
-            Some(h) => h.max(Duration::from_millis(100)),
-            None => backoff.next_delay(),
+        let mut retries = 0;
+        let announce = |reason: &String, delay: Duration| {
+            eprintln!(
+                "misp-pull: {} {}: {reason}; retrying in {:.1}s",
+                req.what,
+                req.url,
+                delay.as_secs_f64()
+            );
+            retries += 1;
         };
-        if hint.is_some() {
-            backoff.next_delay();
-        }
-        if started.elapsed() + delay > self.retry.max_time {
-            return Err(give_up(format!(
+        let res = retry::run(
+            &policy,
+            || match self.answer(req) {
+                Ok(resp) => attempt(self, resp),
+                Err(step) => step,
+            },
+            announce,
+        );
+        self.stats.retries += retries;
+        let gave_up = match res {
+            Ok(done) => return done,
+            Err(gave_up) => gave_up,
+        };
+        let attempts = gave_up.attempts;
+        let why = match gave_up.why {
+            Stop::TooLate(delay) => format!(
                 "gave up after {attempts} attempts: the next wait ({:.0}s) would pass --retry-max-time",
                 delay.as_secs_f64()
-            )));
-        }
-        eprintln!(
-            "misp-pull: {} {}: {reason}; retrying in {:.1}s",
+            ),
+            Stop::Exhausted | Stop::Interrupted => format!("gave up after {attempts} attempts"),
+        };
+        Err(Error::Http {
+            url: req.url.clone(),
+            status: None,
+            msg: format!("{}: {}; {why}", req.what, gave_up.last),
+        })
+    }
+
+    /// One request: its 2xx response, or what the retry loop is to make of
+    /// its failure (a reason to retry with the wait the server asked for, or
+    /// an error no retry changes).
+    fn answer<T>(
+        &mut self,
+        req: &Request,
+    ) -> std::result::Result<Response<Body>, Step<Result<T>, String>> {
+        let t0 = Instant::now();
+        let mut resp = match self.attempt(req) {
+            Ok(resp) => resp,
+            Err(e) => {
+                let msg = e.to_string();
+                if !retryable_transport(&e) {
+                    return Err(Step::Done(Err(Error::Http {
+                        url: req.url.clone(),
+                        status: None,
+                        msg: format!("{}: {msg}", req.what),
+                    })));
+                }
+                return Err(Step::Retry(msg, None));
+            }
+        };
+        let status = resp.status().as_u16();
+        self.log(format_args!(
+            "{} {}: HTTP {status} after {:.2}s",
             req.what,
             req.url,
-            delay.as_secs_f64()
-        );
-        self.stats.retries += 1;
-        std::thread::sleep(delay);
-        Ok(())
+            t0.elapsed().as_secs_f64()
+        ));
+        if (200..300).contains(&status) {
+            return Ok(resp);
+        }
+        let hint = http::retry_after(&resp).or_else(|| {
+            (status == 429)
+                .then(|| header_u64(&resp, "X-Rate-Limit-Reset"))
+                .flatten()
+                .map(Duration::from_secs)
+        });
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024)
+            .lossy_utf8(true)
+            .read_to_string()
+            .unwrap_or_default();
+        let msg = format!("HTTP {status}: {}", error_message(&body));
+        if matches!(status, 401 | 403 | 405) {
+            return Err(Step::Done(Err(Error::Auth(format!(
+                "{}: {msg} (check the API key and the user's role)",
+                req.url
+            )))));
+        }
+        if !http::is_retryable_status(status) {
+            return Err(Step::Done(Err(Error::Http {
+                url: req.url.clone(),
+                status: Some(status),
+                msg: format!("{}: {msg}", req.what),
+            })));
+        }
+        Err(Step::Retry(msg, hint))
     }
 
     /// Sends `req` and streams the document of `shape` in its response,
@@ -366,10 +376,7 @@ impl Client {
         max_element: usize,
         on_element: &mut dyn FnMut(&[u8]) -> Result<()>,
     ) -> Result<Fetched> {
-        let started = Instant::now();
-        let mut backoff = Backoff::new(self.retry.base, Duration::from_secs(60));
-        loop {
-            let resp = self.send(req, &mut backoff, started)?;
+        self.retrying(req, |client, resp| {
             let result_count = header_u64(&resp, "X-Result-Count");
             let last_modified = last_modified(&resp);
             let mut bytes = 0u64;
@@ -378,29 +385,22 @@ impl Client {
                 n: &mut bytes,
             };
             let res = stream::for_each_element(reader, shape, max_element, |e| on_element(e));
-            self.stats.bytes += bytes;
+            client.stats.bytes += bytes;
             match res {
-                Ok(elements) => {
-                    return Ok(Fetched {
-                        elements,
-                        result_count,
-                        last_modified,
-                    })
-                }
-                Err(StreamError::Stop(e)) => return Err(e),
-                Err(e) if e.retryable() => {
-                    let reason = e.to_string();
-                    self.wait(req, &mut backoff, started, &reason, None)?;
-                }
-                Err(e) => {
-                    return Err(Error::Http {
-                        url: req.url.clone(),
-                        status: Some(200),
-                        msg: format!("{}: unexpected response: {e}", req.what),
-                    })
-                }
+                Ok(elements) => Step::Done(Ok(Fetched {
+                    elements,
+                    result_count,
+                    last_modified,
+                })),
+                Err(StreamError::Stop(e)) => Step::Done(Err(e)),
+                Err(e) if e.retryable() => Step::Retry(e.to_string(), None),
+                Err(e) => Step::Done(Err(Error::Http {
+                    url: req.url.clone(),
+                    status: Some(200),
+                    msg: format!("{}: unexpected response: {e}", req.what),
+                })),
             }
-        }
+        })
     }
 
     /// GETs a small JSON document (connection checks, feed manifests).
@@ -424,29 +424,23 @@ impl Client {
             url: url.to_string(),
             what: what.to_string(),
         };
-        let started = Instant::now();
-        let mut backoff = Backoff::new(self.retry.base, Duration::from_secs(60));
-        loop {
-            let resp = self.send(&req, &mut backoff, started)?;
+        self.retrying(&req, |client, resp| {
             let last_modified = last_modified(&resp);
             let mut body = Vec::new();
             match resp.into_body().into_reader().read_to_end(&mut body) {
                 Ok(_) => {
-                    self.stats.bytes += body.len() as u64;
-                    return Ok((
+                    client.stats.bytes += body.len() as u64;
+                    Step::Done(Ok((
                         body,
                         Fetched {
                             last_modified,
                             ..Fetched::default()
                         },
-                    ));
+                    )))
                 }
-                Err(e) => {
-                    let reason = format!("reading the response failed: {e}");
-                    self.wait(&req, &mut backoff, started, &reason, None)?;
-                }
+                Err(e) => Step::Retry(format!("reading the response failed: {e}"), None),
             }
-        }
+        })
     }
 }
 

@@ -54,7 +54,7 @@ impl Pacer {
                 s.next = slot + self.interval;
                 slot
             };
-            if !sleep_until(slot, interrupt) {
+            if !interrupt.sleep_until(slot) {
                 return false;
             }
             // A 429 that arrived while we slept holds us back too.
@@ -78,25 +78,6 @@ impl Pacer {
             s.paused_until = until;
         }
     }
-}
-
-/// Sleeps until `t` in short steps so that a signal is noticed. False if interrupted.
-pub fn sleep_until(t: Instant, interrupt: &Interrupt) -> bool {
-    loop {
-        if interrupt.fired() {
-            return false;
-        }
-        let now = Instant::now();
-        if now >= t {
-            return true;
-        }
-        std::thread::sleep((t - now).min(Duration::from_millis(100)));
-    }
-}
-
-/// Sleeps for `d`, interruptible. False if interrupted.
-pub fn sleep_for(d: Duration, interrupt: &Interrupt) -> bool {
-    sleep_until(Instant::now() + d, interrupt)
 }
 
 #[cfg(test)]

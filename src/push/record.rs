@@ -214,6 +214,19 @@ pub fn from_millis(ms: i64) -> Timestamp {
     chrono::DateTime::from_timestamp_millis(ms).unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC)
 }
 
+/// What the remote echoes to identify a record in its per-record answer.
+pub fn echo_of(kind: RecordKind, v: &Value) -> String {
+    let field = match kind {
+        RecordKind::Stix => "id",
+        RecordKind::Defender => "indicatorValue",
+        RecordKind::Graph => "externalId",
+    };
+    v.get(field)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

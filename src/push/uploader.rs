@@ -1,8 +1,8 @@
 //! Sends one batch and finds out what became of each record
 //! (docs/design.md#throttling-and-retries): paced; a 429 waits as the answer
 //! says and resends the same batch; 5xx, timeouts and dropped connections are
-//! retried with backoff up to
-//! `--max-retries`; a 401 renews the token once; a batch answered 400 as a
+//! retried with backoff up to `--max-retries` (the retry loop of
+//! `http::retry`); a 401 renews the token once; a batch answered 400 as a
 //! whole is split in halves until the bad records stand alone. Never a
 //! tight loop: every resend waits.
 
@@ -14,9 +14,10 @@ use ureq::Agent;
 
 use crate::cli::interrupt::Interrupt;
 use crate::error::{Error, Result};
-use crate::http::{self, Backoff};
+use crate::http;
+use crate::http::retry::{self, Budget, Policy, Step, Stop};
 use crate::push::auth::TokenSource;
-use crate::push::pacer::{self, Pacer};
+use crate::push::pacer::Pacer;
 use crate::push::targets::{self, RecordResult, Target};
 
 /// What became of one record.
@@ -118,103 +119,117 @@ impl Uploader {
         })
     }
 
+    /// Sends one body until it gets an answer worth acting on, or gives up
+    /// (retries or 429 resends used up, interrupted: the batch fails).
     fn post(&self, url: &str, body: &[u8]) -> Result<Answer> {
-        let mut retries = 0u32;
-        let mut throttled = 0u32;
-        let mut renewed = false;
-        let mut backoff = Backoff::new(self.retry_base, Duration::from_secs(60));
-        let mut throttle_backoff = Backoff::new(self.retry_base, Duration::from_secs(60));
-        // The token refused by a 401, to be replaced before the resend.
-        let mut refused: Option<String> = None;
-        loop {
-            if !self.pacer.acquire(&self.interrupt) {
-                return Ok(Answer::GaveUp("interrupted".into()));
-            }
-            // Asked for every attempt: a long wait on quota may outlast a token.
-            let token = match refused.take() {
-                Some(old) => self.tokens.renew(&old)?,
-                None => self.tokens.token()?,
-            };
-            Stats::add(&self.stats.requests);
-            let sent = self
-                .agent
-                .post(url)
-                .header("Authorization", format!("Bearer {token}"))
-                .header("Content-Type", "application/json")
-                .header("Accept", "application/json")
-                .send(body);
-            let (problem, wait) = match sent {
-                Err(e) => (format!("{e}"), None),
-                Ok(mut resp) => {
-                    let status = resp.status().as_u16();
-                    let retry_after = http::retry_after(&resp);
-                    let text = resp
-                        .body_mut()
-                        .with_config()
-                        .limit(64 << 20)
-                        .read_to_string();
-                    match (status, text) {
-                        // The connection broke during a success answer: we cannot
-                        // know what was taken, so the batch goes again.
-                        (200..=299, Err(e)) => (format!("HTTP {status} answer cut off: {e}"), None),
-                        (200..=299, Ok(text)) => return Ok(Answer::Done(text)),
-                        (429, text) => {
-                            let text = text.unwrap_or_default();
-                            throttled += 1;
-                            Stats::add(&self.stats.throttled);
-                            if throttled > self.max_throttled {
-                                return Ok(Answer::GaveUp(format!(
-                                    "still throttled (429) after {} resends",
-                                    self.max_throttled
-                                )));
-                            }
-                            let wait = retry_after
-                                .or_else(|| http::parse_try_again_in(&text))
-                                .unwrap_or_else(|| throttle_backoff.next_delay());
-                            // Everyone holds back, then the same batch goes again.
-                            self.pacer.pause_for(wait);
-                            continue;
-                        }
-                        (401, _) if !renewed => {
-                            renewed = true;
-                            refused = Some(token);
-                            continue;
-                        }
-                        (s, text) => {
-                            let text = text.unwrap_or_default();
-                            match s {
-                                401 | 403 => {
-                                    return Err(Error::Auth(format!(
-                                        "{url}: HTTP {s}: {} (hint: {})",
-                                        targets::error_text(&text),
-                                        permission_hint(self.target, s)
-                                    )))
-                                }
-                                400 | 413 => return Ok(Answer::Bad(targets::error_text(&text))),
-                                s if http::is_retryable_status(s) => (
-                                    format!("HTTP {s}: {}", targets::error_text(&text)),
-                                    retry_after,
-                                ),
-                                _ => return Err(unexpected(self.target, url, s, &text)),
-                            }
-                        }
-                    }
-                }
-            };
-            if retries >= self.max_retries {
-                return Ok(Answer::GaveUp(format!(
-                    "{problem} (gave up after {} retries)",
-                    self.max_retries
-                )));
-            }
-            retries += 1;
-            Stats::add(&self.stats.retried);
-            let wait = wait.unwrap_or_else(|| backoff.next_delay());
-            if !pacer::sleep_for(wait, &self.interrupt) {
-                return Ok(Answer::GaveUp("interrupted".into()));
-            }
+        let policy = Policy::new(self.max_retries, self.retry_base).interruptible(&self.interrupt);
+        let mut resends = Resends {
+            throttle: Policy::new(self.max_throttled, self.retry_base).budget(),
+            refused: None,
+            renewed: false,
+        };
+        let retried = |_: &String, _| Stats::add(&self.stats.retried);
+        match retry::run(&policy, || self.attempt(url, body, &mut resends), retried) {
+            Ok(answer) => answer,
+            Err(gave_up) => Ok(Answer::GaveUp(match gave_up.why {
+                Stop::Interrupted => "interrupted".into(),
+                _ => format!(
+                    "{} (gave up after {} retries)",
+                    gave_up.last, self.max_retries
+                ),
+            })),
         }
     }
+
+    /// One paced request. A 429 and a first 401 go again without counting
+    /// as a retry: the 429 has a count of its own, and its wait is a pause of
+    /// the pacer that every sender keeps.
+    fn attempt(
+        &self,
+        url: &str,
+        body: &[u8],
+        resends: &mut Resends,
+    ) -> Step<Result<Answer>, String> {
+        if !self.pacer.acquire(&self.interrupt) {
+            return Step::Done(Ok(Answer::GaveUp("interrupted".into())));
+        }
+        // Asked for every attempt: a long wait on quota may outlast a token.
+        let token = match resends.refused.take() {
+            Some(old) => self.tokens.renew(&old),
+            None => self.tokens.token(),
+        };
+        let token = match token {
+            Ok(t) => t,
+            Err(e) => return Step::Done(Err(e)),
+        };
+        Stats::add(&self.stats.requests);
+        let sent = self
+            .agent
+            .post(url)
+            .header("Authorization", format!("Bearer {token}"))
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json")
+            .send(body);
+        let mut resp = match sent {
+            Err(e) => return Step::Retry(format!("{e}"), None),
+            Ok(resp) => resp,
+        };
+        let status = resp.status().as_u16();
+        let retry_after = http::retry_after(&resp);
+        let text = http::body_text(&mut resp, 64 << 20);
+        let text = match (status, text) {
+            // The connection broke during a success answer: we cannot
+            // know what was taken, so the batch goes again.
+            (200..=299, Err(e)) => {
+                return Step::Retry(format!("HTTP {status} answer cut off: {e}"), None)
+            }
+            (200..=299, Ok(text)) => return Step::Done(Ok(Answer::Done(text))),
+            (401, _) if !resends.renewed => {
+                resends.renewed = true;
+                resends.refused = Some(token);
+                return Step::Again;
+            }
+            (_, text) => text.unwrap_or_default(),
+        };
+        match status {
+            429 => {
+                Stats::add(&self.stats.throttled);
+                let asked = retry_after.or_else(|| http::parse_try_again_in(&text));
+                match resends.throttle.next(asked) {
+                    None => Step::Done(Ok(Answer::GaveUp(format!(
+                        "still throttled (429) after {} resends",
+                        self.max_throttled
+                    )))),
+                    Some(wait) => {
+                        // Everyone holds back, then the same batch goes again.
+                        self.pacer.pause_for(wait);
+                        Step::Again
+                    }
+                }
+            }
+            401 | 403 => Step::Done(Err(Error::Auth(format!(
+                "{url}: HTTP {status}: {} (hint: {})",
+                targets::error_text(&text),
+                permission_hint(self.target, status)
+            )))),
+            400 | 413 => Step::Done(Ok(Answer::Bad(targets::error_text(&text)))),
+            s if http::is_retryable_status(s) => Step::Retry(
+                format!("HTTP {s}: {}", targets::error_text(&text)),
+                retry_after,
+            ),
+            _ => Step::Done(Err(unexpected(self.target, url, status, &text))),
+        }
+    }
+}
+
+/// What one batch's resends that are not retries keep between attempts.
+struct Resends {
+    /// 429s: their count and backoff.
+    throttle: Budget,
+    /// The token refused by a 401, to be replaced before the resend.
+    refused: Option<String>,
+    /// A 401 renewed the token once already.
+    renewed: bool,
 }
 
 /// An answer no resend can change: the run stops (exit 1).

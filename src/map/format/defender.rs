@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::io::output::Output;
 use crate::map::format::text;
-use crate::map::format::writer::{Emitted, FormatWriter};
+use crate::map::format::writer::{write_each, Emitted, FormatWriter, Outcome};
 use crate::map::indicator::{defender_severity, Indicator, SkipReason, ValueKind};
 use crate::time::text::Secs;
 
@@ -95,63 +95,86 @@ struct DefenderIndicator<'a> {
 pub const TITLE_MAX: usize = 200;
 pub const DESCRIPTION_MAX: usize = 1000;
 
-pub struct DefenderSink {
+/// The Defender keys (`indicatorType` + `indicatorValue`) written in this
+/// run, as 16-byte hashes: each key is written once (also by `defender-csv`).
+#[derive(Default)]
+pub struct WrittenKeys(HashSet<u128>);
+
+impl WrittenKeys {
+    /// Whether this is the first time the key is written (it is remembered).
+    pub fn first(&mut self, indicator_type: &str, value: &str) -> bool {
+        let half = |salt: u8| {
+            let mut h = DefaultHasher::new();
+            (salt, indicator_type, value).hash(&mut h);
+            h.finish() as u128
+        };
+        self.0.insert(half(1) << 64 | half(2))
+    }
+}
+
+/// The `indicatorType` of an indicator, or why `format` (`defender`,
+/// `defender-csv`) cannot send it with `action`.
+pub fn indicator_type(
+    ind: &Indicator,
+    action: Action,
+    format: &str,
+) -> std::result::Result<&'static str, SkipReason> {
+    let t = ind.kind.defender_type()?;
+    let refuse = |why: &str| Err(SkipReason::NotExpressible(format!("{format}: {why}")));
+    if ind.kind == ValueKind::Url && !ind.value.contains("://") {
+        return refuse("relative URI");
+    }
+    if action == Action::BlockAndRemediate && is_network(ind.kind) {
+        return refuse("BlockAndRemediate on a network indicator");
+    }
+    Ok(t)
+}
+
+/// The `title` (`MISP: <name>`) and `description` of an indicator, cut to
+/// Defender's limits (also the Title and Description of `defender-csv`).
+pub fn title_and_description(ind: &Indicator, title: &mut String, description: &mut String) {
+    text::name(ind, description);
+    title.clear();
+    title.push_str("MISP: ");
+    title.push_str(description);
+    text::truncate(title, TITLE_MAX);
+    text::describe(ind, description);
+    text::truncate(description, DESCRIPTION_MAX);
+}
+
+pub struct DefenderWriter {
     out: Output,
     opts: DefenderOptions,
-    seen: HashSet<u128>,
+    seen: WrittenKeys,
     title: String,
     description: String,
     buf: Vec<u8>,
 }
 
-/// The 16-byte hash of a Defender key (`indicatorType` + `indicatorValue`), for
-/// the per-run set of keys written (also usable by the Defender CSV format).
-pub fn key(t: &str, v: &str) -> u128 {
-    let half = |salt: u8| {
-        let mut h = DefaultHasher::new();
-        (salt, t, v).hash(&mut h);
-        h.finish() as u128
-    };
-    half(1) << 64 | half(2)
-}
-
-impl DefenderSink {
+impl DefenderWriter {
     pub fn new(out: Output, opts: DefenderOptions) -> Self {
-        DefenderSink {
+        DefenderWriter {
             out,
             opts,
-            seen: HashSet::new(),
+            seen: WrittenKeys::default(),
             title: String::new(),
             description: String::new(),
             buf: Vec::with_capacity(1024),
         }
     }
 
-    fn one(&mut self, ind: &Indicator) -> Result<Option<SkipReason>> {
-        let t = match ind.kind.defender_type() {
+    fn one(&mut self, ind: &Indicator) -> Result<Outcome> {
+        // Deletions emit nothing (docs/design.md#retirement); the mapper
+        // does not pass them here.
+        debug_assert!(!ind.retired);
+        let t = match indicator_type(ind, self.opts.action, "defender") {
             Ok(t) => t,
-            Err(e) => return Ok(Some(e)),
+            Err(e) => return Ok(Outcome::Skipped(e)),
         };
-        if ind.kind == ValueKind::Url && !ind.value.contains("://") {
-            return Ok(Some(SkipReason::NotExpressible(
-                "defender: relative URI".into(),
-            )));
+        if !self.seen.first(t, &ind.value) {
+            return Ok(Outcome::Skipped(SkipReason::DuplicateKey));
         }
-        if self.opts.action == Action::BlockAndRemediate && is_network(ind.kind) {
-            return Ok(Some(SkipReason::NotExpressible(
-                "defender: BlockAndRemediate on a network indicator".into(),
-            )));
-        }
-        if !self.seen.insert(key(t, &ind.value)) {
-            return Ok(Some(SkipReason::DuplicateKey));
-        }
-        self.title.clear();
-        self.title.push_str("MISP: ");
-        text::name(ind, &mut self.description);
-        self.title.push_str(&self.description);
-        text::truncate(&mut self.title, TITLE_MAX);
-        text::describe(ind, &mut self.description);
-        text::truncate(&mut self.description, DESCRIPTION_MAX);
+        title_and_description(ind, &mut self.title, &mut self.description);
         let rec = DefenderIndicator {
             indicator_value: &ind.value,
             indicator_type: t,
@@ -165,29 +188,13 @@ impl DefenderSink {
         self.buf.clear();
         serde_json::to_writer(&mut self.buf, &rec).expect("serialising to memory");
         self.out.write_line(&self.buf)?;
-        Ok(None)
+        Ok(Outcome::Written)
     }
 }
 
-impl FormatWriter for DefenderSink {
+impl FormatWriter for DefenderWriter {
     fn write(&mut self, parts: &[Indicator]) -> Result<Emitted> {
-        let mut written = 0;
-        let mut first_err = None;
-        for ind in parts {
-            // Deletions emit nothing (docs/design.md#retirement); the mapper
-            // does not pass them here.
-            debug_assert!(!ind.retired);
-            match self.one(ind)? {
-                None => written += 1,
-                Some(e) => {
-                    first_err.get_or_insert(e);
-                }
-            }
-        }
-        Ok(match first_err {
-            Some(e) if written == 0 => Emitted::Skipped(e),
-            _ => Emitted::Written(written),
-        })
+        write_each(parts, |ind| self.one(ind))
     }
 
     fn finish(self: Box<Self>) -> Result<()> {

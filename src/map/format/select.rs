@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::Result;
 use crate::io::output::Output;
-use crate::map::format::csv::{CsvFormat, CsvOptions, CsvSink};
+use crate::map::format::csv::{CsvFormat, CsvOptions, CsvWriter};
 use crate::map::format::writer::FormatWriter;
 
 /// `--format`.
@@ -50,19 +50,19 @@ pub struct FormatOptions {
     pub max_rows: Option<u64>,
 }
 
-/// Opens the sink of a format.
+/// Opens the writer of a format.
 pub fn open(format: Format, opts: &FormatOptions) -> Result<Box<dyn FormatWriter>> {
     let out = || Output::open(opts.output.as_deref(), false);
     Ok(match format {
-        Format::Stix => Box::new(crate::map::format::stix::StixSink::new(
+        Format::Stix => Box::new(crate::map::format::stix::StixWriter::new(
             out()?,
             opts.stix.clone(),
         )),
-        Format::Defender => Box::new(crate::map::format::defender::DefenderSink::new(
+        Format::Defender => Box::new(crate::map::format::defender::DefenderWriter::new(
             out()?,
             opts.defender.clone(),
         )),
-        Format::Tiindicator => Box::new(crate::map::format::tiindicator::TiSink::new(
+        Format::Tiindicator => Box::new(crate::map::format::tiindicator::TiWriter::new(
             out()?,
             opts.tiindicator.clone(),
         )),
@@ -75,7 +75,7 @@ pub fn open(format: Format, opts: &FormatOptions) -> Result<Box<dyn FormatWriter
             let mut o = CsvOptions::for_format(csv, opts.max_rows);
             o.defender = opts.defender.clone();
             let path = opts.output.as_deref().unwrap_or(Path::new("-"));
-            Box::new(CsvSink::create(csv, path, o)?)
+            Box::new(CsvWriter::create(csv, path, o)?)
         }
     })
 }

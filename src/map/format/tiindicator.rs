@@ -73,85 +73,75 @@ impl Default for TiOptions {
     }
 }
 
-#[derive(Serialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct TiIndicator<'a> {
-    action: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    azure_tenant_id: Option<&'a str>,
-    description: &'a str,
-    expiration_date_time: Option<Secs>,
-    external_id: &'a str,
-    target_product: &'a str,
-    threat_type: &'a str,
-    tlp_level: &'static str,
-    confidence: u8,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    severity: Option<u8>,
-    passive_only: bool,
-    is_active: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    last_reported_date_time: Option<Secs>,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    tags: &'a [String],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    domain_name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    url: Option<&'a str>,
-    #[serde(rename = "networkIPv4", skip_serializing_if = "Option::is_none")]
-    network_ipv4: Option<&'a str>,
-    #[serde(rename = "networkIPv6", skip_serializing_if = "Option::is_none")]
-    network_ipv6: Option<&'a str>,
-    #[serde(rename = "networkSourceIPv4", skip_serializing_if = "Option::is_none")]
-    network_source_ipv4: Option<&'a str>,
-    #[serde(rename = "networkSourceIPv6", skip_serializing_if = "Option::is_none")]
-    network_source_ipv6: Option<&'a str>,
-    #[serde(
-        rename = "networkDestinationIPv4",
-        skip_serializing_if = "Option::is_none"
-    )]
-    network_destination_ipv4: Option<&'a str>,
-    #[serde(
-        rename = "networkDestinationIPv6",
-        skip_serializing_if = "Option::is_none"
-    )]
-    network_destination_ipv6: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    network_cidr_block: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    network_source_cidr_block: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    network_destination_cidr_block: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    network_port: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    network_source_port: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    network_destination_port: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    network_destination_asn: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    email_sender_address: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    email_source_domain: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    email_recipient: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    email_sender_name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    email_subject: Option<&'a str>,
-    #[serde(rename = "emailXMailer", skip_serializing_if = "Option::is_none")]
-    email_x_mailer: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    file_name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    file_hash_type: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    file_hash_value: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    file_mutex_name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    user_agent: Option<&'a str>,
+/// Declares [`TiIndicator`]: its fields as given, then its observables,
+/// each an `Option` left out of the JSON when `None` (`field as "jsonName"`
+/// where camelCase does not give the name).
+macro_rules! ti_indicator {
+    (
+        fields {$($(#[$meta:meta])* $field:ident: $ty:ty,)*}
+        observables {$($observable:ident $(as $json:literal)?: $oty:ty,)*}
+    ) => {
+        #[derive(Serialize, Default)]
+        #[serde(rename_all = "camelCase")]
+        struct TiIndicator<'a> {
+            $($(#[$meta])* $field: $ty,)*
+            $(
+                #[serde(skip_serializing_if = "Option::is_none" $(, rename = $json)?)]
+                $observable: Option<$oty>,
+            )*
+        }
+    };
+}
+
+ti_indicator! {
+    fields {
+        action: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        azure_tenant_id: Option<&'a str>,
+        description: &'a str,
+        expiration_date_time: Option<Secs>,
+        external_id: &'a str,
+        target_product: &'a str,
+        threat_type: &'a str,
+        tlp_level: &'static str,
+        confidence: u8,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        severity: Option<u8>,
+        passive_only: bool,
+        is_active: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        last_reported_date_time: Option<Secs>,
+        #[serde(skip_serializing_if = "<[_]>::is_empty")]
+        tags: &'a [String],
+    }
+    observables {
+        domain_name: &'a str,
+        url: &'a str,
+        network_ipv4 as "networkIPv4": &'a str,
+        network_ipv6 as "networkIPv6": &'a str,
+        network_source_ipv4 as "networkSourceIPv4": &'a str,
+        network_source_ipv6 as "networkSourceIPv6": &'a str,
+        network_destination_ipv4 as "networkDestinationIPv4": &'a str,
+        network_destination_ipv6 as "networkDestinationIPv6": &'a str,
+        network_cidr_block: &'a str,
+        network_source_cidr_block: &'a str,
+        network_destination_cidr_block: &'a str,
+        network_port: u16,
+        network_source_port: u16,
+        network_destination_port: u16,
+        network_destination_asn: u32,
+        email_sender_address: &'a str,
+        email_source_domain: &'a str,
+        email_recipient: &'a str,
+        email_sender_name: &'a str,
+        email_subject: &'a str,
+        email_x_mailer as "emailXMailer": &'a str,
+        file_name: &'a str,
+        file_hash_type: &'static str,
+        file_hash_value: &'a str,
+        file_mutex_name: &'a str,
+        user_agent: &'a str,
+    }
 }
 
 /// Graph `tlpLevel`: only tagged levels; no tag (or `ex:chr`, `unclear`) is
@@ -197,16 +187,16 @@ fn direction(misp_type: &str) -> Direction {
 
 const DESCRIPTION_MAX: usize = 100;
 
-pub struct TiSink {
+pub struct TiWriter {
     out: Output,
     opts: TiOptions,
     description: String,
     buf: Vec<u8>,
 }
 
-impl TiSink {
+impl TiWriter {
     pub fn new(out: Output, opts: TiOptions) -> Self {
-        TiSink {
+        TiWriter {
             out,
             opts,
             description: String::new(),
@@ -315,7 +305,7 @@ impl TiSink {
     }
 }
 
-impl FormatWriter for TiSink {
+impl FormatWriter for TiWriter {
     fn write(&mut self, parts: &[Indicator]) -> Result<Emitted> {
         let first = &parts[0];
         // Deletions emit nothing (docs/design.md#retirement); the mapper does not pass them here.

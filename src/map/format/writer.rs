@@ -13,6 +13,13 @@ pub enum Emitted {
     Skipped(SkipReason),
 }
 
+/// What became of one indicator.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Written,
+    Skipped(SkipReason),
+}
+
 /// An output format's writer: takes the indicators of one attribute at a time.
 pub trait FormatWriter {
     /// Writes the records for one attribute's indicators (`parts` is never empty;
@@ -22,4 +29,28 @@ pub trait FormatWriter {
 
     /// Flushes and completes the output (renames `-o FILE` into place).
     fn finish(self: Box<Self>) -> Result<()>;
+}
+
+/// Writes `parts` one record each with `write` and sums up what became of
+/// them: the records written, or, when there is none, the reason of the first
+/// part left out.
+#[inline]
+pub fn write_each(
+    parts: &[Indicator],
+    mut write: impl FnMut(&Indicator) -> Result<Outcome>,
+) -> Result<Emitted> {
+    let mut written = 0;
+    let mut first_skip = None;
+    for ind in parts {
+        match write(ind)? {
+            Outcome::Written => written += 1,
+            Outcome::Skipped(reason) => {
+                first_skip.get_or_insert(reason);
+            }
+        }
+    }
+    Ok(match first_skip {
+        Some(reason) if written == 0 => Emitted::Skipped(reason),
+        _ => Emitted::Written(written),
+    })
 }

@@ -1,8 +1,8 @@
 //! Value normalisation (docs/design.md#values): trim; refang network values; lower-case
 //! hashes, domains and e-mail domains; parse IPs and write them canonically;
 //! give scheme-less URLs `http://`. A value that is still not valid for its
-//! type is rejected with `invalid value`. Also: which values are private or
-//! reserved (never exported without `--allow-private`).
+//! type is rejected with `invalid value`. (Which values are private or
+//! reserved: `map::policy::private`.)
 //!
 //! IPv4-mapped IPv6 addresses (`::ffff:192.0.2.1`, and blocks of at least
 //! /96 inside `::ffff:0:0/96`) are written as the IPv4 address or block they
@@ -10,15 +10,14 @@
 //! and Defender match on.
 
 use std::fmt::Write;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::sync::OnceLock;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
-use ipnet::{IpNet, Ipv4Net};
+use ipnet::IpNet;
 
 use crate::map::indicator::{HashAlgo, RuleLang, SkipReason, ValueKind};
-use crate::map::mapper::refang::refang;
-use crate::map::policy::ipset::IpSet;
-use crate::misp::value::trim;
+use crate::map::mapper::network::{parse_ip_value, split_scheme};
+use crate::misp::refang::refang;
+use crate::misp::value::{is_domain, trim};
 
 fn invalid(why: impl Into<String>) -> SkipReason {
     SkipReason::InvalidValue(why.into())
@@ -75,40 +74,23 @@ impl Norm {
     }
 }
 
-/// Normalises `raw`, a value of a plain type whose normaliser is `norm`
-/// ([`Norm::of`]), into `out` (cleared first) and says what kind of
-/// observable it is and (when `check_private`) whether it is private or
-/// reserved ([`is_private`]), from what normalising saw: an IPv4 address is
-/// not parsed again, nor a URL searched for its host again.
-pub fn normalize(
-    norm: Norm,
-    raw: &str,
-    out: &mut String,
-    check_private: bool,
-) -> Result<(ValueKind, bool), SkipReason> {
-    let (kind, seen) = normalize_seen(norm, raw, out)?;
-    let private = check_private
-        && match seen {
-            Seen::V4(addr) => private_nets().contains_addr(IpAddr::V4(addr)),
-            Seen::HostPort(at) => host_of_hostport(&out[at]).is_some_and(is_private_host),
-            Seen::Nothing => is_private(kind, out),
-        };
-    Ok((kind, private))
-}
-
-/// What normalising saw that tells whether a value is private.
-enum Seen {
+/// What normalising a value saw that tells whether it is private: the
+/// private check need not parse an IPv4 address again, nor search a URL for
+/// its host again.
+pub enum Seen {
     Nothing,
     V4(Ipv4Addr),
     /// Where a URL's `host[:port]` is in the output.
     HostPort(std::ops::Range<usize>),
 }
 
-fn normalize_seen(
-    norm: Norm,
-    raw: &str,
-    out: &mut String,
-) -> Result<(ValueKind, Seen), SkipReason> {
+/// Normalises `raw`, a value of a plain type whose normaliser is `norm`
+/// ([`Norm::of`]), into `out` (cleared first) and says what kind of
+/// observable it is, and what normalising saw that tells whether it is
+/// private ([`crate::map::policy::private::is_private_seen`]). Inlined into
+/// its caller, with that check, so that what it saw needs no materialising.
+#[inline]
+pub fn normalize(norm: Norm, raw: &str, out: &mut String) -> Result<(ValueKind, Seen), SkipReason> {
     out.clear();
     let v = trim(raw);
     if v.is_empty() {
@@ -291,33 +273,6 @@ fn ip(v: &str, out: &mut String) -> Result<ValueKind, SkipReason> {
     Ok(net_kind(&net))
 }
 
-/// Parses an IP or CIDR value into its canonical block (see [`ip`]).
-pub fn parse_ip_value(v: &str) -> Option<IpNet> {
-    let v = trim(v).trim_start_matches('[').trim_end_matches(']');
-    let net = if let Some((addr, len)) = v.split_once('/') {
-        let addr: IpAddr = addr.parse().ok()?;
-        if len.is_empty() || !len.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        IpNet::new(addr, len.parse().ok()?).ok()?.trunc()
-    } else {
-        IpNet::from(v.parse::<IpAddr>().ok()?)
-    };
-    Some(unmap(net))
-}
-
-fn unmap(net: IpNet) -> IpNet {
-    if let IpNet::V6(n) = net {
-        if let Some(v4) = n.addr().to_ipv4_mapped() {
-            if n.prefix_len() >= 96 {
-                let net = Ipv4Net::new(v4, n.prefix_len() - 96).expect("prefix in range");
-                return IpNet::V4(net);
-            }
-        }
-    }
-    net
-}
-
 fn write_net(net: &IpNet, out: &mut String) {
     if net.prefix_len() == net.max_prefix_len() {
         let _ = write!(out, "{}", net.addr());
@@ -346,69 +301,6 @@ fn domain(v: &str, out: &mut String) -> Result<(), SkipReason> {
         out.push_str(&v.to_lowercase());
     }
     Ok(())
-}
-
-/// Whether `v` is a plausible DNS name (any case; non-ASCII labels allowed).
-pub fn is_domain(v: &str) -> bool {
-    // No IP check needed: an IPv4 address has an all-digit "TLD", IPv6 has ':'.
-    if v.is_empty() || v.len() > 253 {
-        return false;
-    }
-    if v.is_ascii() {
-        return is_ascii_domain(v.as_bytes());
-    }
-    let mut labels = 0;
-    let mut last = "";
-    for label in v.split('.') {
-        labels += 1;
-        let ok = !label.is_empty()
-            && label.len() <= 63
-            && !label.starts_with('-')
-            && label
-                .chars()
-                .all(|c| c.is_alphanumeric() || c == '-' || c == '_');
-        if !ok {
-            return false;
-        }
-        last = label;
-    }
-    labels >= 2 && !last.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// Bytes allowed in an ASCII label (letters, digits, `-`, `_`), as a table:
-/// one load per byte instead of a chain of range checks.
-const LABEL_BYTE: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        t[b] = c.is_ascii_alphanumeric() || c == b'-' || c == b'_';
-        b += 1;
-    }
-    t
-};
-
-/// [`is_domain`] for ASCII names, in one pass over the bytes.
-fn is_ascii_domain(v: &[u8]) -> bool {
-    let bad_label = |l: &[u8]| l.is_empty() || l.len() > 63 || l[0] == b'-';
-    let (mut labels, mut start) = (0, 0);
-    for (i, &b) in v.iter().enumerate() {
-        if b == b'.' {
-            if bad_label(&v[start..i]) {
-                return false;
-            }
-            labels += 1;
-            start = i + 1;
-        } else if !LABEL_BYTE[usize::from(b)] {
-            return false;
-        }
-    }
-    let tail = &v[start..];
-    if bad_label(tail) {
-        return false;
-    }
-    // At least two labels; the last not all digits (no IPv4 address).
-    labels >= 1 && !tail.iter().all(u8::is_ascii_digit)
 }
 
 /// An e-mail address: the domain lower-cased and checked, the local part kept.
@@ -510,42 +402,6 @@ fn url_host(hostport: &str) -> Option<UrlHost> {
     })
 }
 
-/// `v.split_once("://")`, found with memchr (`str::split_once` with a
-/// string pattern sets up a general substring search for every URL).
-fn split_scheme(v: &str) -> Option<(&str, &str)> {
-    let b = v.as_bytes();
-    let mut from = 0;
-    while let Some(i) = memchr::memchr(b':', &b[from..]) {
-        let at = from + i;
-        if b[at + 1..].starts_with(b"//") {
-            return Some((&v[..at], &v[at + 3..]));
-        }
-        from = at + 1;
-    }
-    None
-}
-
-/// The host of a normalised absolute URL (`None` for a bare path).
-pub fn host_of_url(url: &str) -> Option<&str> {
-    let rest = split_scheme(url)?.1;
-    let end = memchr::memchr3(b'/', b'?', b'#', rest.as_bytes()).unwrap_or(rest.len());
-    let authority = &rest[..end];
-    host_of_hostport(authority.rsplit_once('@').map_or(authority, |(_, h)| h))
-}
-
-/// The host of `host[:port]` or `[v6][:port]`, as [`host_of_url`] gives it.
-fn host_of_hostport(hostport: &str) -> Option<&str> {
-    if let Some(r) = hostport.strip_prefix('[') {
-        return r.split(']').next();
-    }
-    Some(
-        hostport
-            .rsplit_once(':')
-            .map_or(hostport, |(h, _)| h)
-            .trim_end_matches('.'),
-    )
-}
-
 /// `AS64496`, `as64496` or `64496` → `64496`.
 fn asn(v: &str, out: &mut String) -> Result<(), SkipReason> {
     let digits = v
@@ -575,119 +431,15 @@ fn mac(v: &str, out: &mut String) -> Result<(), SkipReason> {
     Ok(())
 }
 
-/// Loopback, RFC 1918, CGNAT, link-local, documentation, benchmarking,
-/// multicast and other reserved ranges (IANA special-purpose registries).
-const PRIVATE_NETS: &[&str] = &[
-    "0.0.0.0/8",
-    "10.0.0.0/8",
-    "100.64.0.0/10",
-    "127.0.0.0/8",
-    "169.254.0.0/16",
-    "172.16.0.0/12",
-    "192.0.0.0/24",
-    "192.0.2.0/24",
-    "192.88.99.0/24",
-    "192.168.0.0/16",
-    "198.18.0.0/15",
-    "198.51.100.0/24",
-    "203.0.113.0/24",
-    "224.0.0.0/4",
-    "240.0.0.0/4",
-    "::/128",
-    "::1/128",
-    "::ffff:0:0/96",
-    "64:ff9b:1::/48",
-    "100::/64",
-    "2001:2::/48",
-    "2001:db8::/32",
-    "3fff::/20",
-    "5f00::/16",
-    "fc00::/7",
-    "fe80::/10",
-    "ff00::/8",
-];
-
-/// Domains that never leave a private network or are reserved (RFC 6761, 6762, 8375).
-const PRIVATE_SUFFIXES: &[&str] = &[
-    "localhost",
-    "local",
-    "internal",
-    "home.arpa",
-    "invalid",
-    "lan",
-    "intranet",
-];
-
-pub fn private_nets() -> &'static IpSet {
-    static SET: OnceLock<IpSet> = OnceLock::new();
-    SET.get_or_init(|| IpSet::from_static(PRIVATE_NETS))
-}
-
-fn is_private_domain(d: &str) -> bool {
-    // Most names end in a letter no suffix ends in: no suffix compared then.
-    let last = d.as_bytes().last();
-    if !PRIVATE_SUFFIXES.iter().any(|s| s.as_bytes().last() == last) {
-        return false;
-    }
-    PRIVATE_SUFFIXES.iter().any(|s| {
-        d == *s
-            || (d.len() > s.len() && d.ends_with(s) && d.as_bytes()[d.len() - s.len() - 1] == b'.')
-    })
-}
-
-/// Private or reserved ASNs (RFC 5398 documentation, RFC 6996 private use, 0, 23456, 65535…).
-fn is_private_asn(n: u32) -> bool {
-    matches!(n, 0 | 23456 | 64496..=65551 | 4_200_000_000..=u32::MAX)
-}
-
-/// Whether a normalised value of this kind is private or reserved. A CIDR
-/// block is private when it overlaps any private range (so `0.0.0.0/0` is).
-fn is_private(kind: ValueKind, value: &str) -> bool {
-    match kind {
-        ValueKind::Ipv4 { .. } | ValueKind::Ipv6 { .. } => {
-            // The usual value, a plain IPv4 address, without the general parse.
-            if let Ok(addr) = value.parse::<Ipv4Addr>() {
-                return private_nets().overlaps(&IpNet::from(IpAddr::V4(addr)));
-            }
-            parse_ip_value(value).is_some_and(|n| private_nets().overlaps(&n))
-        }
-        ValueKind::Domain => is_private_domain(value),
-        ValueKind::Email => value
-            .rsplit_once('@')
-            .is_some_and(|(_, d)| is_private_domain(d)),
-        ValueKind::Url => host_of_url(value).is_some_and(is_private_host),
-        ValueKind::AutonomousSystem => value.parse().is_ok_and(is_private_asn),
-        _ => false,
-    }
-}
-
-/// Whether a URL's host is a private or reserved address or name.
-fn is_private_host(h: &str) -> bool {
-    match may_be_ip(h).then(|| parse_ip_value(h)).flatten() {
-        Some(n) => private_nets().overlaps(&n),
-        // Normalised hosts are lower-case already: no copy then.
-        None if h.bytes().any(|b| b.is_ascii_uppercase()) => {
-            is_private_domain(&h.to_ascii_lowercase())
-        }
-        None => is_private_domain(h),
-    }
-}
-
-/// False where [`parse_ip_value`] surely fails (most URL hosts, domain names):
-/// what it reads ends with a digit (IPv4, a prefix length) or has a `:` (IPv6).
-fn may_be_ip(v: &str) -> bool {
-    let v = trim(v).trim_start_matches('[').trim_end_matches(']');
-    v.ends_with(|c: char| c.is_ascii_digit()) || v.contains(':')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::map::mapper::network::host_of_url;
 
     fn n(t: &str, v: &str) -> Result<(ValueKind, String), SkipReason> {
         let mut out = String::new();
         let norm = Norm::of(t).ok_or(SkipReason::NotIndicatorType)?;
-        normalize(norm, v, &mut out, false).map(|(k, _)| (k, out))
+        normalize(norm, v, &mut out).map(|(k, _)| (k, out))
     }
 
     fn ok(t: &str, v: &str) -> String {
@@ -813,74 +565,5 @@ mod tests {
             n("domain", "  "),
             Err(SkipReason::InvalidValue(_))
         ));
-    }
-
-    #[test]
-    fn the_private_check_agrees_with_is_private() {
-        for (t, v) in [
-            ("ip-dst", "10.1.2.3"),
-            ("ip-dst", "8.8.8.8"),
-            ("ip-dst", "192.0.2[.]1"),
-            ("ip-src", "fe80::1"),
-            ("ip-src", "45.0.0.0/8"),
-            ("url", "http://10.0.0.1/x"),
-            ("url", "hxxp://User@Nas.Home.Arpa.:8080/x?y#z"),
-            ("url", "https://[fd00::1]:443/"),
-            ("url", "https://[2606:4700::1111]/"),
-            ("url", "bad.example.com/path"),
-            ("url", "ftp://a:b@printer.local"),
-            ("link", "http://198.51.100.7:80"),
-            ("domain", "printer.local"),
-            ("domain", "good.example"),
-            ("email-src", "a@mail.internal"),
-            ("AS", "AS64512"),
-            ("sha256", &"a".repeat(64)),
-        ] {
-            let norm = Norm::of(t).unwrap();
-            let mut out = String::new();
-            let (kind, private) = normalize(norm, v, &mut out, true).unwrap();
-            let unchecked = normalize(norm, v, &mut String::new(), false);
-            assert_eq!(unchecked.map(|(k, _)| k), Ok(kind), "{v}");
-            assert_eq!(private, is_private(kind, &out), "{v}");
-            assert_eq!(normalize(norm, v, &mut out, false), Ok((kind, false)));
-        }
-    }
-
-    #[test]
-    fn private_ranges() {
-        let p = |t: &str, v: &str| {
-            let (k, v) = n(t, v).unwrap();
-            is_private(k, &v)
-        };
-        for v in [
-            "10.1.2.3",
-            "192.168.0.1",
-            "127.0.0.1",
-            "169.254.1.1",
-            "192.0.2.1",
-            "198.51.100.1",
-            "203.0.113.9",
-            "::1",
-            "fe80::1",
-            "2001:db8::1",
-            "fd00::1",
-            "0.0.0.0/0",
-            "100.64.0.1",
-            "::ffff:10.0.0.1",
-        ] {
-            assert!(p("ip-dst", v), "{v}");
-        }
-        for v in ["8.8.8.8", "2606:4700::1111", "45.0.0.0/8"] {
-            assert!(!p("ip-dst", v), "{v}");
-        }
-        assert!(p("domain", "printer.local"));
-        assert!(p("hostname", "x.localhost"));
-        assert!(!p("domain", "notlocal.example"));
-        assert!(p("url", "http://10.0.0.1/x"));
-        assert!(p("url", "http://nas.home.arpa/"));
-        assert!(!p("url", "http://bad.example.com/"));
-        assert!(p("email-src", "a@mail.internal"));
-        assert!(p("AS", "AS64512"));
-        assert!(!p("AS", "AS13335"));
     }
 }

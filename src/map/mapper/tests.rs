@@ -1,9 +1,12 @@
 //! Unit tests of the mapping rules (one attribute → indicators or a reason).
 
 use super::*;
-use crate::map::indicator::{HashAlgo, RuleLang};
-use crate::misp::model::{Line, LineKind};
-use crate::time::parse_rfc3339;
+use crate::map::indicator::{HashAlgo, Indicator, RuleLang, SkipReason, Tlp, ValueKind};
+use crate::map::policy::allowlist::Allowlist;
+use crate::map::policy::expiry::{ExpireFrom, Expiry};
+use crate::map::policy::warninglist::Warninglists;
+use crate::misp::model::Line;
+use crate::time::{parse_rfc3339, Timestamp};
 
 const NOW: &str = "2026-11-28T00:00:00Z";
 const UUID: &str = "8a6f0c1e-3b2d-4e5f-8a9b-0c1d2e3f4a5b";
@@ -16,36 +19,28 @@ fn t(s: &str) -> Timestamp {
     parse_rfc3339(s).unwrap()
 }
 
-/// Maps every attribute of one JSON line (an event or a bare attribute).
+/// Maps every attribute of one JSON line (an event or attributes, in any shape).
 fn map_with(o: MapOptions, json: &str) -> Vec<Result<Vec<Indicator>, SkipReason>> {
     let line: Line = serde_json::from_str(json).unwrap();
     let m = Mapper::new(o, Allowlist::default(), Warninglists::default());
     let mut parts = Parts::default();
     let mut out = Vec::new();
-    let mut one = |a: &Attribute, obj: Option<ObjectInfo>, ev: &EventFacts| {
+    let walked = walk(&line, &mut |found| {
+        let Found::Attribute {
+            attr,
+            object,
+            event,
+        } = found
+        else {
+            return Err("test input must be an event or attributes");
+        };
         out.push(
-            m.map(a, obj, ev, &mut parts)
+            m.map(attr, object, event, &mut parts)
                 .map(|()| parts.as_slice().to_vec()),
         );
-    };
-    match line.kind() {
-        LineKind::Attribute(a) => {
-            let ev = EventFacts::new(a.event.as_deref(), a.event_uuid.as_deref());
-            one(a, a.object.as_deref().map(ObjectInfo::of_stub), &ev);
-        }
-        LineKind::Event(e) => {
-            let ev = EventFacts::new(Some(e), None);
-            for a in &e.attributes {
-                one(a, None, &ev);
-            }
-            for ob in &e.objects {
-                for a in &ob.attributes {
-                    one(a, Some(ObjectInfo::of_object(ob)), &ev);
-                }
-            }
-        }
-        _ => panic!("test input must be an event or an attribute"),
-    }
+        Ok(())
+    });
+    walked.unwrap();
     out
 }
 

@@ -8,8 +8,9 @@ use std::collections::HashSet;
 
 use crate::error::{Error, Result};
 use crate::map::indicator::ValueKind;
-use crate::map::mapper::normalize::{host_of_url, is_domain, parse_ip_value};
+use crate::map::mapper::network::{host_of_url, parse_ip_value};
 use crate::map::policy::ipset::IpSet;
+use crate::misp::value::is_domain;
 
 #[derive(Debug, Default)]
 pub struct Allowlist {

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::map::indicator::ValueKind;
-use crate::map::mapper::normalize::parse_ip_value;
+use crate::map::mapper::network::parse_ip_value;
 use crate::map::policy::allowlist::{host_of, Host};
 use crate::map::policy::ipset::IpSet;
 

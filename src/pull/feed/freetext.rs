@@ -7,7 +7,8 @@
 
 use std::net::IpAddr;
 
-use crate::map::mapper::refang::refang;
+use crate::misp::refang::refang;
+use crate::misp::value::freetext_domain_tld;
 
 /// One typed value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,21 +185,10 @@ fn known_tld(tld: &str) -> bool {
         || (t.starts_with("xn--") && t.len() > 4)
 }
 
-/// A host name: labels of letters, digits and hyphens, ending in a known TLD.
+/// A host name: labels of letters, digits and hyphens, ending in a known TLD
+/// (the name check MISP values share, in its freetext form).
 fn domain_like(s: &str) -> bool {
-    let s = s.trim_end_matches('.');
-    let labels: Vec<&str> = s.split('.').collect();
-    labels.len() >= 2
-        && labels.iter().all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
-        && known_tld(labels[labels.len() - 1])
-        && !labels[labels.len() - 1].bytes().all(|b| b.is_ascii_digit())
+    freetext_domain_tld(s.trim_end_matches('.')).is_some_and(known_tld)
 }
 
 fn hash_type(s: &str) -> Option<&'static str> {

@@ -1,0 +1,17 @@
+//! STIX 2.1 `indicator` objects for Sentinel's STIX objects upload API
+//! (docs/design.md#sentinel-stix-upload, #mapping): one comparison per
+//! pattern, STIX pattern escaping (docs/design.md#mapping), TLP 1.0 markings
+//! (docs/design.md#tlp-and-confidence), millisecond UTC times.
+//!
+//! - `writer`: the records and their writer, [`StixWriter`].
+//! - `pattern`: the pattern of an indicator and its string literals.
+//! - `memo`: the JSON text of record parts that repeat from one record to the next.
+//! - `times`: the text of a record's times, cached.
+
+mod memo;
+mod pattern;
+mod times;
+mod writer;
+
+pub use pattern::{pattern, push_quoted};
+pub use writer::{tlp_marking, StixOptions, StixWriter, DESCRIPTION_MAX, NAME_MAX};

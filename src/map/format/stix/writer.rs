@@ -1,0 +1,337 @@
+//! The STIX 2.1 `indicator` records for Sentinel's STIX objects upload API
+//! (docs/design.md#sentinel-stix-upload, #mapping), one a line: TLP 1.0
+//! markings (docs/design.md#tlp-and-confidence), millisecond UTC times,
+//! serialised in place into the pending output.
+
+use crate::error::{Error, Result};
+use crate::io::output::Output;
+use crate::json::write as jsonw;
+use crate::map::format::stix::memo::Memo;
+use crate::map::format::stix::pattern;
+use crate::map::format::stix::times::TimeTexts;
+use crate::map::format::text;
+use crate::map::format::writer::{Emitted, FormatWriter};
+use crate::map::indicator::{Indicator, SkipReason, Tlp};
+use crate::misp::value::trim;
+
+#[derive(Debug, Clone, Default)]
+pub struct StixOptions {
+    /// `--misp-url`: adds the event's URL to `external_references`.
+    pub misp_url: Option<String>,
+}
+
+impl StixOptions {
+    /// The options of `--misp-url URL` (an `http://` or `https://` URL) or none.
+    pub fn new(misp_url: Option<String>) -> Result<Self> {
+        if misp_url
+            .as_deref()
+            .is_some_and(|u| !u.starts_with("http://") && !u.starts_with("https://"))
+        {
+            return Err(Error::usage(
+                "--misp-url must start with http:// or https://",
+            ));
+        }
+        Ok(StixOptions { misp_url })
+    }
+}
+
+/// The STIX 2.1 TLP marking-definition ids (TLP 1.0, docs/design.md#tlp-and-confidence).
+pub fn tlp_marking(tlp: Tlp) -> &'static str {
+    match tlp {
+        Tlp::Clear => "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9",
+        Tlp::Green => "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da",
+        Tlp::Amber | Tlp::AmberStrict => "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82",
+        Tlp::Red => "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed",
+    }
+}
+
+/// Longest `name` and `description` written.
+pub const NAME_MAX: usize = 256;
+pub const DESCRIPTION_MAX: usize = 1024;
+
+/// Pending records are passed on in blocks of at least this size: as large as
+/// the output's own buffer, which then writes them without copying.
+const FLUSH_AT: usize = 256 * 1024;
+
+pub struct StixWriter {
+    /// `None` once finished.
+    out: Option<Output>,
+    opts: StixOptions,
+    pattern: String,
+    name: String,
+    description: String,
+    /// Records written and not yet passed on (newline-terminated), then the
+    /// record being built from `start`: records are serialised in place, not
+    /// copied once more into the output's buffer.
+    buf: Vec<u8>,
+    start: usize,
+    /// The text of the last times written.
+    times: TimeTexts,
+    created_by: Memo<Option<String>>,
+    name_json: Memo<str>,
+    kill_chain: Memo<[(String, String)]>,
+    labels: Memo<[String]>,
+    references: Memo<str>,
+    /// The event key (`ContextKey::event`) of the last record written (0: none).
+    last_event: u64,
+}
+
+impl StixWriter {
+    pub fn new(out: Output, mut opts: StixOptions) -> Self {
+        opts.misp_url = opts.misp_url.map(|u| u.trim_end_matches('/').to_string());
+        StixWriter {
+            out: Some(out),
+            opts,
+            pattern: String::new(),
+            name: String::new(),
+            description: String::new(),
+            buf: Vec::with_capacity(FLUSH_AT + 64 * 1024),
+            start: 0,
+            times: TimeTexts::new(),
+            created_by: Memo::new(),
+            name_json: Memo::new(),
+            kill_chain: Memo::new(),
+            labels: Memo::new(),
+            references: Memo::new(),
+            last_event: 0,
+        }
+    }
+
+    /// Serialises one indicator as one JSON object (no newline) at the end of
+    /// the pending records ([`StixWriter::buffer`] shows it).
+    pub fn record(&mut self, ind: &Indicator) -> Result<(), SkipReason> {
+        self.start = self.buf.len();
+        let shape = pattern::shape(ind)?;
+        // The same event as the record before: the parts that depend on the
+        // event alone are reused as they are.
+        let same = ind.context.event != 0 && ind.context.event == self.last_event;
+        if !same {
+            text::name(ind, &mut self.name);
+            text::truncate(&mut self.name, NAME_MAX);
+        }
+        text::describe(ind, &mut self.description);
+        text::truncate(&mut self.description, DESCRIPTION_MAX);
+        let event_uuid = ind
+            .event
+            .uuid
+            .as_deref()
+            .map(trim)
+            .filter(|u| !u.is_empty());
+        self.buf.extend_from_slice(
+            b"{\"type\":\"indicator\",\"spec_version\":\"2.1\",\"id\":\"indicator--",
+        );
+        jsonw::uuid(&mut self.buf, ind.id);
+        self.buf.push(b'"');
+        self.buf.extend_from_slice(b",\"created\":");
+        self.times.write(&mut self.buf, 0, ind.created);
+        self.buf.extend_from_slice(b",\"modified\":");
+        self.times.write(&mut self.buf, 1, ind.modified);
+        if same {
+            self.created_by.repeat(&mut self.buf);
+        } else {
+            self.created_by
+                .write(&mut self.buf, &ind.event.orgc_uuid, |org, out| {
+                    let org = org
+                        .as_deref()
+                        .and_then(|u| uuid::Uuid::try_parse(trim(u)).ok());
+                    if let Some(org) = org {
+                        out.extend_from_slice(b",\"created_by_ref\":");
+                        jsonw::id(out, "identity", org);
+                    }
+                });
+        }
+        if same {
+            self.name_json.repeat(&mut self.buf);
+        } else {
+            self.name_json
+                .write(&mut self.buf, &self.name, |name, out| {
+                    out.extend_from_slice(b",\"name\":");
+                    jsonw::string(out, name);
+                });
+        }
+        self.buf.extend_from_slice(b",\"description\":");
+        jsonw::string(&mut self.buf, &self.description);
+        if ind.to_ids {
+            self.buf
+                .extend_from_slice(b",\"indicator_types\":[\"malicious-activity\"]");
+        }
+        let pattern_type = pattern::write_json(shape, ind, &mut self.pattern, &mut self.buf);
+        // The pattern types are plain words: no escaping.
+        if pattern_type == "stix" {
+            self.buf
+                .extend_from_slice(b",\"pattern_type\":\"stix\",\"pattern_version\":\"2.1\"");
+        } else {
+            self.buf.extend_from_slice(b",\"pattern_type\":\"");
+            self.buf.extend_from_slice(pattern_type.as_bytes());
+            self.buf.push(b'"');
+        }
+        self.buf.extend_from_slice(b",\"valid_from\":");
+        self.times.write(&mut self.buf, 2, ind.valid_from);
+        self.buf.extend_from_slice(b",\"valid_until\":");
+        self.times.write(&mut self.buf, 3, ind.valid_until);
+        self.kill_chain.write_keyed(
+            &mut self.buf,
+            ind.context.kill_chain,
+            &ind.kill_chain,
+            |phases, out| {
+                json_array(
+                    out,
+                    b",\"kill_chain_phases\":[",
+                    phases,
+                    |out, (chain, phase)| {
+                        out.extend_from_slice(b"{\"kill_chain_name\":");
+                        jsonw::string(out, chain);
+                        out.extend_from_slice(b",\"phase_name\":");
+                        jsonw::string(out, phase);
+                        out.push(b'}');
+                    },
+                )
+            },
+        );
+        // TLP 1.0 has no amber+strict marking: the strictness is kept as a label.
+        let strict = ind.tlp == Tlp::AmberStrict;
+        self.labels.write_keyed(
+            &mut self.buf,
+            ind.context.labels,
+            &ind.labels,
+            |labels, out| {
+                json_array(out, b",\"labels\":[", labels, |out, l| {
+                    jsonw::string(out, l)
+                })
+            },
+        );
+        if strict {
+            if ind.labels.is_empty() {
+                self.buf.extend_from_slice(b",\"labels\":[");
+            } else {
+                self.buf.pop(); // the `]` of the labels
+                self.buf.push(b',');
+            }
+            self.buf.extend_from_slice(b"\"tlp:amber+strict\"]");
+        }
+        self.buf.extend_from_slice(b",\"confidence\":");
+        self.buf
+            .extend_from_slice(itoa::Buffer::new().format(ind.confidence).as_bytes());
+        if ind.revoked {
+            self.buf.extend_from_slice(b",\"revoked\":true");
+        }
+        // The marking ids are plain: no escaping.
+        self.buf.extend_from_slice(b",\"object_marking_refs\":[\"");
+        self.buf.extend_from_slice(tlp_marking(ind.tlp).as_bytes());
+        self.buf.extend_from_slice(b"\"]");
+        let misp_url = self.opts.misp_url.as_deref();
+        if same {
+            self.references.repeat(&mut self.buf);
+        } else {
+            self.references
+                .write(&mut self.buf, event_uuid.unwrap_or(""), |u, out| {
+                    if u.is_empty() {
+                        return;
+                    }
+                    out.extend_from_slice(
+                        b",\"external_references\":[{\"source_name\":\"MISP\",\"external_id\":",
+                    );
+                    jsonw::string(out, u);
+                    if let Some(base) = misp_url {
+                        out.extend_from_slice(b",\"url\":");
+                        jsonw::string(out, &format!("{base}/events/view/{u}"));
+                    }
+                    out.extend_from_slice(b"}]");
+                });
+        }
+        self.buf.push(b'}');
+        self.last_event = ind.context.event;
+        Ok(())
+    }
+
+    /// The record [`StixWriter::record`] wrote last.
+    pub fn buffer(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+}
+
+/// Appends `start` (`,"key":[`), the items, each written by `item`, and
+/// `]`; nothing at all for no items.
+#[inline]
+fn json_array<T>(
+    out: &mut Vec<u8>,
+    start: &[u8],
+    items: &[T],
+    mut item: impl FnMut(&mut Vec<u8>, &T),
+) {
+    if items.is_empty() {
+        return;
+    }
+    out.extend_from_slice(start);
+    for (i, x) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        item(out, x);
+    }
+    out.push(b']');
+}
+
+impl FormatWriter for StixWriter {
+    // Not `write_each`: this loop runs for every attribute, and matching on
+    // `record`'s result here keeps it as short as it can be.
+    fn write(&mut self, parts: &[Indicator]) -> Result<Emitted> {
+        let mut written = 0;
+        let mut first_err = None;
+        for ind in parts {
+            match self.record(ind) {
+                Ok(()) => {
+                    self.buf.push(b'\n');
+                    written += 1;
+                }
+                Err(e) => {
+                    self.buf.truncate(self.start);
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        if self.buf.len() >= FLUSH_AT {
+            self.out
+                .as_mut()
+                .expect("not finished")
+                .write_bytes(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(match first_err {
+            Some(e) if written == 0 => Emitted::Skipped(e),
+            _ => Emitted::Written(written),
+        })
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<()> {
+        let mut out = self.out.take().expect("finished once");
+        out.write_bytes(&self.buf)?;
+        self.buf.clear();
+        out.finish()
+    }
+}
+
+/// A run that stops early (`--strict`, an error) still passes on the records
+/// written so far, as the output's own buffer does when dropped; a file output
+/// is not created then all the same.
+impl Drop for StixWriter {
+    fn drop(&mut self) {
+        if let Some(out) = &mut self.out {
+            let _ = out.write_bytes(&self.buf);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markings() {
+        assert_eq!(
+            tlp_marking(Tlp::Clear),
+            "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9"
+        );
+        assert_eq!(tlp_marking(Tlp::AmberStrict), tlp_marking(Tlp::Amber));
+    }
+}

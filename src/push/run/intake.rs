@@ -1,0 +1,264 @@
+//! The input side of a run: every record read, checked, decided against the
+//! ledger (or what this run already sent) and put into the batch.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::start::{Pending, Run, Source};
+use super::versions;
+use crate::error::{Error, Result};
+use crate::io::input::{Lines, Next};
+use crate::push::record::{self, RecordKind};
+use crate::push::setup::TOOL;
+use crate::push::targets::Target;
+use crate::time;
+
+impl Run {
+    /// Reads every input record, then builds the retirements if asked.
+    pub(super) fn main_pass(&mut self) -> Result<()> {
+        let mut lines = Lines::new(&self.opts.files, self.opts.max_line);
+        let mut buf = Vec::new();
+        loop {
+            self.drain(false)?;
+            if self.stopping() {
+                break;
+            }
+            match lines.next_line(&mut buf)? {
+                None => break,
+                Some(Next::TooLong(at)) => {
+                    let msg = format!("line longer than --max-line {} bytes", self.opts.max_line);
+                    self.malformed(&at.to_string(), None, &msg)?;
+                }
+                Some(Next::Line(at)) => {
+                    let source: Source = Arc::from(at.to_string());
+                    let line = std::mem::take(&mut buf);
+                    self.take_record(source, line)?;
+                }
+            }
+            if self.counts.records % 1000 == 0 {
+                self.show_progress();
+            }
+        }
+        if self.stopping() {
+            self.keep_unread(&mut lines, &mut buf)?;
+        }
+        if !self.stopping() && self.opts.retire_missing {
+            self.retire_missing()?;
+        }
+        if !self.stopping() {
+            self.submit()?;
+        }
+        Ok(())
+    }
+
+    /// A line that is not a usable record: counted, reported, kept in `--rejected`.
+    /// A run that stopped (fatal error, signal) has FILE lines it never read: each
+    /// goes to `--failed` as it is, with a `failed` result. Otherwise a replay file
+    /// given as input and as `--failed` (`--failed F F new`) would lose its unread
+    /// lines. Stdin is left alone: its producer's window is pulled again, as the
+    /// pipeline's state is not committed after a stop.
+    pub(super) fn keep_unread(&mut self, lines: &mut Lines, buf: &mut Vec<u8>) -> Result<()> {
+        if self.failed_out.is_none() {
+            return Ok(());
+        }
+        lines.stop_at_stdin();
+        let reason = if self.interrupt.fired() {
+            "interrupted: not read"
+        } else {
+            "not read: the run stopped"
+        };
+        let mut kept = 0u64;
+        while let Some(next) = lines.next_line(buf)? {
+            let Next::Line(at) = next else {
+                continue; // too long to keep; it would have been rejected
+            };
+            let key = serde_json::from_slice::<Value>(buf).ok().and_then(|v| {
+                let kind = record::kind_of(&v)?;
+                record::key_of(kind, v.as_object()?).ok()
+            });
+            if let Some(f) = self.failed_out.as_mut() {
+                f.write_line(buf)?;
+            }
+            self.counts.records += 1;
+            self.counts.failed += 1;
+            self.result(key.as_deref(), "failed", Some(reason), &at.to_string())?;
+            kept += 1;
+        }
+        if kept > 0 {
+            eprintln!("{TOOL}: {kept} input lines not read before the stop kept as failed");
+        }
+        Ok(())
+    }
+
+    pub(super) fn malformed(&mut self, source: &str, line: Option<&[u8]>, msg: &str) -> Result<()> {
+        self.counts.records += 1;
+        self.counts.malformed += 1;
+        eprintln!("{TOOL}: {source}: {msg}");
+        if self.opts.strict {
+            return Err(Error::input(source, msg));
+        }
+        self.result(None, "rejected", Some(msg), source)?;
+        if let (Some(f), Some(line)) = (self.rejected_out.as_mut(), line) {
+            f.write_line(line)?;
+        }
+        self.counts.rejected += 1;
+        Ok(())
+    }
+
+    /// One input record: checks, ledger decisions, and into the batch.
+    pub(super) fn take_record(&mut self, source: Source, line: Vec<u8>) -> Result<()> {
+        let mut v: Value = match serde_json::from_slice(&line) {
+            Ok(v) => v,
+            Err(e) => return self.malformed(&source, Some(&line), &format!("not JSON: {e}")),
+        };
+        let want = self.opts.target.kind();
+        let kind = match record::kind_of(&v) {
+            None => {
+                return self.malformed(
+                    &source,
+                    Some(&line),
+                    "not a STIX object, Defender indicator or Graph tiIndicator",
+                )
+            }
+            Some(k) if k != want => {
+                if !self.first_kind_seen {
+                    return Err(Error::usage(format!(
+                        "{source}: the input holds {} records, but --target {} takes {} records \
+                         (map with the matching ioc-map --format, or change --target)",
+                        k.name(),
+                        self.opts.target.name(),
+                        want.name()
+                    )));
+                }
+                let msg = format!(
+                    "a {} record in a stream for --target {}",
+                    k.name(),
+                    self.opts.target.name()
+                );
+                return self.malformed(&source, Some(&line), &msg);
+            }
+            Some(k) => k,
+        };
+        self.first_kind_seen = true;
+        let facts = match record::facts(kind, &v, &self.now) {
+            Ok(f) => f,
+            Err(msg) => return self.malformed(&source, Some(&line), &msg),
+        };
+        self.counts.records += 1;
+        // The key came earlier in this run (a replayed --failed file beside a new
+        // pull, say) and that copy is on its way: decide this one once that one is
+        // answered, so that the two never travel together.
+        self.wait_for(facts.key_hash)?;
+        let (entry, duplicate) = match self.ledger.as_mut() {
+            Some(l) => {
+                let duplicate = l.mark_seen(facts.key_hash);
+                (l.get(facts.key_hash), duplicate)
+            }
+            None => {
+                let e = self.run_keys.get(facts.key_hash);
+                (e, e.is_some())
+            }
+        };
+        let end_ms = facts.valid_end.as_ref().map_or(i64::MAX, record::millis);
+        if let Some(e) = entry {
+            let refresh_ms = self.opts.refresh_before.as_millis() as i64;
+            let unchanged = e.content_hash == facts.content_hash
+                && e.live() == facts.live
+                && (!facts.live
+                    || e.valid_end == end_ms
+                    || e.valid_end > self.now_ms.saturating_add(refresh_ms));
+            if unchanged {
+                let reason = duplicate.then_some("duplicate in this run");
+                return self.status(&facts.key, "unchanged", reason, &source);
+            }
+            if kind == RecordKind::Stix && e.live() {
+                let modified = facts.modified.as_ref().map_or(i64::MIN, record::millis);
+                if modified < e.modified {
+                    let holder = if self.ledger.is_some() {
+                        "the ledger holds"
+                    } else {
+                        "this run sent"
+                    };
+                    let reason = format!(
+                        "{holder} a newer version (modified {})",
+                        time::fmt_millis(&record::from_millis(e.modified))
+                    );
+                    return self.status(&facts.key, "stale", Some(&reason), &source);
+                }
+            }
+        } else if !facts.live && self.ledger.is_some() {
+            return self.status(&facts.key, "skipped", Some("never sent"), &source);
+        }
+        let was_active = entry.is_some_and(|e| e.active(self.now_ms));
+        let mut took_slot = false;
+        if self.opts.target == Target::Defender && facts.live && !was_active {
+            if self.active >= self.opts.max_active {
+                let reason = format!("tenant cap (--max-active {})", self.opts.max_active);
+                return self.status(&facts.key, "skipped", Some(&reason), &source);
+            }
+            self.active += 1;
+            took_slot = true;
+        }
+        let mut facts = facts;
+        let bumped = match (kind, entry) {
+            (RecordKind::Stix, Some(e)) if self.ledger.is_some() => {
+                self.bump_version(&mut v, &facts, &e)?
+            }
+            (RecordKind::Stix, Some(e)) => versions::bump_past_sent(&mut v, &mut facts, e.modified),
+            _ => None,
+        };
+        let body = bumped.unwrap_or_else(|| line.clone());
+        let echo = record::echo_of(kind, &v);
+        self.enqueue(Pending {
+            source,
+            line,
+            body,
+            facts,
+            echo,
+            took_slot,
+            frees_slot: was_active && self.opts.target == Target::Defender,
+        })
+    }
+
+    /// A result decided here, without the remote.
+    pub(super) fn status(
+        &mut self,
+        key: &str,
+        status: &str,
+        reason: Option<&str>,
+        src: &str,
+    ) -> Result<()> {
+        match status {
+            "unchanged" => self.counts.unchanged += 1,
+            "stale" => self.counts.stale += 1,
+            _ => self.counts.skipped += 1,
+        }
+        self.result(Some(key), status, reason, src)
+    }
+
+    /// Waits until no copy of `key_hash` is on its way: sends the batch that
+    /// holds it, then handles answers until its own has come.
+    pub(super) fn wait_for(&mut self, key_hash: u128) -> Result<()> {
+        while self.on_the_way.contains(&key_hash) {
+            if self.batch.iter().any(|p| p.facts.key_hash == key_hash) {
+                self.submit()?;
+            } else if self.in_flight > 0 {
+                self.drain(true)?;
+            } else {
+                debug_assert!(false, "a key on its way is in the batch or in flight");
+                self.on_the_way.remove(&key_hash);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn enqueue(&mut self, p: Pending) -> Result<()> {
+        self.on_the_way.insert(p.facts.key_hash);
+        self.batch.push(p);
+        if self.batch.len() >= self.batch_size {
+            self.submit()?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,183 @@
+//! What the ledger changes in the records a run sends (docs/design.md#retirement, #results):
+//! STIX version bumps with the first `created` kept, and the retirements
+//! `--retire-missing` builds from the records the ledger remembers.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::push::ledger::Entry;
+use crate::push::record::{self, Facts};
+use crate::push::setup::TOOL;
+use crate::push::targets::Target;
+use crate::time;
+
+use super::start::{Pending, Run, Source};
+
+impl Run {
+    /// For a STIX key the ledger knows: keep the first `created`, and make
+    /// `modified` later than the version last sent (docs/design.md#results). Returns the
+    /// new body, or None when the record can go as it is.
+    pub(super) fn bump_version(
+        &mut self,
+        v: &mut Value,
+        facts: &Facts,
+        entry: &Entry,
+    ) -> Result<Option<Vec<u8>>> {
+        let ledger = self
+            .ledger
+            .as_mut()
+            .expect("a ledger entry implies a ledger");
+        let (_, stored) = ledger.stored(entry)?;
+        let sent_modified = stored
+            .get("modified")
+            .and_then(Value::as_str)
+            .and_then(time::parse_rfc3339);
+        let created = stored.get("created").cloned();
+        let incoming = facts.modified.expect("STIX facts have modified");
+        let mut modified = incoming;
+        if let Some(sent) = sent_modified {
+            if modified <= sent {
+                modified = sent + chrono::Duration::milliseconds(1);
+            }
+        }
+        let o = v.as_object_mut().expect("a record is an object");
+        let mut changed = false;
+        if modified != incoming {
+            o.insert(
+                "modified".into(),
+                Value::String(time::fmt_millis(&modified)),
+            );
+            changed = true;
+        }
+        if let Some(c) = created {
+            if o.get("created") != Some(&c) {
+                o.insert("created".into(), c);
+                changed = true;
+            }
+        }
+        Ok(changed.then(|| serde_json::to_vec(v).expect("a Value serialises")))
+    }
+
+    /// `--retire-missing`: retires every live key the input did not hold,
+    /// unless that is more than `--max-retire` of them (docs/design.md#retirement).
+    pub(super) fn retire_missing(&mut self) -> Result<()> {
+        let Some(ledger) = self.ledger.as_ref() else {
+            return Ok(());
+        };
+        let live = ledger.active_count(self.now_ms);
+        let missing = ledger.missing(self.now_ms);
+        let limit = (live as f64 * self.opts.max_retire / 100.0).floor() as usize;
+        if missing.len() > limit && !self.opts.force {
+            return Err(Error::Other(format!(
+                "--retire-missing: refusing to retire {} of {live} live keys (more than \
+                 --max-retire {}%): is the input complete? Nothing was retired; use --force \
+                 to retire them anyway",
+                missing.len(),
+                self.opts.max_retire
+            )));
+        }
+        if !missing.is_empty() {
+            eprintln!(
+                "{TOOL}: retiring {} live keys absent from the input",
+                missing.len()
+            );
+        }
+        let source: Source = Arc::from("ledger");
+        for key_hash in missing {
+            if self.stopping() {
+                break;
+            }
+            self.drain(false)?;
+            let ledger = self.ledger.as_mut().expect("checked above");
+            let entry = ledger.get(key_hash).expect("listed keys are indexed");
+            let (key, stored) = ledger.stored(&entry)?;
+            let retirement = self.retirement(stored, &entry);
+            let line = serde_json::to_vec(&retirement).expect("a Value serialises");
+            let kind = self.opts.target.kind();
+            let mut facts = match record::facts(kind, &retirement, &self.now) {
+                Ok(f) => f,
+                Err(msg) => {
+                    return Err(Error::Other(format!(
+                        "ledger record of {key} unusable: {msg}"
+                    )))
+                }
+            };
+            // A retirement ends validity now, which `facts` sees as lapsed.
+            facts.live = false;
+            self.counts.records += 1;
+            self.counts.from_ledger += 1;
+            let echo = record::echo_of(kind, &retirement);
+            self.enqueue(Pending {
+                source: Arc::clone(&source),
+                body: line.clone(),
+                line,
+                facts,
+                echo,
+                took_slot: false,
+                frees_slot: self.opts.target == Target::Defender,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The retirement of a stored record: validity ends now (docs/design.md#retirement).
+    fn retirement(&self, mut rec: Value, entry: &Entry) -> Value {
+        let now = self.now;
+        let o = rec.as_object_mut().expect("stored records are objects");
+        match self.opts.target {
+            Target::Sentinel => {
+                let last = o
+                    .get("modified")
+                    .and_then(Value::as_str)
+                    .and_then(time::parse_rfc3339)
+                    .unwrap_or(record::from_millis(entry.modified));
+                let modified = now.max(last + chrono::Duration::milliseconds(1));
+                let from = o
+                    .get("valid_from")
+                    .and_then(Value::as_str)
+                    .and_then(time::parse_rfc3339)
+                    .unwrap_or(now);
+                let until = now.max(from + chrono::Duration::milliseconds(1));
+                o.insert(
+                    "modified".into(),
+                    Value::String(time::fmt_millis(&modified)),
+                );
+                o.insert(
+                    "valid_until".into(),
+                    Value::String(time::fmt_millis(&until)),
+                );
+            }
+            Target::Defender => {
+                o.insert("expirationTime".into(), Value::String(time::fmt_secs(&now)));
+            }
+            Target::Graph => {
+                o.insert(
+                    "expirationDateTime".into(),
+                    Value::String(time::fmt_secs(&now)),
+                );
+            }
+        }
+        rec
+    }
+}
+
+/// Without a ledger, a later copy of a STIX key this run already sent, with
+/// other content, goes as a newer version: `modified` one millisecond past
+/// the one sent if need be (docs/design.md#results). Its `created` stays as given: the
+/// copies of one attribute share it. Updates `facts` to the version as sent.
+pub(super) fn bump_past_sent(v: &mut Value, facts: &mut Facts, sent_ms: i64) -> Option<Vec<u8>> {
+    let incoming = facts.modified?;
+    if record::millis(&incoming) > sent_ms {
+        return None;
+    }
+    let modified = record::from_millis(sent_ms) + chrono::Duration::milliseconds(1);
+    let o = v.as_object_mut().expect("a record is an object");
+    o.insert(
+        "modified".into(),
+        Value::String(time::fmt_millis(&modified)),
+    );
+    facts.modified = Some(modified);
+    Some(serde_json::to_vec(v).expect("a Value serialises"))
+}

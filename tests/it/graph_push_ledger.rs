@@ -1,0 +1,239 @@
+//! graph-push's ledger across runs against the emulator: unchanged, stale,
+//! version bumps with the first `created` kept, never sent, refresh before
+//! lapsing, `--retire-missing` with its guard, and restoration.
+
+use serde_json::{json, Value};
+
+use crate::support::emulator::ms::{Api, Config, MsEmulator, WORKSPACE};
+use crate::support::push::*;
+
+fn uploads(emu: &MsEmulator) -> usize {
+    emu.log()
+        .iter()
+        .filter(|e| e.api == Some(Api::Sentinel))
+        .count()
+}
+
+#[test]
+fn unchanged_records_are_not_resent_and_changes_are_new_versions() {
+    let emu = MsEmulator::start(Config::default());
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("sentinel.ledger");
+    let l = ledger.to_str().unwrap();
+    let records = stix_range(150);
+    let first = push(&emu, &["--ledger", l], &records);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    first.assert_accounted(150);
+    assert_eq!(first.count("accepted"), 150);
+    assert_sentinel_holds(&emu, &records, &first);
+    let sent = uploads(&emu);
+
+    // Same input again (a re-pull of the same window): nothing goes out.
+    let again = push(&emu, &["--ledger", l], &records);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    again.assert_accounted(150);
+    assert_eq!(again.count("unchanged"), 150);
+    assert_eq!(uploads(&emu), sent);
+
+    // A changed record with the same `modified` and a different `created`
+    // (ioc-map's view moved) goes out as a real new version.
+    let mut changed = records.clone();
+    changed[5]["name"] = json!("C2 domain 5, renamed in MISP");
+    changed[5]["created"] = json!("2026-03-01T00:00:00.000Z");
+    // Only the validity moved, far from lapsing: unchanged.
+    changed[6]["valid_until"] = json!("2027-07-01T00:00:00.000Z");
+    let third = push(&emu, &["--ledger", l], &changed);
+    assert_eq!(third.code, 0, "{}", third.stderr);
+    third.assert_accounted(150);
+    assert_eq!(third.count("accepted"), 1);
+    assert_eq!(third.count("unchanged"), 149);
+    let mut expected = changed[5].clone();
+    expected["created"] = records[5]["created"].clone();
+    expected["modified"] = json!("2026-03-02T10:15:00.001Z");
+    assert_sentinel_holds(&emu, &[expected], &third);
+    let stats = emu.stats();
+    assert_eq!(stats.stix_not_newer, 0, "every version is newer: {stats:?}");
+    assert_eq!(
+        stats.stix_created_changed, 0,
+        "created never changes: {stats:?}"
+    );
+}
+
+#[test]
+fn an_old_replay_is_stale_and_a_retirement_never_sent_is_skipped() {
+    let emu = MsEmulator::start(Config::default());
+    let dir = tempfile::tempdir().unwrap();
+    let l = dir.path().join("l").to_str().unwrap().to_string();
+    let mut newer = stix(1);
+    newer["modified"] = json!("2026-05-01T00:00:00.000Z");
+    newer["name"] = json!("newer");
+    let run = push(&emu, &["--ledger", &l], &[newer.clone()]);
+    assert_eq!(run.count("accepted"), 1, "{}", run.stderr);
+
+    let mut retired_unknown = stix(99);
+    retired_unknown["valid_until"] = json!(NOW);
+    let replay = push(&emu, &["--ledger", &l], &[stix(1), retired_unknown]);
+    assert_eq!(replay.code, 0, "{}", replay.stderr);
+    replay.assert_accounted(2);
+    let stale = replay.with_status("stale");
+    assert_eq!(stale.len(), 1);
+    assert!(stale[0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("newer version"));
+    let skipped = replay.with_status("skipped");
+    assert_eq!(skipped[0]["reason"], "never sent");
+    assert_eq!(
+        emu.stix_current(WORKSPACE)[newer["id"].as_str().unwrap()],
+        newer
+    );
+}
+
+#[test]
+fn a_validity_about_to_lapse_is_refreshed() {
+    let emu = MsEmulator::start(Config::default());
+    let dir = tempfile::tempdir().unwrap();
+    let l = dir.path().join("l").to_str().unwrap().to_string();
+    let mut r = stix(2);
+    r["valid_until"] = json!("2026-12-01T00:00:00.000Z"); // 3 days after NOW
+    assert_eq!(
+        push(&emu, &["--ledger", &l], &[r.clone()]).count("accepted"),
+        1
+    );
+    assert_eq!(
+        push(&emu, &["--ledger", &l], &[r.clone()]).count("unchanged"),
+        1
+    );
+    r["valid_until"] = json!("2027-03-01T00:00:00.000Z");
+    let run = push(&emu, &["--ledger", &l], &[r.clone()]);
+    assert_eq!(run.count("accepted"), 1, "{}", run.stdout);
+    let held = &emu.stix_current(WORKSPACE)[r["id"].as_str().unwrap()];
+    assert_eq!(held["valid_until"], "2027-03-01T00:00:00.000Z");
+    assert_eq!(held["modified"], "2026-03-02T10:15:00.001Z");
+}
+
+#[test]
+fn retire_missing_retires_what_left_the_input_within_its_guard() {
+    let emu = MsEmulator::start(Config::default());
+    let dir = tempfile::tempdir().unwrap();
+    let l = dir.path().join("l").to_str().unwrap().to_string();
+    let input = dir.path().join("full.ndjson");
+    let records = stix_range(20);
+    write_ndjson(&input, &records);
+    let inp = input.to_str().unwrap();
+    let first = run_cmd(
+        command(&emu, &["--ledger", &l, "--retire-missing", inp]),
+        b"",
+    );
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert_eq!(first.count("accepted"), 20);
+
+    // One attribute deleted in MISP: 1 of 20 live keys (5%) is retired.
+    write_ndjson(&input, &records[1..]);
+    let run = run_cmd(
+        command(&emu, &["--ledger", &l, "--retire-missing", inp]),
+        b"",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.assert_accounted(20);
+    assert_eq!(run.count("unchanged"), 19);
+    let retired: Vec<Value> = run
+        .results()
+        .into_iter()
+        .filter(|r| r["source"] == "ledger")
+        .collect();
+    assert_eq!(retired.len(), 1);
+    assert_eq!(retired[0]["status"], "accepted");
+    let id = records[0]["id"].as_str().unwrap();
+    assert_eq!(retired[0]["key"], id);
+    let held = &emu.stix_current(WORKSPACE)[id];
+    let mut expected = records[0].clone();
+    expected["valid_until"] = json!("2026-11-28T00:00:00.000Z");
+    expected["modified"] = json!("2026-11-28T00:00:00.000Z");
+    assert_eq!(held, &expected);
+
+    // A cut-down input would retire 10 of 19 (53%): refused, nothing retired.
+    write_ndjson(&input, &records[1..10]);
+    let before = uploads(&emu);
+    let refused = run_cmd(
+        command(&emu, &["--ledger", &l, "--retire-missing", inp]),
+        b"",
+    );
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("refusing to retire 10 of 19"),
+        "{}",
+        refused.stderr
+    );
+    refused.assert_accounted(9);
+    assert_eq!(uploads(&emu), before);
+    // --force does it.
+    let forced = run_cmd(
+        command(&emu, &["--ledger", &l, "--retire-missing", "--force", inp]),
+        b"",
+    );
+    assert_eq!(forced.code, 0, "{}", forced.stderr);
+    forced.assert_accounted(19);
+    assert_eq!(forced.count("accepted"), 10);
+
+    // A restored attribute comes back as a new, live version.
+    write_ndjson(&input, &records[..1]);
+    let restored = run_cmd(command(&emu, &["--ledger", &l, inp]), b"");
+    assert_eq!(restored.count("accepted"), 1, "{}", restored.stdout);
+    let held = &emu.stix_current(WORKSPACE)[id];
+    assert_eq!(held["valid_until"], records[0]["valid_until"]);
+    assert_eq!(held["modified"], "2026-11-28T00:00:00.001Z");
+    let stats = emu.stats();
+    assert_eq!(stats.stix_not_newer, 0, "{stats:?}");
+    assert_eq!(stats.stix_created_changed, 0, "{stats:?}");
+
+    // Never from a pipe.
+    let piped = push(&emu, &["--ledger", &l, "--retire-missing"], &records);
+    assert_eq!(piped.code, 2, "{}", piped.stderr);
+    assert!(piped.stderr.contains("never stdin"), "{}", piped.stderr);
+}
+
+#[test]
+fn a_ledger_belongs_to_one_target_and_workspace() {
+    let emu = MsEmulator::start(Config::default());
+    let dir = tempfile::tempdir().unwrap();
+    let l = dir.path().join("l").to_str().unwrap().to_string();
+    assert_eq!(push(&emu, &["--ledger", &l], &stix_range(2)).code, 0);
+    let other = push(
+        &emu,
+        &["--ledger", &l, "--target", "defender"],
+        &[defender(1)],
+    );
+    assert_eq!(other.code, 2, "{}", other.stderr);
+    assert!(other.stderr.contains("one ledger per target and workspace"));
+}
+
+#[test]
+fn a_key_twice_in_one_run_gets_two_real_versions() {
+    // A replayed --failed file beside a new pull can hold a key twice.
+    let emu = MsEmulator::start(Config::default());
+    let dir = tempfile::tempdir().unwrap();
+    let l = dir.path().join("l").to_str().unwrap().to_string();
+    assert_eq!(
+        push(&emu, &["--ledger", &l], &[stix(1)]).count("accepted"),
+        1
+    );
+    let mut a = stix(1);
+    a["name"] = json!("first edit");
+    let mut b = stix(1);
+    b["name"] = json!("second edit");
+    let run = push(
+        &emu,
+        &["--ledger", &l],
+        &[a.clone(), stix(2), b.clone(), b.clone()],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.assert_accounted(4);
+    assert_eq!(run.count("accepted"), 3);
+    assert_eq!(run.count("unchanged"), 1);
+    let versions = emu.stix_versions(WORKSPACE, a["id"].as_str().unwrap());
+    assert_eq!(versions.len(), 3);
+    assert_eq!(versions[2].object["name"], "second edit");
+    assert_eq!(versions[2].object["modified"], "2026-03-02T10:15:00.002Z");
+    assert!(versions.iter().all(|v| v.newer && !v.created_changed));
+}
