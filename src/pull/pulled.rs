@@ -193,6 +193,83 @@ pub fn event_id(bytes: &[u8]) -> Result<Option<i64>, serde_json::Error> {
     }
 }
 
+/// How many attributes one `{"Event":…}` holds: `Event.Attribute[]` plus
+/// every `Event.Object[].Attribute[]`, the way `ioc-map` counts them (and
+/// [`event_info`]), without parsing the event. The bytes must be valid JSON
+/// (the stream framing has checked their structure): strings are skipped
+/// with `memchr`, and only brackets, colons and the keys before them are
+/// looked at.
+pub fn attribute_count(bytes: &[u8]) -> u64 {
+    /// What an open bracket is.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Open {
+        /// The `{"Event":…}` wrapper.
+        Doc,
+        Event,
+        /// An `Attribute` list: each object in it is an attribute.
+        Attributes,
+        /// `Event.Object`, and one object in it.
+        Objects,
+        Object,
+        Other,
+    }
+    let mut stack: Vec<Open> = Vec::with_capacity(16);
+    // The last string (a key, when a colon follows it) and the key whose value comes next.
+    let mut last: (usize, usize) = (0, 0);
+    let mut key: Option<(usize, usize)> = None;
+    let mut count = 0u64;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                let start = i + 1;
+                let mut j = start;
+                loop {
+                    let rest = bytes.get(j..).unwrap_or_default();
+                    match memchr::memchr2(b'"', b'\\', rest) {
+                        Some(k) if bytes[j + k] == b'\\' => j += k + 2,
+                        Some(k) => {
+                            j += k;
+                            break;
+                        }
+                        None => return count,
+                    }
+                }
+                last = (start, j);
+                i = j + 1;
+                continue;
+            }
+            b':' => key = Some(last),
+            b',' => key = None,
+            b @ (b'{' | b'[') => {
+                let parent = stack.last().copied();
+                let is = |name: &[u8]| key.is_some_and(|(s, e)| &bytes[s..e] == name);
+                let open = match (parent, b) {
+                    (None, b'{') => Open::Doc,
+                    (Some(Open::Doc), b'{') if is(b"Event") => Open::Event,
+                    (Some(Open::Event), b'[') if is(b"Attribute") => Open::Attributes,
+                    (Some(Open::Event), b'[') if is(b"Object") => Open::Objects,
+                    (Some(Open::Objects), b'{') => Open::Object,
+                    (Some(Open::Object), b'[') if is(b"Attribute") => Open::Attributes,
+                    (Some(Open::Attributes), b'{') => {
+                        count += 1;
+                        Open::Other
+                    }
+                    _ => Open::Other,
+                };
+                stack.push(open);
+                key = None;
+            }
+            b'}' | b']' => {
+                stack.pop();
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    count
+}
+
 #[derive(Deserialize)]
 struct AttributeFields {
     #[serde(default, deserialize_with = "num")]
@@ -234,6 +311,30 @@ mod tests {
         assert_eq!(e.attributes, 3);
         let a = attribute_info(br#"{"id":7,"event_id":"12","value":"x"}"#).unwrap();
         assert_eq!((a.id, a.event_id), (Some(7), Some(12)));
+    }
+
+    #[test]
+    fn attribute_count_is_event_and_object_attributes() {
+        let docs: [&[u8]; 6] = [
+            br#"{"Event":{"id":"12","uuid":"u","Attribute":[{"id":"1"},{"id":"2","Tag":[{"name":"Attribute"}]}],"Object":[{"Attribute":[{"id":"3","value":"\"Attribute\":[{}]"}]},{"name":"x"},{"Attribute":[]}]}}"#,
+            br#"{"Event":{"info":"{\"Attribute\":[{},{}]}","Galaxy":[{"GalaxyCluster":[{"Attribute":[{}]}]}],"Attribute":[]}}"#,
+            br#"{"Event":{"Object":[{"name":"file","Attribute":[{"id":"1"},{"id":"2"}],"ObjectReference":[{"Attribute":{"id":"9"}}]}],"ShadowAttribute":[{"id":"5"}]}}"#,
+            br#"{ "Event" : { "Attribute" : [ { "id" : "1" } , { "id" : "2" } ] } }"#,
+            br#"{"Event":{"id":"1"}}"#,
+            br#"{"Event":{"Attribute":[{"id":"1","comment":"a \\"},{"id":"2"}],"Tag":[]}}"#,
+        ];
+        for d in docs {
+            let by_serde = event_info(d).unwrap().attributes;
+            assert_eq!(
+                attribute_count(d),
+                by_serde,
+                "{}",
+                String::from_utf8_lossy(d)
+            );
+        }
+        assert_eq!(attribute_count(docs[0]), 3);
+        assert_eq!(attribute_count(docs[2]), 2);
+        assert_eq!(attribute_count(docs[5]), 2);
     }
 
     #[test]

@@ -388,7 +388,7 @@ fn slow_responses() {
     let o = pull(&emu, &["--timeout", "1s"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(event_uuids(&o).len(), 2);
-    assert!(stderr(&o).contains("1 retries"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("1 retry,"), "{}", stderr(&o));
 }
 
 #[test]
