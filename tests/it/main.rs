@@ -29,4 +29,5 @@ mod properties_map;
 mod properties_pull;
 mod properties_push;
 mod readme;
+mod tlp_scopes;
 mod tls;

@@ -31,9 +31,11 @@ impl<'t> EventFacts<'t> {
         facts
     }
 
-    /// From the `Event` beside a bare attribute (`None`: nothing known): its
-    /// tags count as given only when it holds some (MISP's small default
-    /// context has none; `includeContext` adds them).
+    /// From the `Event` beside a bare attribute (`None`: nothing known). Its
+    /// tags count as given when it holds some, or when it is MISP's full
+    /// context (`includeContext`: `date` and `publish_timestamp` beside a
+    /// `Tag` list that is empty for an untagged event); MISP's small default
+    /// context (id, info, uuid, orgs, distribution) has none.
     pub fn bare(ev: Option<&'t Event<'_>>, attr_event_uuid: Option<&str>) -> Self {
         let mut tags = TagSummary::default();
         let Some(ev) = ev else {
@@ -68,7 +70,8 @@ impl<'t> EventFacts<'t> {
             timestamp: ev.timestamp.and_then(time::from_epoch),
             publish: ev.publish_timestamp.and_then(time::from_epoch),
             date: ev.date.as_deref().and_then(time::parse_date),
-            tags_given: !ev.tags.is_empty(),
+            tags_given: !ev.tags.is_empty()
+                || (ev.date.is_some() && ev.publish_timestamp.is_some()),
         }
     }
 }
