@@ -506,8 +506,18 @@ fn ioc_map_attributes(o: &Output) -> String {
     child.stdin.take().unwrap().write_all(&o.stdout).unwrap();
     let m = child.wait_with_output().unwrap();
     let e = String::from_utf8_lossy(&m.stderr).into_owned();
-    let line = e.lines().find(|l| l.contains(" mapped, ")).unwrap().to_string();
-    line.split(", ").nth(1).unwrap().split(':').next().unwrap().to_string()
+    let line = e
+        .lines()
+        .find(|l| l.contains(" mapped, "))
+        .unwrap()
+        .to_string();
+    line.split(", ")
+        .nth(1)
+        .unwrap()
+        .split(':')
+        .next()
+        .unwrap()
+        .to_string()
 }
 
 #[test]
@@ -521,8 +531,14 @@ fn summaries_count_attributes_as_ioc_map_does() {
     e["Event"]["Attribute"][1]["Tag"] = json!([{"name": "internal:ignore"}]);
     emu.add_event(e);
     for (scope, args) in [
-        ("events", vec!["--include-deleted", "--tags", "!internal:ignore"]),
-        ("attributes", vec!["--include-deleted", "--tags", "!internal:ignore"]),
+        (
+            "events",
+            vec!["--include-deleted", "--tags", "!internal:ignore"],
+        ),
+        (
+            "attributes",
+            vec!["--include-deleted", "--tags", "!internal:ignore"],
+        ),
         ("events", vec![]),
         ("attributes", vec![]),
     ] {
@@ -553,7 +569,8 @@ fn summaries_count_attributes_as_ioc_map_does() {
     );
     let o = pull(&emu, &["--event-id", "1", "--page-size", "1"]);
     assert!(
-        stderr(&o).contains("1 event, 3 attributes written") && stderr(&o).contains("; 2 requests, 0 retries,"),
+        stderr(&o).contains("1 event, 3 attributes written")
+            && stderr(&o).contains("; 2 requests, 0 retries,"),
         "{}",
         stderr(&o)
     );
@@ -730,5 +747,99 @@ fn interrupted_runs_exit_130_and_do_not_advance_the_state() {
         .unwrap();
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    assert!(!dir.path().join("s.next").exists());
+}
+
+/// Runs a pull of three events, one a request, whose third request the
+/// server answers with `fault`; sends `signal` once misp-pull has announced
+/// its wait; returns the run and the time from the signal to its exit.
+fn signal_during_wait(fault: Fault, signal: &str) -> (Output, Duration, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("s");
+    let emu = emulator_with(3);
+    emu.fault("/events/restSearch", Fault::Delay(Duration::ZERO));
+    emu.fault("/events/restSearch", Fault::Delay(Duration::ZERO));
+    emu.fault("/events/restSearch", fault);
+    let mut child = cmd(
+        &emu,
+        &["--page-size", "1", "--state", state.to_str().unwrap()],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let err = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(err).lines() {
+            let line = line.unwrap();
+            if line.contains("retrying in 30.0s") {
+                let _ = tx.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    rx.recv_timeout(Duration::from_secs(20))
+        .expect("misp-pull announces its wait");
+    let sent = std::time::Instant::now();
+    let kill = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = child.wait().unwrap();
+    let took = sent.elapsed();
+    let mut stdout = Vec::new();
+    std::io::Read::read_to_end(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+    let stderr = reader.join().unwrap().into_bytes();
+    (
+        Output {
+            status,
+            stdout,
+            stderr,
+        },
+        took,
+        dir,
+    )
+}
+
+#[test]
+fn a_signal_ends_a_long_retry_wait_within_a_second() {
+    // 503 with Retry-After: 30, then SIGTERM.
+    let (o, took, dir) = signal_during_wait(
+        Fault::Status {
+            code: 503,
+            retry_after: Some("30".into()),
+            rate_limit_reset: None,
+        },
+        "-TERM",
+    );
+    assert_eq!(o.status.code(), Some(143), "{}", stderr(&o));
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    // What was written stays; the state does not move.
+    assert_eq!(event_uuids(&o), vec![uuid(1)]);
+    assert!(!dir.path().join("s.next").exists());
+    let e = stderr(&o);
+    assert!(
+        e.contains("misp-pull: 1 event, 3 attributes written") && e.contains("; stopped"),
+        "{e}"
+    );
+    assert!(e.contains("misp-pull: interrupted by SIGTERM"), "{e}");
+
+    // 429 with X-Rate-Limit-Reset: 30, then SIGINT.
+    let (o, took, dir) = signal_during_wait(
+        Fault::Status {
+            code: 429,
+            retry_after: None,
+            rate_limit_reset: Some(30),
+        },
+        "-INT",
+    );
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    assert_eq!(event_uuids(&o), vec![uuid(1)]);
     assert!(!dir.path().join("s.next").exists());
 }
