@@ -310,6 +310,42 @@ impl Framing {
     }
 }
 
+/// Calls `f` with the index of each bracket outside strings in `bytes` (text
+/// from the start of a value) and whether it opens one: the structure of the
+/// value without its strings, for readers that want a few keys of a big
+/// value without parsing it (`misp-pull` counting an event's attributes).
+pub fn for_each_bracket(bytes: &[u8], mut f: impl FnMut(usize, bool)) {
+    let mut fr = Framing::default();
+    let mut base = 0;
+    blocks(bytes, |block, len| {
+        let m = masks(block);
+        match fr.strings(&m, len) {
+            Some(s) => {
+                let open = m.open & !s.inside;
+                let mut brackets = (open | m.close) & !s.inside;
+                while brackets != 0 {
+                    let p = brackets.trailing_zeros();
+                    brackets &= brackets - 1;
+                    f(base + p as usize, open >> p & 1 == 1);
+                }
+                fr.in_str = s.inside >> (len - 1) & 1 == 1;
+                fr.escaped = s.next_escaped;
+            }
+            None => {
+                for (k, &b) in block[..len].iter().enumerate() {
+                    match fr.step(b) {
+                        Byte::Open => f(base + k, true),
+                        Byte::Close => f(base + k, false),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        base += 64;
+        None
+    });
+}
+
 /// Copies `raw` without the whitespace between tokens (strings untouched).
 pub fn compact_into(raw: &[u8], out: &mut Vec<u8>) {
     out.clear();

@@ -6,6 +6,8 @@
 use serde::de::{self, IgnoredAny};
 use serde::{Deserialize, Deserializer};
 
+use crate::json::framing::{for_each_bracket, is_ws};
+
 /// A number sent as an integer, a numeric string, or null.
 pub fn num<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     struct V;
@@ -195,10 +197,10 @@ pub fn event_id(bytes: &[u8]) -> Result<Option<i64>, serde_json::Error> {
 
 /// How many attributes one `{"Event":…}` holds: `Event.Attribute[]` plus
 /// every `Event.Object[].Attribute[]`, the way `ioc-map` counts them (and
-/// [`event_info`]), without parsing the event. The bytes must be valid JSON
-/// (the stream framing has checked their structure): strings are skipped
-/// with `memchr`, and only brackets, colons and the keys before them are
-/// looked at.
+/// [`event_info`]), without parsing the event: only its brackets outside
+/// strings are visited (`json::framing`), and the key before a bracket is
+/// looked at only directly inside the event and its objects. The bytes must
+/// be JSON (the stream framing has checked their structure).
 pub fn attribute_count(bytes: &[u8]) -> u64 {
     /// What an open bracket is.
     #[derive(Clone, Copy, PartialEq)]
@@ -214,60 +216,54 @@ pub fn attribute_count(bytes: &[u8]) -> u64 {
         Other,
     }
     let mut stack: Vec<Open> = Vec::with_capacity(16);
-    // The last string (a key, when a colon follows it) and the key whose value comes next.
-    let mut last: (usize, usize) = (0, 0);
-    let mut key: Option<(usize, usize)> = None;
     let mut count = 0u64;
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'"' => {
-                let start = i + 1;
-                let mut j = start;
-                loop {
-                    let rest = bytes.get(j..).unwrap_or_default();
-                    match memchr::memchr2(b'"', b'\\', rest) {
-                        Some(k) if bytes[j + k] == b'\\' => j += k + 2,
-                        Some(k) => {
-                            j += k;
-                            break;
-                        }
-                        None => return count,
-                    }
-                }
-                last = (start, j);
-                i = j + 1;
-                continue;
-            }
-            b':' => key = Some(last),
-            b',' => key = None,
-            b @ (b'{' | b'[') => {
-                let parent = stack.last().copied();
-                let is = |name: &[u8]| key.is_some_and(|(s, e)| &bytes[s..e] == name);
-                let open = match (parent, b) {
-                    (None, b'{') => Open::Doc,
-                    (Some(Open::Doc), b'{') if is(b"Event") => Open::Event,
-                    (Some(Open::Event), b'[') if is(b"Attribute") => Open::Attributes,
-                    (Some(Open::Event), b'[') if is(b"Object") => Open::Objects,
-                    (Some(Open::Objects), b'{') => Open::Object,
-                    (Some(Open::Object), b'[') if is(b"Attribute") => Open::Attributes,
-                    (Some(Open::Attributes), b'{') => {
-                        count += 1;
-                        Open::Other
-                    }
-                    _ => Open::Other,
-                };
-                stack.push(open);
-                key = None;
-            }
-            b'}' | b']' => {
-                stack.pop();
-            }
-            _ => {}
+    for_each_bracket(bytes, |at, opens| {
+        if !opens {
+            stack.pop();
+            return;
         }
-        i += 1;
-    }
+        let is = |name: &[u8]| key_before(bytes, at) == Some(name);
+        let object = bytes[at] == b'{';
+        let open = match stack.last() {
+            None if object => Open::Doc,
+            Some(Open::Doc) if object && is(b"Event") => Open::Event,
+            Some(Open::Event) if !object && is(b"Attribute") => Open::Attributes,
+            Some(Open::Event) if !object && is(b"Object") => Open::Objects,
+            Some(Open::Objects) if object => Open::Object,
+            Some(Open::Object) if !object && is(b"Attribute") => Open::Attributes,
+            Some(Open::Attributes) if object => {
+                count += 1;
+                Open::Other
+            }
+            _ => Open::Other,
+        };
+        stack.push(open);
+    });
     count
+}
+
+/// The key of the value that starts at `at` (`"key": ` just before it), when
+/// it has no escapes (the keys looked for have none).
+fn key_before(bytes: &[u8], at: usize) -> Option<&[u8]> {
+    let skip_ws = |mut i: usize| {
+        while i > 0 && is_ws(bytes[i - 1]) {
+            i -= 1;
+        }
+        i
+    };
+    let colon = skip_ws(at).checked_sub(1)?;
+    if bytes[colon] != b':' {
+        return None;
+    }
+    let close = skip_ws(colon).checked_sub(1)?;
+    if bytes[close] != b'"' {
+        return None;
+    }
+    let open = memchr::memrchr2(b'"', b'\\', &bytes[..close])?;
+    // Outside strings no `\` stands before an opening quote: one there makes
+    // this quote part of a key with escapes.
+    let escaped = open > 0 && bytes[open - 1] == b'\\';
+    (bytes[open] == b'"' && !escaped).then(|| &bytes[open + 1..close])
 }
 
 #[derive(Deserialize)]
@@ -315,13 +311,15 @@ mod tests {
 
     #[test]
     fn attribute_count_is_event_and_object_attributes() {
-        let docs: [&[u8]; 6] = [
+        let docs: [&[u8]; 8] = [
             br#"{"Event":{"id":"12","uuid":"u","Attribute":[{"id":"1"},{"id":"2","Tag":[{"name":"Attribute"}]}],"Object":[{"Attribute":[{"id":"3","value":"\"Attribute\":[{}]"}]},{"name":"x"},{"Attribute":[]}]}}"#,
             br#"{"Event":{"info":"{\"Attribute\":[{},{}]}","Galaxy":[{"GalaxyCluster":[{"Attribute":[{}]}]}],"Attribute":[]}}"#,
             br#"{"Event":{"Object":[{"name":"file","Attribute":[{"id":"1"},{"id":"2"}],"ObjectReference":[{"Attribute":{"id":"9"}}]}],"ShadowAttribute":[{"id":"5"}]}}"#,
             br#"{ "Event" : { "Attribute" : [ { "id" : "1" } , { "id" : "2" } ] } }"#,
             br#"{"Event":{"id":"1"}}"#,
             br#"{"Event":{"Attribute":[{"id":"1","comment":"a \\"},{"id":"2"}],"Tag":[]}}"#,
+            br#"{"Event":{"x\"Attribute":[{"id":"1"}],"\\Attribute":[{"id":"2"}]}}"#,
+            br#"{"Event":{"Attribute":[{"id":"1","x":"Attribute\\"}, {"id":"2"}],"Object":[{"Attribute":[{}],"Object":[{"Attribute":[{}]}]}]}}"#,
         ];
         for d in docs {
             let by_serde = event_info(d).unwrap().attributes;
