@@ -293,7 +293,7 @@ fn both_scopes_reach_the_same_decisions() {
             "--tlp-max",
             "red",
             "--min-confidence",
-            "80",
+            "60",
         ],
     ];
     for flags in flag_sets {
