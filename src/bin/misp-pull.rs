@@ -52,7 +52,7 @@ struct Args {
     #[arg(long)]
     check: bool,
 
-    /// events: /events/restSearch, whole events; attributes: /attributes/restSearch.
+    /// events: /events/restSearch, whole events; attributes: /attributes/restSearch, each with its event's tags and metadata.
     #[arg(long, value_enum, default_value = "events")]
     scope: ScopeArg,
 
@@ -132,11 +132,11 @@ struct Args {
     #[arg(long)]
     warninglists: bool,
 
-    /// Attributes scope: add event tags to each attribute (includeEventTags).
+    /// Accepted for compatibility: the attributes scope always asks for the event tags (includeEventTags).
     #[arg(long)]
     include_event_tags: bool,
 
-    /// Attributes scope: full event metadata with each attribute (includeContext).
+    /// Accepted for compatibility: the attributes scope always asks for the event metadata (includeContext).
     #[arg(long)]
     include_context: bool,
 

@@ -362,6 +362,54 @@ impl Framing {
     }
 }
 
+/// Calls `f` with the index of each bracket outside strings in `bytes` (text
+/// from the start of a value) and whether it opens one: the structure of the
+/// value without its strings, for readers that want a few keys of a big
+/// value without parsing it (`misp-pull` counting an event's attributes).
+pub fn for_each_bracket(bytes: &[u8], mut f: impl FnMut(usize, bool)) {
+    let mut fr = Framing::default();
+    let mut i = 0;
+    while bytes.len() - i >= 64 {
+        fr.bracket_block(block_at(bytes, i), 64, i, &mut f);
+        i += 64;
+    }
+    if let Some((tail, len)) = padded(&bytes[i..]) {
+        fr.bracket_block(&tail, len, i, &mut f);
+    }
+}
+
+impl Framing {
+    /// One block (`len` bytes of text, starting at `base`) of [`for_each_bracket`].
+    fn bracket_block(
+        &mut self,
+        block: &[u8; 64],
+        len: usize,
+        base: usize,
+        f: &mut impl FnMut(usize, bool),
+    ) {
+        let m = masks(block);
+        let Some(s) = self.strings(&m, len) else {
+            for (k, &b) in block[..len].iter().enumerate() {
+                match self.step(b) {
+                    Byte::Open => f(base + k, true),
+                    Byte::Close => f(base + k, false),
+                    _ => {}
+                }
+            }
+            return;
+        };
+        let open = m.open & !s.inside;
+        let mut brackets = (open | m.close) & !s.inside;
+        while brackets != 0 {
+            let p = brackets.trailing_zeros();
+            brackets &= brackets - 1;
+            f(base + p as usize, open >> p & 1 == 1);
+        }
+        self.in_str = s.inside >> (len - 1) & 1 == 1;
+        self.escaped = s.next_escaped;
+    }
+}
+
 /// Copies `raw` without the whitespace between tokens (strings untouched).
 pub fn compact_into(raw: &[u8], out: &mut Vec<u8>) {
     out.clear();

@@ -72,14 +72,19 @@ impl Stats {
         } else {
             format!(" ({})", reasons.join(", "))
         };
+        let n = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         let retired = if self.retirements > 0 {
-            format!(" ({} retirements)", self.retirements)
+            format!(" ({})", n(self.retirements, "retirement", "retirements"))
         } else {
             String::new()
         };
         format!(
-            "ioc-map: {lines} lines, {} attributes: {} mapped, {skipped} skipped{reasons}, {} indicators written{retired}, {} bad lines",
-            self.attributes, self.mapped, self.written, self.bad_lines
+            "ioc-map: {}, {}: {} mapped, {skipped} skipped{reasons}, {} written{retired}, {}",
+            n(lines, "line", "lines"),
+            n(self.attributes, "attribute", "attributes"),
+            self.mapped,
+            n(self.written, "indicator", "indicators"),
+            n(self.bad_lines, "bad line", "bad lines")
         )
     }
 }
@@ -232,11 +237,22 @@ pub fn run(mut opts: RunOptions) -> Result<i32> {
         res?;
     }
     let Run {
+        mapper,
         sink,
         skipped_out,
         stats,
         ..
     } = run;
+    let unknown = mapper.unknown_event_tlp();
+    if unknown > 0 {
+        // docs/design.md#tlp-and-confidence: never TLP:CLEAR, and never silent.
+        let what = if unknown == 1 {
+            "1 attribute".to_string()
+        } else {
+            format!("{unknown} attributes")
+        };
+        eprintln!("ioc-map: warning: {what} came without their event's tags (no TLP tag of their own, no inherited event tags, no Event.Tag): their event's TLP is unknown, so --default-tlp {} applied (misp-pull --scope attributes brings the event's tags)", opts.map.default_tlp.as_str());
+    }
     sink.finish()?;
     if let Some(o) = skipped_out {
         o.finish()?;

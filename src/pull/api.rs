@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 use ureq::http::Response;
 use ureq::{Agent, Body};
 
+use crate::cli::interrupt::Interrupt;
 use crate::error::{Error, Result};
 use crate::http::retry::{self, Policy, Step, Stop};
 use crate::http::{self, HttpOptions};
@@ -98,6 +99,8 @@ pub struct Client {
     retry: RetryPolicy,
     verbose: bool,
     accept: &'static str,
+    /// Retry waits end early on SIGINT/SIGTERM (see [`Client::interruptible`]).
+    interrupt: Option<Interrupt>,
     pub stats: Stats,
 }
 
@@ -199,8 +202,19 @@ impl Client {
             retry,
             verbose,
             accept,
+            interrupt: None,
             stats: Stats::default(),
         })
+    }
+
+    /// The same client with retry waits that end within a tenth of a second
+    /// of SIGINT or SIGTERM: the request then fails as [`Error::Interrupted`]
+    /// (a wait the server asked for may be long: `Retry-After`, `X-Rate-Limit-Reset`).
+    pub fn interruptible(self, interrupt: &Interrupt) -> Self {
+        Client {
+            interrupt: Some(interrupt.clone()),
+            ..self
+        }
     }
 
     pub fn base(&self) -> &str {
@@ -258,14 +272,16 @@ impl Client {
         mut attempt: impl FnMut(&mut Self, Response<Body>) -> Step<Result<T>, String>,
     ) -> Result<T> {
         // A wait the server asks for is at least 100 ms and moves the backoff
-        // on too. The waits are plain sleeps: misp-pull looks for a signal
-        // between its requests.
-        let policy = Policy {
+        // on too. A signal ends the wait (with an interrupt handle).
+        let mut policy = Policy {
             min_hint: Duration::from_millis(100),
             hint_grows_backoff: true,
             max_time: Some(self.retry.max_time),
             ..Policy::new(self.retry.retries, self.retry.base)
         };
+        if let Some(interrupt) = &self.interrupt {
+            policy = policy.interruptible(interrupt);
+        }
         let mut retries = 0;
         let announce = |reason: &String, delay: Duration| {
             eprintln!(
@@ -290,6 +306,12 @@ impl Client {
             Err(gave_up) => gave_up,
         };
         let attempts = gave_up.attempts;
+        if gave_up.why == Stop::Interrupted {
+            let code = self.interrupt.as_ref().and_then(Interrupt::exit_code);
+            return Err(Error::Interrupted(
+                code.unwrap_or(crate::cli::exit::SIGTERM),
+            ));
+        }
         let why = match gave_up.why {
             Stop::TooLate(delay) => format!(
                 "gave up after {attempts} attempts: the next wait ({:.0}s) would pass --retry-max-time",

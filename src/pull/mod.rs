@@ -6,3 +6,4 @@ pub mod filters;
 pub mod pulled;
 pub mod server;
 pub mod state;
+pub mod words;

@@ -6,6 +6,8 @@
 use serde::de::{self, IgnoredAny};
 use serde::{Deserialize, Deserializer};
 
+use crate::json::framing::{for_each_bracket, is_ws};
+
 /// A number sent as an integer, a numeric string, or null.
 pub fn num<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     struct V;
@@ -193,6 +195,77 @@ pub fn event_id(bytes: &[u8]) -> Result<Option<i64>, serde_json::Error> {
     }
 }
 
+/// How many attributes one `{"Event":…}` holds: `Event.Attribute[]` plus
+/// every `Event.Object[].Attribute[]`, the way `ioc-map` counts them (and
+/// [`event_info`]), without parsing the event: only its brackets outside
+/// strings are visited (`json::framing`), and the key before a bracket is
+/// looked at only directly inside the event and its objects. The bytes must
+/// be JSON (the stream framing has checked their structure).
+pub fn attribute_count(bytes: &[u8]) -> u64 {
+    /// What an open bracket is.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Open {
+        /// The `{"Event":…}` wrapper.
+        Doc,
+        Event,
+        /// An `Attribute` list: each object in it is an attribute.
+        Attributes,
+        /// `Event.Object`, and one object in it.
+        Objects,
+        Object,
+        Other,
+    }
+    let mut stack: Vec<Open> = Vec::with_capacity(16);
+    let mut count = 0u64;
+    for_each_bracket(bytes, |at, opens| {
+        if !opens {
+            stack.pop();
+            return;
+        }
+        let is = |name: &[u8]| key_before(bytes, at) == Some(name);
+        let object = bytes[at] == b'{';
+        let open = match stack.last() {
+            None if object => Open::Doc,
+            Some(Open::Doc) if object && is(b"Event") => Open::Event,
+            Some(Open::Event) if !object && is(b"Attribute") => Open::Attributes,
+            Some(Open::Event) if !object && is(b"Object") => Open::Objects,
+            Some(Open::Objects) if object => Open::Object,
+            Some(Open::Object) if !object && is(b"Attribute") => Open::Attributes,
+            Some(Open::Attributes) if object => {
+                count += 1;
+                Open::Other
+            }
+            _ => Open::Other,
+        };
+        stack.push(open);
+    });
+    count
+}
+
+/// The key of the value that starts at `at` (`"key": ` just before it), when
+/// it has no escapes (the keys looked for have none).
+fn key_before(bytes: &[u8], at: usize) -> Option<&[u8]> {
+    let skip_ws = |mut i: usize| {
+        while i > 0 && is_ws(bytes[i - 1]) {
+            i -= 1;
+        }
+        i
+    };
+    let colon = skip_ws(at).checked_sub(1)?;
+    if bytes[colon] != b':' {
+        return None;
+    }
+    let close = skip_ws(colon).checked_sub(1)?;
+    if bytes[close] != b'"' {
+        return None;
+    }
+    let open = memchr::memrchr2(b'"', b'\\', &bytes[..close])?;
+    // Outside strings no `\` stands before an opening quote: one there makes
+    // this quote part of a key with escapes.
+    let escaped = open > 0 && bytes[open - 1] == b'\\';
+    (bytes[open] == b'"' && !escaped).then(|| &bytes[open + 1..close])
+}
+
 #[derive(Deserialize)]
 struct AttributeFields {
     #[serde(default, deserialize_with = "num")]
@@ -234,6 +307,32 @@ mod tests {
         assert_eq!(e.attributes, 3);
         let a = attribute_info(br#"{"id":7,"event_id":"12","value":"x"}"#).unwrap();
         assert_eq!((a.id, a.event_id), (Some(7), Some(12)));
+    }
+
+    #[test]
+    fn attribute_count_is_event_and_object_attributes() {
+        let docs: [&[u8]; 8] = [
+            br#"{"Event":{"id":"12","uuid":"u","Attribute":[{"id":"1"},{"id":"2","Tag":[{"name":"Attribute"}]}],"Object":[{"Attribute":[{"id":"3","value":"\"Attribute\":[{}]"}]},{"name":"x"},{"Attribute":[]}]}}"#,
+            br#"{"Event":{"info":"{\"Attribute\":[{},{}]}","Galaxy":[{"GalaxyCluster":[{"Attribute":[{}]}]}],"Attribute":[]}}"#,
+            br#"{"Event":{"Object":[{"name":"file","Attribute":[{"id":"1"},{"id":"2"}],"ObjectReference":[{"Attribute":{"id":"9"}}]}],"ShadowAttribute":[{"id":"5"}]}}"#,
+            br#"{ "Event" : { "Attribute" : [ { "id" : "1" } , { "id" : "2" } ] } }"#,
+            br#"{"Event":{"id":"1"}}"#,
+            br#"{"Event":{"Attribute":[{"id":"1","comment":"a \\"},{"id":"2"}],"Tag":[]}}"#,
+            br#"{"Event":{"x\"Attribute":[{"id":"1"}],"\\Attribute":[{"id":"2"}]}}"#,
+            br#"{"Event":{"Attribute":[{"id":"1","x":"Attribute\\"}, {"id":"2"}],"Object":[{"Attribute":[{}],"Object":[{"Attribute":[{}]}]}]}}"#,
+        ];
+        for d in docs {
+            let by_serde = event_info(d).unwrap().attributes;
+            assert_eq!(
+                attribute_count(d),
+                by_serde,
+                "{}",
+                String::from_utf8_lossy(d)
+            );
+        }
+        assert_eq!(attribute_count(docs[0]), 3);
+        assert_eq!(attribute_count(docs[2]), 2);
+        assert_eq!(attribute_count(docs[5]), 2);
     }
 
     #[test]

@@ -23,8 +23,9 @@ use crate::io::output::Output;
 use crate::misp::stream::Shape;
 use crate::pull::api::{Client, Request, RetryPolicy, Secret};
 use crate::pull::filters::Filters;
-use crate::pull::pulled::{attribute_info, event_id, event_info};
+use crate::pull::pulled::{attribute_count, attribute_info, event_id, event_info};
 use crate::pull::state::{Mark, State};
+use crate::pull::words::count;
 use crate::time::Timestamp;
 
 /// `--scope`.
@@ -130,7 +131,10 @@ pub fn run(cfg: Config) -> Result<i32> {
     let interrupt = Interrupt::install()?;
     cfg.filters.check()?;
     let started = Instant::now();
-    let mut client = cfg.run.client(&cfg.url, Some(cfg.key.clone()))?;
+    let mut client = cfg
+        .run
+        .client(&cfg.url, Some(cfg.key.clone()))?
+        .interruptible(&interrupt);
 
     let base_body = cfg.filters.body();
     let field = mark_field(&cfg.filters);
@@ -161,7 +165,10 @@ pub fn run(cfg: Config) -> Result<i32> {
         let listed = list(&mut client, &cfg, &body, field, &interrupt)?;
         counts.listed = listed.len() as u64;
         let new_mark = listed.iter().filter_map(|l| l.mark).max();
-        progress.set_message(format!("{} events listed", listed.len()));
+        progress.set_message(format!(
+            "{} listed",
+            count(listed.len() as u64, "event", "events")
+        ));
         fetch(
             &mut client,
             &cfg,
@@ -179,16 +186,16 @@ pub fn run(cfg: Config) -> Result<i32> {
     let secs = started.elapsed().as_secs_f64();
     let summary = |end: &str| {
         eprintln!(
-            "misp-pull: {} events, {} attributes written from {} ({} scope; {} listed, {} gone during the run{}); {} requests, {} retries, {:.1} MB in {:.1}s{end}",
-            counts.events,
-            counts.attributes,
+            "misp-pull: {}, {} written from {} ({} scope; {} listed, {} gone during the run{}); {}, {}, {:.1} MB in {:.1}s{end}",
+            count(counts.events, "event", "events"),
+            count(counts.attributes, "attribute", "attributes"),
             client.base(),
             cfg.scope.as_str(),
             counts.listed,
             counts.gone,
             if counts.malformed > 0 { format!(", {} unreadable", counts.malformed) } else { String::new() },
-            client.stats.requests,
-            client.stats.retries,
+            count(client.stats.requests, "request", "requests"),
+            count(client.stats.retries, "retry", "retries"),
             client.stats.bytes as f64 / 1e6,
             secs,
         )
@@ -400,6 +407,12 @@ fn fetch(
             }
             Scope::Attributes => {
                 b.insert("order".into(), json!("Attribute.id asc"));
+                // What ioc-map's policy reads of the event travels with each
+                // attribute, so that both scopes reach the same decisions
+                // (docs/design.md#tlp-and-confidence): the event's tags, also
+                // as inherited tags, and its threat level, dates and creator.
+                b.insert("includeEventTags".into(), json!(1));
+                b.insert("includeContext".into(), json!(1));
             }
         }
         let bytes = serde_json::to_vec(&b).expect("a JSON map serialises");
@@ -435,15 +448,17 @@ fn fetch(
                         counts.malformed += 1;
                         return Ok(());
                     };
-                    let Ok(at) = ids.binary_search(&id) else {
+                    if ids.binary_search(&id).is_err() {
                         return Err(bad_answer(&url, format!("{what}: MISP returned event {id}, which was not asked for (the server ignored the eventid filter)")));
-                    };
+                    }
                     if !written.insert(id) {
                         return Ok(());
                     }
                     out.write_line(e)?;
                     counts.events += 1;
-                    counts.attributes += batch[at].attributes;
+                    // Counted as written, object attributes included (as
+                    // ioc-map counts them), not by MISP's `attribute_count`.
+                    counts.attributes += attribute_count(e);
                 }
                 Scope::Attributes => {
                     let info = attribute_info(e).map_err(|err| {
@@ -478,8 +493,8 @@ fn fetch(
         }
         done += batch.len();
         progress.set_message(format!(
-            "{done}/{total} events, {} attributes, {:.1} MB/s",
-            counts.attributes,
+            "{done}/{total} events, {}, {:.1} MB/s",
+            count(counts.attributes, "attribute", "attributes"),
             client.stats.bytes as f64 / 1e6 / t0.elapsed().as_secs_f64().max(1e-3)
         ));
     }

@@ -48,12 +48,14 @@ fn summary(stderr: &str) -> (u64, u64, u64, u64, u64) {
     let line = stderr
         .lines()
         .rev()
-        .find(|l| l.contains(" attributes: "))
+        .find(|l| l.starts_with("ioc-map: ") && l.contains(" mapped, "))
         .unwrap_or_else(|| panic!("no summary in {stderr}"));
-    let num = |before: &str| -> u64 {
-        let i = line
-            .find(before)
-            .unwrap_or_else(|| panic!("{before:?} in {line}"));
+    // The number before the first of `words` (singular for a count of one: "1 bad line").
+    let num = |words: &[&str]| -> u64 {
+        let i = words
+            .iter()
+            .find_map(|w| line.find(w))
+            .unwrap_or_else(|| panic!("{words:?} in {line}"));
         line[..i]
             .rsplit(|c: char| !c.is_ascii_digit())
             .find(|s| !s.is_empty())
@@ -62,11 +64,11 @@ fn summary(stderr: &str) -> (u64, u64, u64, u64, u64) {
             .unwrap()
     };
     (
-        num(" attributes"),
-        num(" mapped"),
-        num(" skipped"),
-        num(" indicators written"),
-        num(" bad lines"),
+        num(&[" attributes: ", " attribute: "]),
+        num(&[" mapped"]),
+        num(&[" skipped"]),
+        num(&[" indicators written", " indicator written"]),
+        num(&[" bad lines", " bad line"]),
     )
 }
 

@@ -32,4 +32,5 @@ mod properties_map;
 mod properties_pull;
 mod properties_push;
 mod readme;
+mod tlp_scopes;
 mod tls;

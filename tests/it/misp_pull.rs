@@ -388,7 +388,7 @@ fn slow_responses() {
     let o = pull(&emu, &["--timeout", "1s"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(event_uuids(&o).len(), 2);
-    assert!(stderr(&o).contains("1 retries"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("1 retry,"), "{}", stderr(&o));
 }
 
 #[test]
@@ -447,16 +447,7 @@ fn filters_are_sent_in_misp_syntax_and_select_events_without_trimming() {
 #[test]
 fn attributes_scope() {
     let emu = emulator_with(5);
-    let o = pull(
-        &emu,
-        &[
-            "--scope",
-            "attributes",
-            "--page-size",
-            "2",
-            "--include-event-tags",
-        ],
-    );
+    let o = pull(&emu, &["--scope", "attributes", "--page-size", "2"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let l = lines(&o);
     assert_eq!(l.len(), 15);
@@ -471,11 +462,115 @@ fn attributes_scope() {
         .unwrap()
         .iter()
         .any(|t| t["name"] == "tlp:green" && t["inherited"] == 1));
+    // What the policy reads of the event comes with every attribute, asked
+    // for without a flag: the event's tags, threat level and publish time.
+    let ev = &l[0]["Attribute"]["Event"];
+    assert_eq!(ev["Tag"][0]["name"], json!("tlp:green"), "{ev}");
+    assert_eq!(ev["threat_level_id"], json!("2"));
+    assert_eq!(ev["publish_timestamp"], json!("1772000101"));
     let attr_requests = emu.requests_to("/attributes/restSearch");
     assert_eq!(attr_requests.len(), 3);
     assert_eq!(attr_requests[0].body["order"], json!("Attribute.id asc"));
+    assert_eq!(attr_requests[0].body["includeEventTags"], json!(1));
+    assert_eq!(attr_requests[0].body["includeContext"], json!(1));
+    // The flags that asked for them still work, and change nothing.
+    let again = pull(
+        &emu,
+        &[
+            "--scope",
+            "attributes",
+            "--page-size",
+            "2",
+            "--include-event-tags",
+            "--include-context",
+        ],
+    );
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert_eq!(again.stdout, o.stdout);
     assert!(
         stderr(&o).contains("5 events, 15 attributes"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// ioc-map's count of the attributes in what misp-pull wrote.
+fn ioc_map_attributes(o: &Output) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ioc-map"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(&o.stdout).unwrap();
+    let m = child.wait_with_output().unwrap();
+    let e = String::from_utf8_lossy(&m.stderr).into_owned();
+    let line = e
+        .lines()
+        .find(|l| l.contains(" mapped, "))
+        .unwrap()
+        .to_string();
+    line.split(", ")
+        .nth(1)
+        .unwrap()
+        .split(':')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn summaries_count_attributes_as_ioc_map_does() {
+    // Object attributes count, and so do attributes MISP's attribute_count
+    // leaves out (soft-deleted ones) or that a negated tag took out of the event.
+    let emu = emulator_with(3);
+    emu.soft_delete_attribute(&uuid(2), &attr_uuid(2, 0));
+    emu.publish(&uuid(2));
+    let mut e = event(4, 3);
+    e["Event"]["Attribute"][1]["Tag"] = json!([{"name": "internal:ignore"}]);
+    emu.add_event(e);
+    for (scope, args) in [
+        (
+            "events",
+            vec!["--include-deleted", "--tags", "!internal:ignore"],
+        ),
+        (
+            "attributes",
+            vec!["--include-deleted", "--tags", "!internal:ignore"],
+        ),
+        ("events", vec![]),
+        ("attributes", vec![]),
+    ] {
+        let mut all = vec!["--scope", scope];
+        all.extend(args.iter().copied());
+        let o = pull(&emu, &all);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let mapped = ioc_map_attributes(&o);
+        let e = stderr(&o);
+        let pulled = e
+            .lines()
+            .find(|l| l.contains(" written from "))
+            .unwrap()
+            .split(", ")
+            .nth(1)
+            .unwrap()
+            .split(" written")
+            .next()
+            .unwrap()
+            .to_string();
+        assert_eq!(pulled, mapped, "{scope} {args:?}: {e}");
+    }
+    let o = pull(&emu, &["--include-deleted", "--tags", "!internal:ignore"]);
+    assert!(
+        stderr(&o).contains("4 events, 12 attributes written"),
+        "3 + 3 + 3 (one soft-deleted) + 3 (of 4, one left out): {}",
+        stderr(&o)
+    );
+    let o = pull(&emu, &["--event-id", "1", "--page-size", "1"]);
+    assert!(
+        stderr(&o).contains("1 event, 3 attributes written")
+            && stderr(&o).contains("; 2 requests, 0 retries,"),
         "{}",
         stderr(&o)
     );
@@ -652,5 +747,99 @@ fn interrupted_runs_exit_130_and_do_not_advance_the_state() {
         .unwrap();
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    assert!(!dir.path().join("s.next").exists());
+}
+
+/// Runs a pull of three events, one a request, whose third request the
+/// server answers with `fault`; sends `signal` once misp-pull has announced
+/// its wait; returns the run and the time from the signal to its exit.
+fn signal_during_wait(fault: Fault, signal: &str) -> (Output, Duration, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("s");
+    let emu = emulator_with(3);
+    emu.fault("/events/restSearch", Fault::Delay(Duration::ZERO));
+    emu.fault("/events/restSearch", Fault::Delay(Duration::ZERO));
+    emu.fault("/events/restSearch", fault);
+    let mut child = cmd(
+        &emu,
+        &["--page-size", "1", "--state", state.to_str().unwrap()],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let err = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(err).lines() {
+            let line = line.unwrap();
+            if line.contains("retrying in 30.0s") {
+                let _ = tx.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    rx.recv_timeout(Duration::from_secs(20))
+        .expect("misp-pull announces its wait");
+    let sent = std::time::Instant::now();
+    let kill = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = child.wait().unwrap();
+    let took = sent.elapsed();
+    let mut stdout = Vec::new();
+    std::io::Read::read_to_end(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+    let stderr = reader.join().unwrap().into_bytes();
+    (
+        Output {
+            status,
+            stdout,
+            stderr,
+        },
+        took,
+        dir,
+    )
+}
+
+#[test]
+fn a_signal_ends_a_long_retry_wait_within_a_second() {
+    // 503 with Retry-After: 30, then SIGTERM.
+    let (o, took, dir) = signal_during_wait(
+        Fault::Status {
+            code: 503,
+            retry_after: Some("30".into()),
+            rate_limit_reset: None,
+        },
+        "-TERM",
+    );
+    assert_eq!(o.status.code(), Some(143), "{}", stderr(&o));
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    // What was written stays; the state does not move.
+    assert_eq!(event_uuids(&o), vec![uuid(1)]);
+    assert!(!dir.path().join("s.next").exists());
+    let e = stderr(&o);
+    assert!(
+        e.contains("misp-pull: 1 event, 3 attributes written") && e.contains("; stopped"),
+        "{e}"
+    );
+    assert!(e.contains("misp-pull: interrupted by SIGTERM"), "{e}");
+
+    // 429 with X-Rate-Limit-Reset: 30, then SIGINT.
+    let (o, took, dir) = signal_during_wait(
+        Fault::Status {
+            code: 429,
+            retry_after: None,
+            rate_limit_reset: Some(30),
+        },
+        "-INT",
+    );
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    assert_eq!(event_uuids(&o), vec![uuid(1)]);
     assert!(!dir.path().join("s.next").exists());
 }

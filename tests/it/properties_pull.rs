@@ -8,7 +8,7 @@ use misp2ms::misp::refang::refang;
 use misp2ms::misp::stream::{for_each_element, Shape};
 use misp2ms::pull::feed::freetext::{resolve, tokens};
 use misp2ms::pull::feed::{csv_cells, manifest_entry};
-use misp2ms::pull::pulled::{attribute_info, event_id, event_info};
+use misp2ms::pull::pulled::{attribute_count, attribute_info, event_id, event_info};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
@@ -225,7 +225,38 @@ proptest! {
                 prop_assert_eq!(early.ok(), Some(info.id));
             }
             let _ = attribute_info(&bytes);
+            let _ = attribute_count(&bytes);
         }
+    }
+
+    /// The summary's count of an event's attributes, read from its brackets,
+    /// is the full read's: `Event.Attribute[]` and every `Event.Object[].Attribute[]`,
+    /// whatever else the event holds and however it is spaced.
+    #[test]
+    fn attribute_count_is_what_a_full_read_counts(
+        attrs in prop::collection::vec(json_object(), 0..5),
+        objects in prop::collection::vec((prop::collection::vec(json_object(), 0..4), json_object()), 0..4),
+        extra in json_object(),
+        pretty in any::<bool>(),
+    ) {
+        let mut ev = extra.as_object().unwrap().clone();
+        ev.insert("Attribute".into(), json!(attrs));
+        let objects: Vec<Value> = objects
+            .into_iter()
+            .map(|(a, o)| {
+                let mut o = o.as_object().unwrap().clone();
+                o.insert("Attribute".into(), json!(a));
+                Value::Object(o)
+            })
+            .collect();
+        ev.insert("Object".into(), json!(objects));
+        let doc = json!({"Event": ev});
+        let bytes = if pretty {
+            serde_json::to_vec_pretty(&doc).unwrap()
+        } else {
+            serde_json::to_vec(&doc).unwrap()
+        };
+        prop_assert_eq!(attribute_count(&bytes), event_info(&bytes).unwrap().attributes);
     }
 
     /// A feed manifest entry: any JSON reads without a panic, and the fields

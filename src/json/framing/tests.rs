@@ -175,3 +175,32 @@ fn ends_of_values() {
         "the quote after a backslash is escaped"
     );
 }
+
+#[test]
+fn brackets_are_those_of_the_byte_rule() {
+    texts(3000, |text, _| {
+        let mut by_bytes = Vec::new();
+        let (mut in_str, mut esc) = (false, false);
+        for (i, &b) in text.iter().enumerate() {
+            if in_str {
+                if esc {
+                    esc = false;
+                } else if b == b'\\' {
+                    esc = true;
+                } else if b == b'"' {
+                    in_str = false;
+                }
+            } else {
+                match b {
+                    b'"' => in_str = true,
+                    b'{' | b'[' => by_bytes.push((i, true)),
+                    b'}' | b']' => by_bytes.push((i, false)),
+                    _ => {}
+                }
+            }
+        }
+        let mut by_blocks = Vec::new();
+        for_each_bracket(text, |i, open| by_blocks.push((i, open)));
+        assert_eq!(by_blocks, by_bytes, "{}", String::from_utf8_lossy(text));
+    });
+}

@@ -40,6 +40,9 @@ pub struct Mapper {
     /// The last few end-of-validity times computed: an event's attributes
     /// mostly share their reference time and the expiry of their kind.
     until: std::cell::RefCell<Vec<(Timestamp, std::time::Duration, Timestamp)>>,
+    /// Attributes whose TLP came from `--default-tlp` because nothing told
+    /// their event's TLP (see [`Mapper::unknown_event_tlp`]).
+    unknown_event_tlp: std::cell::Cell<u64>,
 }
 
 impl Mapper {
@@ -49,7 +52,15 @@ impl Mapper {
             allowlist,
             warninglists,
             until: std::cell::RefCell::new(Vec::with_capacity(UNTIL_CACHED)),
+            unknown_event_tlp: std::cell::Cell::new(0),
         }
+    }
+
+    /// How many attributes so far took `--default-tlp` because their event's
+    /// TLP was unknown: bare attribute lines with no TLP tag of their own, no
+    /// inherited event tags and no `Event.Tag` (docs/design.md#tlp-and-confidence).
+    pub fn unknown_event_tlp(&self) -> u64 {
+        self.unknown_event_tlp.get()
     }
 
     /// Maps one attribute into `parts` (primary part first). `Err` when no part is left.
@@ -95,18 +106,28 @@ impl Mapper {
             false
         };
 
-        // Tags: the attribute's own over the event's (and inherited event tags).
+        // Tags: the attribute's own over the event's. Inherited tags are
+        // copies of the event's (without `local`): read only when the event's
+        // own list did not come along.
         let mut own = TagSummary::default();
         let mut inherited = TagSummary::default();
+        let mut any_inherited = false;
         for t in &attr.tags {
             if t.inherited.unwrap_or(false) {
-                inherited.add(t);
+                any_inherited = true;
+                if !ev.tags_given {
+                    inherited.add(t);
+                }
             } else {
                 own.add(t);
             }
         }
         let event_tlp = inherited.tlp.max(ev.tags.tlp);
         let tlp_found = own.tlp.or(event_tlp);
+        if own.tlp.is_none() && !ev.tags_given && !any_inherited {
+            // Nothing says what the event's TLP is: never TLP:CLEAR, the default.
+            self.unknown_event_tlp.set(self.unknown_event_tlp.get() + 1);
+        }
         let tlp = tlp_found.unwrap_or(o.default_tlp);
         if tlp > o.tlp_max {
             return Err(SkipReason::TlpTooHigh);

@@ -14,11 +14,29 @@ pub struct EventFacts<'t> {
     pub(super) timestamp: Option<Timestamp>,
     pub(super) publish: Option<Timestamp>,
     pub(super) date: Option<Timestamp>,
+    /// The event's own tag list came with it: a whole event (tagged or not),
+    /// or an attribute's `Event` context holding tags (`includeContext`).
+    /// Without it, and without inherited tags on the attribute, the event's
+    /// TLP is unknown (docs/design.md#tlp-and-confidence).
+    pub(super) tags_given: bool,
 }
 
 impl<'t> EventFacts<'t> {
-    /// From a full event or an attribute's event stub (`None`: nothing known).
+    /// From a whole event (`{"Event":…}`, whose tags are all there is) or,
+    /// for callers that have no more, an attribute's event stub (`None`:
+    /// nothing known).
     pub fn new(ev: Option<&'t Event<'_>>, attr_event_uuid: Option<&str>) -> Self {
+        let mut facts = Self::bare(ev, attr_event_uuid);
+        facts.tags_given = ev.is_some();
+        facts
+    }
+
+    /// From the `Event` beside a bare attribute (`None`: nothing known). Its
+    /// tags count as given when it holds some, or when it is MISP's full
+    /// context (`includeContext`: `date` and `publish_timestamp` beside a
+    /// `Tag` list that is empty for an untagged event); MISP's small default
+    /// context (id, info, uuid, orgs, distribution) has none.
+    pub fn bare(ev: Option<&'t Event<'_>>, attr_event_uuid: Option<&str>) -> Self {
         let mut tags = TagSummary::default();
         let Some(ev) = ev else {
             return EventFacts {
@@ -31,6 +49,7 @@ impl<'t> EventFacts<'t> {
                 timestamp: None,
                 publish: None,
                 date: None,
+                tags_given: false,
             };
         };
         for t in &ev.tags {
@@ -51,6 +70,8 @@ impl<'t> EventFacts<'t> {
             timestamp: ev.timestamp.and_then(time::from_epoch),
             publish: ev.publish_timestamp.and_then(time::from_epoch),
             date: ev.date.as_deref().and_then(time::parse_date),
+            tags_given: !ev.tags.is_empty()
+                || (ev.date.is_some() && ev.publish_timestamp.is_some()),
         }
     }
 }

@@ -81,7 +81,7 @@ fn bare<E>(
     line_event: Option<&Event<'_>>,
     found: &mut impl FnMut(Found<'_, '_>) -> Result<(), E>,
 ) -> Result<(), E> {
-    let event = EventFacts::new(
+    let event = EventFacts::bare(
         attr.event.as_deref().or(line_event),
         attr.event_uuid.as_deref(),
     );

@@ -18,6 +18,7 @@ use crate::pull::filters::Filters;
 use crate::pull::pulled::event_info;
 use crate::pull::server::RunOptions;
 use crate::pull::state::{Mark, State};
+use crate::pull::words::count;
 
 /// Where a feed lives.
 #[derive(Debug, Clone)]
@@ -165,7 +166,7 @@ fn is_uuid(s: &str) -> bool {
 pub fn run_misp_feed(cfg: FeedConfig) -> Result<i32> {
     let interrupt = Interrupt::install()?;
     let started = std::time::Instant::now();
-    let mut client = cfg.run.client("", None)?;
+    let mut client = cfg.run.client("", None)?.interruptible(&interrupt);
     let manifest_at = cfg.location.join("manifest.json");
     let manifest: Map<String, Value> = match &cfg.location {
         Location::Dir(_) => {
@@ -309,14 +310,19 @@ pub fn run_misp_feed(cfg: FeedConfig) -> Result<i32> {
                     missing.push(uuid.clone());
                 }
             }
-            progress.set_message(format!("{events}/{total} events, {attributes} attributes"));
+            progress.set_message(format!(
+                "{events}/{total} events, {}",
+                count(attributes, "attribute", "attributes")
+            ));
         }
         Ok(())
     })();
     progress.finish_and_clear();
     let summary = |end: &str| {
         eprintln!(
-            "misp-pull: {events} events, {attributes} attributes written from feed {} ({} in the manifest, {selected} selected, {} missing or unreadable{}){end} in {:.1}s",
+            "misp-pull: {}, {} written from feed {} ({} in the manifest, {selected} selected, {} missing or unreadable{}){end} in {:.1}s",
+            count(events, "event", "events"),
+            count(attributes, "attribute", "attributes"),
             cfg.location.display(),
             total,
             missing.len(),

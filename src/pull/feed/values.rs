@@ -15,6 +15,7 @@ use crate::map::ids::feed_value_uuid;
 use crate::pull::feed::csv::csv_cells;
 use crate::pull::feed::freetext;
 use crate::pull::server::RunOptions;
+use crate::pull::words::count;
 
 /// CSV or freetext.
 #[derive(Debug, Clone)]
@@ -115,13 +116,14 @@ pub fn run_text_feed(cfg: TextFeedConfig) -> Result<i32> {
     }
     out.finish()?;
     eprintln!(
-        "misp-pull: {written} attributes written from {} feed {} (feed name {name:?}); {} candidate values, {duplicates} repeated, {untyped} not an indicator; in {:.1}s",
+        "misp-pull: {} written from {} feed {} (feed name {name:?}); {}, {duplicates} repeated, {untyped} not an indicator; in {:.1}s",
+        count(written, "attribute", "attributes"),
         match cfg.kind {
             TextKind::Csv { .. } => "CSV",
             TextKind::Freetext => "freetext",
         },
         cfg.location,
-        candidates.len(),
+        count(candidates.len() as u64, "candidate value", "candidate values"),
         started.elapsed().as_secs_f64()
     );
     Ok(crate::cli::exit::OK)

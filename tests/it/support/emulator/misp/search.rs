@@ -11,6 +11,34 @@ use super::routes::answer;
 use super::store::restyle;
 use super::store::{as_bool, as_i64, attributes_of, strip_to_metadata, tag_names, Inner, Stored};
 
+/// The fields of the `Event` beside each attribute of `/attributes/restSearch`
+/// by default (MispAttribute.php: `contain` Event id, info, org_id, orgc_id,
+/// uuid, plus `fields` Event.org_id, Event.distribution): no tags, threat
+/// level, dates or publish time.
+const STUB_FIELDS: &[&str] = &["id", "org_id", "distribution", "info", "orgc_id", "uuid"];
+
+/// The event fields `includeContext` gives (MispAttribute.php,
+/// `__fetchEventsForAttributeContext`), besides `Tag` and `Orgc`.
+const CONTEXT_FIELDS: &[&str] = &[
+    "id",
+    "orgc_id",
+    "org_id",
+    "date",
+    "threat_level_id",
+    "info",
+    "published",
+    "uuid",
+    "analysis",
+    "timestamp",
+    "distribution",
+    "publish_timestamp",
+    "sharing_group_id",
+    "extends_uuid",
+];
+
+/// The tag fields MISP sends with event tags in the attributes scope.
+const TAG_FIELDS: &[&str] = &["id", "name", "colour", "numerical_value"];
+
 /// SQL LIKE, case-insensitive, `%` any run (MISP's tag and value matching).
 pub(super) fn like(pattern: &str, text: &str) -> bool {
     let p = pattern.to_lowercase();
@@ -475,53 +503,83 @@ impl Inner {
             };
             let ev = v.get("Event").unwrap();
             let ev_tags = tag_names(ev);
+            // The `Event` MISP puts beside each attribute (MispAttribute.php,
+            // fetchAttributes): a few fields by default; with includeContext the
+            // event's metadata, its tags and its creator organisation.
+            let pick = |keys: &[&str]| -> Map<String, Value> {
+                keys.iter()
+                    .filter_map(|k| Some((k.to_string(), ev.get(*k)?.clone())))
+                    .collect()
+            };
             let stub = if q.include_context {
-                let mut m = ev.as_object().unwrap().clone();
-                for k in [
-                    "Attribute",
-                    "Object",
-                    "ShadowAttribute",
-                    "RelatedEvent",
-                    "Galaxy",
-                    "EventReport",
-                ] {
-                    m.remove(k);
+                let mut m = pick(CONTEXT_FIELDS);
+                let tags: Vec<Value> = ev
+                    .get("Tag")
+                    .and_then(|t| t.as_array())
+                    .map(|a| {
+                        a.iter()
+                            .map(|t| {
+                                let mut x = Map::new();
+                                x.insert(
+                                    "local".into(),
+                                    t.get("local").cloned().unwrap_or(json!(false)),
+                                );
+                                for k in TAG_FIELDS {
+                                    if let Some(v) = t.get(*k) {
+                                        x.insert(k.to_string(), v.clone());
+                                    }
+                                }
+                                Value::Object(x)
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                m.insert("Tag".into(), json!(tags));
+                if let Some(o) = ev.get("Orgc") {
+                    m.insert("Orgc".into(), o.clone());
                 }
                 Value::Object(m)
             } else {
-                json!({"id": ev.get("id"), "org_id": ev.get("org_id").cloned().unwrap_or(json!("1")),
-                       "orgc_id": ev.get("orgc_id").cloned().unwrap_or(json!("1")),
-                       "distribution": ev.get("distribution").cloned().unwrap_or(json!("1")),
-                       "info": ev.get("info"), "uuid": ev.get("uuid"),
-                       "publish_timestamp": ev.get("publish_timestamp")})
+                let mut m = pick(STUB_FIELDS);
+                for (k, default) in [("org_id", "1"), ("orgc_id", "1"), ("distribution", "1")] {
+                    m.entry(k).or_insert(json!(default));
+                }
+                Value::Object(m)
             };
+            // includeEventTags: the event's tags after the attribute's own, with
+            // the tag fields MISP reads for them and `"inherited": 1` (JsonExport.php).
+            let inherited: Vec<Value> = ev
+                .get("Tag")
+                .and_then(|t| t.as_array())
+                .map(|a| {
+                    a.iter()
+                        .map(|t| {
+                            let mut x = Map::new();
+                            for k in TAG_FIELDS {
+                                if let Some(v) = t.get(*k) {
+                                    x.insert(k.to_string(), v.clone());
+                                }
+                            }
+                            x.insert("inherited".into(), json!(1));
+                            Value::Object(x)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
             let mut push = |a: &Value, object: Option<&Value>| {
                 if !keep_deleted(q.deleted, a) || !q.attr_matches(a, &ev_tags, true) {
                     return;
                 }
                 let mut row = a.as_object().unwrap().clone();
                 row.remove("ShadowAttribute");
-                if q.include_event_tags {
+                if q.include_event_tags && !inherited.is_empty() {
                     let mut tags = row
                         .get("Tag")
                         .and_then(|t| t.as_array())
                         .cloned()
                         .unwrap_or_default();
-                    for t in ev
-                        .get("Tag")
-                        .and_then(|t| t.as_array())
-                        .cloned()
-                        .unwrap_or_default()
-                    {
-                        let mut t = t;
-                        t.as_object_mut()
-                            .unwrap()
-                            .insert("inherited".into(), json!(1));
-                        tags.push(t);
-                    }
-                    if !tags.is_empty() {
-                        row.insert("Tag".into(), json!(tags));
-                    }
+                    tags.extend(inherited.iter().cloned());
+                    row.insert("Tag".into(), json!(tags));
                 }
                 let tag = row.remove("Tag");
                 row.insert("Event".into(), stub.clone());
