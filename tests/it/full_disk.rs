@@ -223,15 +223,21 @@ fn graph_push_ledger_on_a_full_disk_fails_and_the_next_run_opens_it() {
     limit_files(&mut cmd, 64 * 1024);
     let o = run(cmd, &ndjson(&records));
     assert_failed_on(&o, &ledger, dir.path(), &["ledger", "ledger.lock"]);
+    // The write stopped at the limit, inside a frame.
+    assert_eq!(fs::metadata(&ledger).unwrap().len(), 64 * 1024);
     // What was written is a ledger the next run opens (a torn frame is cut).
     let again = run(
         command(&emu, &["--ledger", ledger.to_str().unwrap()]),
         &ndjson(&records),
     );
-    assert_eq!(
-        again.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&again.stderr)
-    );
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(again.status.code(), Some(0), "{err}");
+    // The frames before the torn one were kept: those records are unchanged.
+    let unchanged: usize = err
+        .split(", ")
+        .find_map(|p| p.strip_suffix(" unchanged"))
+        .unwrap_or_else(|| panic!("no unchanged count: {err}"))
+        .parse()
+        .unwrap();
+    assert!(unchanged > 0, "{err}");
 }
