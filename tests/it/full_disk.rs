@@ -15,7 +15,7 @@ use std::process::{Command, Output, Stdio};
 use serde_json::json;
 
 use crate::support::emulator::misp::{Emulator, TEST_KEY};
-use crate::support::emulator::ms::{Api, Config, Fault, MsEmulator};
+use crate::support::emulator::ms::{Api, Config, Fault, MsEmulator, WORKSPACE};
 use crate::support::push::{command, ndjson, stix_range};
 
 /// Makes `cmd` run with files limited to `limit` bytes; a write past it fails
@@ -63,7 +63,7 @@ fn names(dir: &Path) -> Vec<String> {
     v
 }
 
-/// Exit 1, a message naming `file`, and only `left` in the directory.
+/// Exit 1, a message naming `file` and the failed write, and only `left` in the directory.
 fn assert_failed_on(o: &Output, file: &Path, dir: &Path, left: &[&str]) {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
@@ -72,6 +72,7 @@ fn assert_failed_on(o: &Output, file: &Path, dir: &Path, left: &[&str]) {
         "names {}: {err}",
         file.display()
     );
+    assert!(err.contains("File too large"), "the write failed: {err}");
     assert_eq!(names(dir), left, "{err}");
 }
 
@@ -240,4 +241,34 @@ fn graph_push_ledger_on_a_full_disk_fails_and_the_next_run_opens_it() {
         .parse()
         .unwrap();
     assert!(unchanged > 0, "{err}");
+}
+
+#[test]
+fn graph_push_ledger_compaction_on_a_full_disk_fails_and_keeps_the_ledger() {
+    let emu = MsEmulator::start(Config::default());
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("ledger");
+    // A ledger in the earlier line format: opening it for writing rewrites
+    // (compacts) it into a temporary file renamed over it.
+    let mut v1 = format!(
+        "{{\"graph-push-ledger\":1,\"target\":\"sentinel\",\"workspace\":\"{WORKSPACE}\"}}\n"
+    );
+    for r in stix_range(2_000) {
+        v1 += &json!({
+            "key": r["id"], "hash": "00000000000000aa", "modified": 1,
+            "end": null, "live": true, "record": r,
+        })
+        .to_string();
+        v1.push('\n');
+    }
+    fs::write(&ledger, &v1).unwrap();
+    let mut cmd = command(&emu, &["--ledger", ledger.to_str().unwrap()]);
+    limit_files(&mut cmd, 16 * 1024);
+    let o = run(cmd, &ndjson(&stix_range(10)));
+    assert_failed_on(&o, &ledger, dir.path(), &["ledger", "ledger.lock"]);
+    assert_eq!(
+        fs::read_to_string(&ledger).unwrap(),
+        v1,
+        "the ledger is as it was"
+    );
 }
