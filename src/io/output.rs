@@ -1,5 +1,8 @@
 //! NDJSON output: stdout (locked once, buffered) or `-o FILE`, written to a
 //! temporary file beside FILE and renamed into place only when complete.
+//! A FILE that exists and is not a regular file (a character device such as
+//! `/dev/null`, a FIFO, a socket) is written directly: renaming over it would
+//! replace the device or pipe with a regular file.
 //! Gzip when asked for or when FILE ends in `.gz`.
 
 use std::fs;
@@ -19,12 +22,48 @@ enum Destination {
     Stdout(BufWriter<io::StdoutLock<'static>>),
     File {
         path: PathBuf,
-        writer: BufWriter<NamedTempFile>,
+        writer: BufWriter<Target>,
     },
     GzFile {
         path: PathBuf,
-        writer: GzEncoder<BufWriter<NamedTempFile>>,
+        writer: GzEncoder<BufWriter<Target>>,
     },
+}
+
+/// What a file output writes to: a temporary file renamed into place on
+/// finish (removed if dropped), or an existing non-regular file written in place.
+enum Target {
+    Temp(NamedTempFile),
+    Direct(fs::File),
+}
+
+impl Write for Target {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Target::Temp(f) => f.write(buf),
+            Target::Direct(f) => f.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Target::Temp(f) => f.flush(),
+            Target::Direct(f) => f.flush(),
+        }
+    }
+}
+
+/// Opens the target for `path`: an existing file that is not a regular file
+/// (device, FIFO, socket) directly, anything else through a temporary file.
+fn target(path: &Path) -> Result<Target> {
+    match fs::metadata(path) {
+        Ok(m) if !m.is_file() && !m.is_dir() => fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map(Target::Direct)
+            .map_err(|e| Error::io(path, e)),
+        _ => temp_beside(path).map(Target::Temp),
+    }
 }
 
 /// Where records go. Call [`Output::finish`] to flush (and rename a file into place);
@@ -62,7 +101,7 @@ impl Output {
     }
 
     pub fn file(path: &Path, gzip: bool) -> Result<Self> {
-        let writer = BufWriter::with_capacity(256 * 1024, temp_beside(path)?);
+        let writer = BufWriter::with_capacity(256 * 1024, target(path)?);
         let path = path.to_path_buf();
         let dest = if gzip {
             Destination::GzFile {
@@ -125,12 +164,19 @@ impl Output {
     }
 }
 
-fn persist(path: &Path, writer: BufWriter<NamedTempFile>) -> Result<()> {
-    let tmp = writer
+/// Flushes `writer`; a temporary file is synced and renamed into place, a
+/// file written in place is left as it is. On error a temporary file is removed.
+fn persist(path: &Path, writer: BufWriter<Target>) -> Result<()> {
+    let target = writer
         .into_inner()
         .map_err(|e| Error::io(path, e.into_error()))?;
-    tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    match target {
+        Target::Temp(tmp) => {
+            tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
+            tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+        }
+        Target::Direct(_) => {}
+    }
     Ok(())
 }
 
@@ -181,6 +227,36 @@ mod tests {
         let (dir, _, out) = one_line("out.ndjson");
         drop(out);
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn fifo_is_written_in_place_not_replaced() {
+        use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pipe");
+        let st = std::process::Command::new("mkfifo")
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        // Non-blocking: opening waits for no writer, and the data waits in the pipe.
+        let mut reader = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&path)
+            .unwrap();
+        let mut out = Output::open(Some(&path), false).unwrap();
+        out.write_line(b"x").unwrap();
+        out.finish().unwrap();
+        let mut got = Vec::new();
+        io::Read::read_to_end(&mut reader, &mut got).unwrap();
+        assert_eq!(got, b"x\n");
+        assert!(fs::metadata(&path).unwrap().file_type().is_fifo());
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temporary file left"
+        );
     }
 
     #[test]

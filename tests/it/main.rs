@@ -10,6 +10,7 @@ mod support;
 mod airgap;
 mod cli_docs;
 mod design_doc;
+mod full_disk;
 mod graph_push;
 mod graph_push_certs;
 mod graph_push_duplicates;
