@@ -12,6 +12,7 @@ mod cli_docs;
 mod design_doc;
 mod graph_push;
 mod graph_push_certs;
+mod graph_push_context;
 mod graph_push_duplicates;
 mod graph_push_ledger;
 mod graph_push_lock;
