@@ -259,3 +259,52 @@ fn a_relationship_to_an_end_not_yet_sent_is_skipped_and_kept() {
     assert_eq!(read_ndjson(&failed), vec![early.clone(), never]);
     assert!(!emu.stix_current(WORKSPACE).contains_key(id(&early)));
 }
+
+#[test]
+fn retire_missing_revokes_relationships_and_leaves_shared_objects_alone() {
+    let emu = MsEmulator::start(Config::default());
+    let tmp = tempfile::tempdir().unwrap();
+    let ledger = tmp.path().join("ledger");
+    let l = ledger.to_str().unwrap();
+    let records = input();
+    let run = push(&emu, &["--ledger", l], &records);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+
+    // The threat actor, the indicator x2 and their relationships left the input.
+    let x2 = id(&indicator(2)).to_string();
+    let gone = |r: &Value| {
+        r["id"] == APT28 || r["id"] == x2 || r["target_ref"] == APT28 || r["source_ref"] == x2
+    };
+    let (left, kept): (Vec<Value>, Vec<Value>) = records.into_iter().partition(gone);
+    let file = tmp.path().join("input.ndjson");
+    write_ndjson(&file, &kept);
+    let args = [
+        "--ledger",
+        l,
+        "--retire-missing",
+        "--force",
+        file.to_str().unwrap(),
+    ];
+    let run = run_cmd(command(&emu, &args), b"");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.count("unchanged"), kept.len(), "{}", run.stdout);
+    let mut retired = run.accepted_keys();
+    retired.sort();
+    let mut want: Vec<String> = left
+        .iter()
+        .filter(|r| r["id"] != APT28)
+        .map(|r| id(r).to_string())
+        .collect();
+    want.sort();
+    assert_eq!(retired, want, "the threat actor is left alone");
+    let held = emu.stix_current(WORKSPACE);
+    for r in relationships(&left) {
+        let now = &held[id(r)];
+        assert_eq!(now["revoked"], true, "{now}");
+        assert_eq!(now["source_ref"], r["source_ref"]);
+        assert_eq!(now["target_ref"], r["target_ref"]);
+        assert!(now.get("valid_until").is_none(), "{now}");
+    }
+    assert!(held[&x2]["valid_until"].is_string());
+    assert!(held[APT28].get("revoked").is_none());
+}
