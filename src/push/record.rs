@@ -34,6 +34,37 @@ impl RecordKind {
     }
 }
 
+/// The STIX object types Sentinel's upload API takes (docs/graph-push.md#context-objects):
+/// indicators, the shared objects that give them context, and relationships.
+pub const SHARED_STIX_TYPES: &[&str] = &["identity", "attack-pattern", "threat-actor"];
+
+/// The STIX `type` of a record, if it has one.
+pub fn stix_type(v: &Value) -> Option<&str> {
+    v.get("type").and_then(Value::as_str)
+}
+
+/// A shared context object (identity, attack-pattern, threat-actor): sent once,
+/// then unchanged through the ledger, never retired by `--retire-missing`.
+pub fn is_shared(v: &Value) -> bool {
+    stix_type(v).is_some_and(|t| SHARED_STIX_TYPES.contains(&t))
+}
+
+/// The two ends (`source_ref`, `target_ref`) of a STIX relationship; `None`
+/// for any other record, an error for a relationship without both ends.
+pub fn relationship_ends(v: &Value) -> Option<Result<[String; 2], String>> {
+    if stix_type(v) != Some("relationship") {
+        return None;
+    }
+    let end = |f: &str| {
+        v.get(f)
+            .and_then(Value::as_str)
+            .filter(|s| s.contains("--"))
+            .map(str::to_string)
+            .ok_or_else(|| format!("relationship without a {f}"))
+    };
+    Some(end("source_ref").and_then(|s| Ok([s, end("target_ref")?])))
+}
+
 /// Graph tiIndicator observable fields (docs/design.md#graph-tiindicators): any
 /// one marks a tiIndicator.
 const GRAPH_OBSERVABLES: &[&str] = &[
@@ -277,6 +308,25 @@ mod tests {
             Some(RecordKind::Graph)
         );
         assert_eq!(kind_of(&json!({"Event":{}})), None);
+        let rel = json!({"type":"relationship","spec_version":"2.1","id":"relationship--1",
+            "relationship_type":"indicates","source_ref":"indicator--a","target_ref":"attack-pattern--b"});
+        assert_eq!(kind_of(&rel), Some(RecordKind::Stix));
+        assert_eq!(
+            relationship_ends(&rel).unwrap().unwrap(),
+            ["indicator--a".to_string(), "attack-pattern--b".to_string()]
+        );
+        assert!(
+            relationship_ends(&json!({"type":"relationship","source_ref":"indicator--a"}))
+                .unwrap()
+                .is_err()
+        );
+        assert!(relationship_ends(&stix()).is_none());
+        for t in ["identity", "attack-pattern", "threat-actor"] {
+            let o = json!({"type":t,"spec_version":"2.1","id":format!("{t}--1")});
+            assert_eq!(kind_of(&o), Some(RecordKind::Stix));
+            assert!(is_shared(&o));
+        }
+        assert!(!is_shared(&stix()));
         assert_eq!(kind_of(&json!([1])), None);
     }
 

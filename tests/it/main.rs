@@ -13,6 +13,7 @@ mod design_doc;
 mod full_disk;
 mod graph_push;
 mod graph_push_certs;
+mod graph_push_context;
 mod graph_push_duplicates;
 mod graph_push_ledger;
 mod graph_push_lock;

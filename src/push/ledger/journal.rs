@@ -103,7 +103,8 @@ fn corrupt(path: &Path, at: &str, msg: impl std::fmt::Display) -> Error {
 
 /// The fields of a record a ledger keeps (docs/design.md#retirement): for STIX
 /// those a later version and a retirement carry (identity, pattern, validity
-/// start, author, name, TLP marking and any `tlp:` label); for Defender and
+/// start, author, name, TLP marking and any `tlp:` label; a relationship's type
+/// and ends); for Defender and
 /// Graph records, all of them (the APIs want them back whole, and a Defender
 /// tenant holds at most 15,000 live indicators).
 pub fn kept(kind: RecordKind, mut o: Map<String, Value>) -> Map<String, Value> {
@@ -149,6 +150,10 @@ const STIX_KEPT: &[&str] = &[
     "object_marking_refs",
     "granular_markings",
     "labels",
+    // A relationship's retirement names what it linked.
+    "relationship_type",
+    "source_ref",
+    "target_ref",
 ];
 
 /// Reads a STIX object's kept fields and skips the others without building them.

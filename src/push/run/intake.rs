@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::start::{Pending, Run, Source};
+use super::start::{Held, Pending, Run, Source};
 use super::versions;
 use crate::error::{Error, Result};
 use crate::io::input::{Lines, Next, Polled};
@@ -28,6 +28,7 @@ impl Run {
         let mut buf = Vec::new();
         loop {
             self.drain(false)?;
+            self.release_held()?;
             if self.stopping() {
                 break;
             }
@@ -57,6 +58,7 @@ impl Run {
         if !self.stopping() && self.opts.retire_missing {
             self.retire_missing()?;
         }
+        self.flush_held()?;
         if !self.stopping() {
             self.submit()?;
         }
@@ -170,6 +172,11 @@ impl Run {
             Ok(f) => f,
             Err(msg) => return self.malformed(&source, Some(&line), &msg),
         };
+        let ends = match record::relationship_ends(&v) {
+            None => None,
+            Some(Ok(ends)) => Some(ends),
+            Some(Err(msg)) => return self.malformed(&source, Some(&line), &msg),
+        };
         self.counts.records += 1;
         // The key came earlier in this run (a replayed --failed file beside a new
         // pull, say) and that copy is on its way: decide this one once that one is
@@ -236,7 +243,7 @@ impl Run {
         };
         let body = bumped.unwrap_or_else(|| line.clone());
         let echo = record::echo_of(kind, &v);
-        self.enqueue(Pending {
+        let pending = Pending {
             source,
             line,
             body,
@@ -244,7 +251,110 @@ impl Run {
             echo,
             took_slot,
             frees_slot: was_active && self.opts.target == Target::Defender,
+        };
+        match ends {
+            // A retirement of a relationship needs no ends: it only ends it.
+            Some(ends) if pending.facts.live => self.hold(Held { pending, ends }),
+            _ => self.enqueue(pending),
+        }
+    }
+
+    /// The most relationships held at once: those whose ends travel in the batch
+    /// or in a request in flight; beyond it, the oldest one's ends are waited for.
+    fn max_held(&self) -> usize {
+        self.batch_size * (self.opts.parallel + 1) * 4
+    }
+
+    /// Sends a relationship once both its ends were accepted in an earlier
+    /// request or are in the ledger; holds it while an end is on its way
+    /// (docs/design.md#context-objects).
+    fn hold(&mut self, h: Held) -> Result<()> {
+        // A later copy of the same key waits for this one (see `wait_for`).
+        self.on_the_way.insert(h.pending.facts.key_hash);
+        self.held.push_back(h);
+        self.release_held()?;
+        while self.held.len() > self.max_held() && !self.stopping() {
+            let ends = self.held.front().expect("not empty").ends.clone();
+            for end in &ends {
+                self.wait_for(record::key_hash(RecordKind::Stix, end))?;
+            }
+            self.release_held()?;
+        }
+        Ok(())
+    }
+
+    fn end_on_the_way(&self, end: &str) -> bool {
+        self.on_the_way
+            .contains(&record::key_hash(RecordKind::Stix, end))
+    }
+
+    /// Sends or skips each held relationship none of whose ends is on its way.
+    pub(super) fn release_held(&mut self) -> Result<()> {
+        if self.held.is_empty() {
+            return Ok(());
+        }
+        let mut waiting = std::collections::VecDeque::new();
+        let mut ready = Vec::new();
+        for h in std::mem::take(&mut self.held) {
+            if h.ends.iter().any(|e| self.end_on_the_way(e)) {
+                waiting.push_back(h);
+            } else {
+                ready.push(h);
+            }
+        }
+        self.held = waiting;
+        for h in ready {
+            self.settle(h)?;
+        }
+        Ok(())
+    }
+
+    /// Before the input's end is final: sends the batch and waits for the
+    /// answers until no relationship is held.
+    fn flush_held(&mut self) -> Result<()> {
+        while !self.held.is_empty() && !self.stopping() {
+            if !self.batch.is_empty() {
+                self.submit()?;
+            } else if self.in_flight > 0 {
+                self.drain(true)?;
+            }
+            self.release_held()?;
+        }
+        Ok(())
+    }
+
+    /// Why an end keeps its relationship back, or None if it was accepted.
+    fn end_missing(&self, end: &str) -> Option<String> {
+        let h = record::key_hash(RecordKind::Stix, end);
+        let known = self.ledger.as_ref().is_some_and(|l| l.get(h).is_some())
+            || self.run_keys.get(h).is_some();
+        if known {
+            return None;
+        }
+        Some(match self.refused.get(&h) {
+            Some(status) => format!("end {end} was {status}"),
+            None => {
+                format!("end {end} was not accepted earlier in this run nor held in the ledger")
+            }
         })
+    }
+
+    /// A relationship whose ends are no longer on their way: into the batch if
+    /// both were accepted; otherwise `skipped`, and kept in `--failed` so that a
+    /// replay sends it once its ends are there.
+    fn settle(&mut self, h: Held) -> Result<()> {
+        let missing: Vec<String> = h.ends.iter().filter_map(|e| self.end_missing(e)).collect();
+        let reason = missing.join("; ");
+        if missing.is_empty() {
+            self.on_the_way.remove(&h.pending.facts.key_hash);
+            return self.enqueue(h.pending);
+        }
+        let p = h.pending;
+        self.on_the_way.remove(&p.facts.key_hash);
+        if let Some(f) = self.failed_out.as_mut() {
+            f.write_line(&p.line)?;
+        }
+        self.status(&p.facts.key, "skipped", Some(&reason), &p.source)
     }
 
     /// A result decided here, without the remote.
@@ -271,6 +381,16 @@ impl Run {
                 self.submit()?;
             } else if self.in_flight > 0 {
                 self.drain(true)?;
+            } else if let Some(h) = self
+                .held
+                .iter()
+                .find(|h| h.pending.facts.key_hash == key_hash)
+            {
+                let ends = h.ends.clone();
+                for end in &ends {
+                    self.wait_for(record::key_hash(RecordKind::Stix, end))?;
+                }
+                self.release_held()?;
             } else {
                 debug_assert!(false, "a key on its way is in the batch or in flight");
                 self.on_the_way.remove(&key_hash);

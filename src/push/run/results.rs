@@ -39,9 +39,10 @@ impl Run {
         })
     }
 
-    /// Without a ledger, remembers a version sent in this run (docs/design.md#results).
+    /// Without a ledger, remembers a version sent in this run (docs/design.md#results);
+    /// in a dry run, also with one (a relationship's ends would be accepted).
     pub(super) fn remember(&mut self, facts: &Facts) {
-        if self.ledger.is_none() {
+        if self.ledger.is_none() || self.opts.dry_run {
             let entry = Entry::in_memory(
                 facts.live,
                 facts.content_hash,
@@ -82,6 +83,7 @@ impl Run {
         let key = p.facts.key.as_str();
         match &o {
             Outcome::Accepted => {
+                self.refused.remove(&p.facts.key_hash);
                 self.counts.accepted += 1;
                 if p.frees_slot && !p.facts.live {
                     self.active = self.active.saturating_sub(1);
@@ -108,6 +110,12 @@ impl Run {
                 if p.took_slot {
                     self.active = self.active.saturating_sub(1);
                 }
+                let refused = if matches!(o, Outcome::Rejected(_)) {
+                    "rejected"
+                } else {
+                    "failed"
+                };
+                self.refused.insert(p.facts.key_hash, refused);
                 let (status, file) = if matches!(o, Outcome::Rejected(_)) {
                     self.counts.rejected += 1;
                     ("rejected", self.rejected_out.as_mut())
@@ -195,7 +203,12 @@ impl Run {
             } else {
                 "not sent".to_string()
             };
-            let items = std::mem::take(&mut self.batch);
+            let mut items = std::mem::take(&mut self.batch);
+            items.extend(
+                std::mem::take(&mut self.held)
+                    .into_iter()
+                    .map(|h| h.pending),
+            );
             if !self.opts.dry_run {
                 for p in items {
                     if let Err(e) = self.finish_item(p, Outcome::Failed(reason.clone())) {

@@ -2,7 +2,7 @@
 //! side files opened; the records on their way to the remote and what the
 //! sender threads hand back.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -40,6 +40,13 @@ pub(super) struct Pending {
     pub(super) frees_slot: bool,
 }
 
+/// A relationship waiting for the answer to a request that carries one of its
+/// ends (docs/design.md#context-objects).
+pub(super) struct Held {
+    pub(super) pending: Pending,
+    pub(super) ends: [String; 2],
+}
+
 pub(super) struct Job {
     pub(super) items: Vec<Pending>,
 }
@@ -61,6 +68,11 @@ pub(super) struct Run {
     pub(super) run_keys: RunKeys,
     /// Keys in the batch or in a request not yet answered (at most one copy each).
     pub(super) on_the_way: HashSet<u128>,
+    /// Relationships whose ends are still on their way, in input order.
+    pub(super) held: VecDeque<Held>,
+    /// Keys whose record this run saw rejected or failed (and not accepted since):
+    /// a relationship to one is skipped.
+    pub(super) refused: HashMap<u128, &'static str>,
     pub(super) out: Output,
     pub(super) failed_out: Option<Output>,
     pub(super) rejected_out: Option<Output>,
@@ -156,6 +168,8 @@ impl Run {
             ledger,
             run_keys: RunKeys::default(),
             on_the_way: HashSet::new(),
+            held: VecDeque::new(),
+            refused: HashMap::new(),
             out: Output::stdout(),
             failed_out,
             rejected_out,

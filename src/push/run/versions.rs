@@ -93,6 +93,11 @@ impl Run {
             let ledger = self.ledger.as_mut().expect("checked above");
             let entry = ledger.get(key_hash).expect("listed keys are indexed");
             let (key, stored) = ledger.stored(&entry)?;
+            // Shared context objects describe the world, not this input: one
+            // absent from it is left alone (docs/design.md#context-objects).
+            if record::is_shared(&stored) {
+                continue;
+            }
             let retirement = self.retirement(stored, &entry);
             let line = serde_json::to_vec(&retirement).expect("a Value serialises");
             let kind = self.opts.target.kind();
@@ -149,10 +154,15 @@ impl Run {
                     "modified".into(),
                     Value::String(time::fmt_millis(&modified)),
                 );
-                o.insert(
-                    "valid_until".into(),
-                    Value::String(time::fmt_millis(&until)),
-                );
+                if o.get("type").and_then(Value::as_str) == Some("indicator") {
+                    o.insert(
+                        "valid_until".into(),
+                        Value::String(time::fmt_millis(&until)),
+                    );
+                } else {
+                    // A relationship has no validity: it is revoked.
+                    o.insert("revoked".into(), Value::Bool(true));
+                }
             }
             Target::Defender => {
                 o.insert("expirationTime".into(), Value::String(time::fmt_secs(&now)));

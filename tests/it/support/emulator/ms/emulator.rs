@@ -60,6 +60,8 @@ pub struct Stats {
 /// One stored STIX object version.
 #[derive(Clone, Debug, Serialize)]
 pub struct StixVersion {
+    /// The `seq` of the request that carried it (the order the emulator saw).
+    pub request: u64,
     pub object: Value,
     pub sourcesystem: String,
     /// `modified` later than every earlier version of this id.

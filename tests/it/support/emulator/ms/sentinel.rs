@@ -146,7 +146,10 @@ pub(super) fn store_stix(st: &mut State, workspace: &str, source: &str, object: 
     let created_changed = versions
         .first()
         .is_some_and(|v| v.object["created"] != object["created"]);
+    // The log entry of this request is written once it is answered, under the same lock.
+    let request = st.log.len() as u64 + 1;
     versions.push(StixVersion {
+        request,
         object,
         sourcesystem: source.into(),
         newer,
@@ -178,6 +181,16 @@ pub(super) fn is_stix_id(s: &str, prefix: Option<&str>) -> bool {
         && uuid::Uuid::try_parse(uuid).is_ok()
 }
 
+/// The STIX object types the upload API takes
+/// (learn.microsoft.com/azure/sentinel/stix-objects-api).
+pub(super) const SENTINEL_TYPES: &[&str] = &[
+    "indicator",
+    "attack-pattern",
+    "identity",
+    "threat-actor",
+    "relationship",
+];
+
 /// Sentinel's per-object checks; the messages follow its "Error for Property=…" style.
 pub(super) fn validate_stix(o: &Value) -> Vec<String> {
     let Some(m) = o.as_object() else {
@@ -188,6 +201,11 @@ pub(super) fn validate_stix(o: &Value) -> Vec<String> {
     let ty = m.get("type").and_then(Value::as_str).unwrap_or("");
     if ty.is_empty() {
         err("type", "The type field is required.");
+    } else if !SENTINEL_TYPES.contains(&ty) {
+        err(
+            "type",
+            &format!("'{ty}' is not a supported STIX object type; supported: {SENTINEL_TYPES:?}."),
+        );
     }
     match m.get("id").and_then(Value::as_str) {
         None => err("id", "The id field is required."),
@@ -248,6 +266,35 @@ pub(super) fn validate_stix(o: &Value) -> Vec<String> {
         .is_some_and(|r| !r.as_str().is_some_and(|s| is_stix_id(s, Some("identity"))))
     {
         err("created_by_ref", "Must be an identity identifier.");
+    }
+    if matches!(ty, "identity" | "attack-pattern" | "threat-actor")
+        && m.get("name")
+            .and_then(Value::as_str)
+            .map_or(true, |n| n.trim().is_empty())
+    {
+        err("name", "The name field is required.");
+    }
+    if ty == "relationship" {
+        if m.get("relationship_type")
+            .and_then(Value::as_str)
+            .map_or(true, str::is_empty)
+        {
+            err(
+                "relationship_type",
+                "The relationship_type field is required.",
+            );
+        }
+        // The API checks the form of the ends, not that the workspace holds them:
+        // a relationship may arrive before (or without) its ends.
+        for end in ["source_ref", "target_ref"] {
+            if !m
+                .get(end)
+                .and_then(Value::as_str)
+                .is_some_and(|s| is_stix_id(s, None))
+            {
+                err(end, "Required; a STIX identifier.");
+            }
+        }
     }
     if ty == "indicator" {
         let pattern_type = m.get("pattern_type").and_then(Value::as_str);

@@ -1,0 +1,310 @@
+//! graph-push with context objects against the emulator: the shared objects
+//! (identity, attack-pattern, threat-actor) and the relationships `ioc-map
+//! --context objects` writes. A relationship goes only after both its ends
+//! were accepted in an earlier request; one whose end was rejected, failed or
+//! never sent is skipped and kept in `--failed`; a replay completes it; a
+//! second run sends nothing.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use crate::support::emulator::ms::{Api, Config, MsEmulator, WORKSPACE};
+use crate::support::push::*;
+
+const IDENTITY: &str = "identity--55f6ea5e-2c60-40e5-964f-47a8950d210f";
+const PHISHING: &str = "attack-pattern--a62a8db3-f23a-4d8f-afd6-9dbc77e7813b";
+const SPEARPHISHING: &str = "attack-pattern--2e34237d-8574-43f6-aace-ae2915de8597";
+const APT28: &str = "threat-actor--bef4c620-0787-42a8-a96d-b7eb6e85917c";
+
+const T0: &str = "2026-03-02T10:15:00.000Z";
+
+fn identity() -> Value {
+    json!({"type": "identity", "spec_version": "2.1", "id": IDENTITY, "created": T0, "modified": T0,
+        "name": "CIRCL", "identity_class": "organization"})
+}
+
+fn attack_pattern(id: &str, name: &str, technique: &str) -> Value {
+    json!({"type": "attack-pattern", "spec_version": "2.1", "id": id, "created": T0, "modified": T0,
+        "name": name, "created_by_ref": IDENTITY,
+        "external_references": [{"source_name": "mitre-attack", "external_id": technique,
+            "url": format!("https://attack.mitre.org/techniques/{technique}/")}]})
+}
+
+fn threat_actor() -> Value {
+    json!({"type": "threat-actor", "spec_version": "2.1", "id": APT28, "created": T0, "modified": T0,
+        "name": "APT28", "aliases": ["Fancy Bear", "Sofacy"], "created_by_ref": IDENTITY,
+        "external_references": [{"source_name": "mitre-attack", "external_id": "G0007"}]})
+}
+
+fn indicator(i: usize) -> Value {
+    let mut v = stix(i);
+    v["created_by_ref"] = json!(IDENTITY);
+    v
+}
+
+fn indicates(source: &str, target: &str) -> Value {
+    let id = uuid::Uuid::new_v5(
+        &uuid::Uuid::NAMESPACE_OID,
+        format!("{source}|indicates|{target}").as_bytes(),
+    );
+    json!({"type": "relationship", "spec_version": "2.1", "id": format!("relationship--{id}"),
+        "created": T0, "modified": T0, "relationship_type": "indicates",
+        "source_ref": source, "target_ref": target, "created_by_ref": IDENTITY})
+}
+
+fn id(v: &Value) -> &str {
+    v["id"].as_str().unwrap()
+}
+
+/// The objects in the order `ioc-map --context objects` writes them: each
+/// shared object once, before the first record that needs it; here each
+/// relationship even comes before its indicator, which travels in the same
+/// batch as the relationship's other end.
+fn input() -> Vec<Value> {
+    let (x0, x1, x2) = (indicator(0), indicator(1), indicator(2));
+    vec![
+        identity(),
+        attack_pattern(PHISHING, "Phishing", "T1566"),
+        threat_actor(),
+        indicates(id(&x0), PHISHING),
+        indicates(id(&x0), APT28),
+        x0,
+        attack_pattern(SPEARPHISHING, "Spearphishing Attachment", "T1566.001"),
+        indicates(id(&x1), SPEARPHISHING),
+        x1,
+        indicates(id(&x2), PHISHING),
+        x2,
+    ]
+}
+
+fn relationships(records: &[Value]) -> Vec<&Value> {
+    records
+        .iter()
+        .filter(|r| r["type"] == "relationship")
+        .collect()
+}
+
+/// The request (the emulator's order) that first stored each id.
+fn first_request(emu: &MsEmulator) -> BTreeMap<String, u64> {
+    emu.stix_all(WORKSPACE)
+        .into_iter()
+        .map(|(id, versions)| (id, versions[0].request))
+        .collect()
+}
+
+fn sentinel_requests(emu: &MsEmulator) -> usize {
+    emu.log()
+        .iter()
+        .filter(|e| e.api == Some(Api::Sentinel))
+        .count()
+}
+
+/// Every relationship the emulator holds came in a later request than both its ends.
+fn assert_ends_first(emu: &MsEmulator, records: &[Value]) {
+    let seen = first_request(emu);
+    for r in relationships(records) {
+        let Some(rel) = seen.get(id(r)) else { continue };
+        for end in ["source_ref", "target_ref"] {
+            let end = r[end].as_str().unwrap();
+            let at = seen
+                .get(end)
+                .unwrap_or_else(|| panic!("{} sent without its end {end}", id(r)));
+            assert!(
+                at < rel,
+                "{} in request {rel}, its end {end} in {at}",
+                id(r)
+            );
+        }
+    }
+}
+
+#[test]
+fn ends_are_accepted_before_their_relationships_and_a_second_run_sends_nothing() {
+    let emu = MsEmulator::start(Config::default());
+    let tmp = tempfile::tempdir().unwrap();
+    let ledger = tmp.path().join("ledger");
+    let l = ledger.to_str().unwrap();
+    let records = input();
+    let run = push(&emu, &["--ledger", l], &records);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.assert_accounted(records.len());
+    assert_eq!(run.count("accepted"), records.len(), "{}", run.stdout);
+    assert_sentinel_holds(&emu, &records, &run);
+    assert_eq!(emu.stix_current(WORKSPACE).len(), records.len());
+    assert_ends_first(&emu, &records);
+    // The shared objects and indicators go together, the relationships after them.
+    assert_eq!(sentinel_requests(&emu), 2);
+
+    // Again: every object, shared or not, is unchanged through the ledger.
+    let run = push(&emu, &["--ledger", l], &records);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.count("unchanged"), records.len(), "{}", run.stdout);
+    assert_eq!(sentinel_requests(&emu), 2, "a second run sends nothing");
+}
+
+#[test]
+fn relationships_wait_only_for_requests_in_flight() {
+    // Many small requests in flight: each relationship still comes after its ends,
+    // and the relationships travel in full batches, not one request each.
+    let emu = MsEmulator::start(Config::default());
+    let mut records = vec![identity(), attack_pattern(PHISHING, "Phishing", "T1566")];
+    for i in 0..300 {
+        let x = indicator(i);
+        let r = indicates(id(&x), PHISHING);
+        records.push(x);
+        records.push(r);
+    }
+    let run = push(&emu, &["--batch-size", "20", "--parallel", "3"], &records);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.assert_accounted(records.len());
+    assert_eq!(run.count("accepted"), records.len());
+    assert_ends_first(&emu, &records);
+    let requests = sentinel_requests(&emu);
+    assert!(
+        requests <= records.len().div_ceil(20) + 6,
+        "{requests} requests for {} records",
+        records.len()
+    );
+}
+
+#[test]
+fn a_rejected_end_sends_none_of_its_relationships_and_a_replay_completes_them() {
+    let emu = MsEmulator::start(Config::default());
+    let tmp = tempfile::tempdir().unwrap();
+    let (ledger, failed, rejected, fixed) = (
+        tmp.path().join("ledger"),
+        tmp.path().join("failed.ndjson"),
+        tmp.path().join("rejected.ndjson"),
+        tmp.path().join("fixed.ndjson"),
+    );
+    let (l, f, r) = (
+        ledger.to_str().unwrap(),
+        failed.to_str().unwrap(),
+        rejected.to_str().unwrap(),
+    );
+    // Sentinel refuses an attack-pattern without a name.
+    let mut records = input();
+    let at = records
+        .iter()
+        .position(|o| o["id"] == SPEARPHISHING)
+        .unwrap();
+    let good = records[at].clone();
+    records[at].as_object_mut().unwrap().remove("name");
+    let waiting = indicates(id(&indicator(1)), SPEARPHISHING);
+    let run = push(
+        &emu,
+        &["--ledger", l, "--failed", f, "--rejected", r],
+        &records,
+    );
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    run.assert_accounted(records.len());
+    assert_eq!(run.count("rejected"), 1, "{}", run.stdout);
+    let skipped = run.with_status("skipped");
+    assert_eq!(skipped.len(), 1, "{}", run.stdout);
+    assert_eq!(skipped[0]["key"], id(&waiting));
+    let reason = skipped[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(SPEARPHISHING) && reason.contains("rejected"),
+        "{reason}"
+    );
+    assert_eq!(run.count("accepted"), records.len() - 2);
+    let held = emu.stix_current(WORKSPACE);
+    assert!(!held.contains_key(SPEARPHISHING) && !held.contains_key(id(&waiting)));
+    assert_ends_first(&emu, &records);
+    assert_eq!(read_ndjson(&failed), vec![waiting.clone()]);
+
+    // The end fixed, the replay of --failed sends the relationship after it.
+    write_ndjson(&fixed, &[good]);
+    let run = push(
+        &emu,
+        &["--ledger", l, "--failed", f, fixed.to_str().unwrap(), f],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.count("accepted"), 2, "{}", run.stdout);
+    assert!(read_ndjson(&failed).is_empty());
+    let held = emu.stix_current(WORKSPACE);
+    assert!(held.contains_key(SPEARPHISHING) && held.contains_key(id(&waiting)));
+    let mut all = input();
+    all.push(waiting);
+    assert_ends_first(&emu, &all);
+}
+
+#[test]
+fn a_relationship_to_an_end_not_yet_sent_is_skipped_and_kept() {
+    // An end that comes later in the input, and one that never comes: neither is
+    // waited for (only requests in flight are); both relationships go to --failed.
+    let emu = MsEmulator::start(Config::default());
+    let tmp = tempfile::tempdir().unwrap();
+    let failed = tmp.path().join("failed.ndjson");
+    let f = failed.to_str().unwrap();
+    let x = indicator(7);
+    let early = indicates(id(&x), PHISHING);
+    let never = indicates(id(&x), APT28);
+    let records = vec![
+        early.clone(),
+        x.clone(),
+        never.clone(),
+        attack_pattern(PHISHING, "Phishing", "T1566"),
+    ];
+    let run = push(&emu, &["--failed", f], &records);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.assert_accounted(records.len());
+    let skipped = run.with_status("skipped");
+    assert_eq!(skipped.len(), 2, "{}", run.stdout);
+    for (s, end) in skipped.iter().zip([PHISHING, APT28]) {
+        assert!(s["reason"].as_str().unwrap().contains(end), "{s}");
+    }
+    assert_eq!(read_ndjson(&failed), vec![early.clone(), never]);
+    assert!(!emu.stix_current(WORKSPACE).contains_key(id(&early)));
+}
+
+#[test]
+fn retire_missing_revokes_relationships_and_leaves_shared_objects_alone() {
+    let emu = MsEmulator::start(Config::default());
+    let tmp = tempfile::tempdir().unwrap();
+    let ledger = tmp.path().join("ledger");
+    let l = ledger.to_str().unwrap();
+    let records = input();
+    let run = push(&emu, &["--ledger", l], &records);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+
+    // The threat actor, the indicator x2 and their relationships left the input.
+    let x2 = id(&indicator(2)).to_string();
+    let gone = |r: &Value| {
+        r["id"] == APT28 || r["id"] == x2 || r["target_ref"] == APT28 || r["source_ref"] == x2
+    };
+    let (left, kept): (Vec<Value>, Vec<Value>) = records.into_iter().partition(gone);
+    let file = tmp.path().join("input.ndjson");
+    write_ndjson(&file, &kept);
+    let args = [
+        "--ledger",
+        l,
+        "--retire-missing",
+        "--force",
+        file.to_str().unwrap(),
+    ];
+    let run = run_cmd(command(&emu, &args), b"");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.count("unchanged"), kept.len(), "{}", run.stdout);
+    let mut retired = run.accepted_keys();
+    retired.sort();
+    let mut want: Vec<String> = left
+        .iter()
+        .filter(|r| r["id"] != APT28)
+        .map(|r| id(r).to_string())
+        .collect();
+    want.sort();
+    assert_eq!(retired, want, "the threat actor is left alone");
+    let held = emu.stix_current(WORKSPACE);
+    for r in relationships(&left) {
+        let now = &held[id(r)];
+        assert_eq!(now["revoked"], true, "{now}");
+        assert_eq!(now["source_ref"], r["source_ref"]);
+        assert_eq!(now["target_ref"], r["target_ref"]);
+        assert!(now.get("valid_until").is_none(), "{now}");
+    }
+    assert!(held[&x2]["valid_until"].is_string());
+    assert!(held[APT28].get("revoked").is_none());
+}
