@@ -305,7 +305,13 @@ mod tests {
         assert!(c.meta.external_id.is_empty());
         assert_eq!((c.local, c.tag_name.as_deref()), (Some(true), None));
         // Anything else: no galaxy, no error.
-        for json in ["null", "5", "\"x\"", "[1,[2],{\"GalaxyCluster\":7}]", "true"] {
+        for json in [
+            "null",
+            "5",
+            "\"x\"",
+            "[1,[2],{\"GalaxyCluster\":7}]",
+            "true",
+        ] {
             let g = read(json);
             assert!(g.iter().all(|g| g.clusters.is_empty()), "{json}");
         }

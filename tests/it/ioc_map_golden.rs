@@ -116,12 +116,14 @@ macro_rules! cases {
     };
 }
 
+// `--context none`: indicators only, as ioc-map wrote them before it read
+// galaxies; the context is pinned by `tests/it/ioc_map_context.rs`.
 cases! {
-    stix: golden("stix", "--misp-url", "https://misp.example.org/");
-    defender: golden("defender");
-    tiindicator: golden("tiindicator", "--azure-tenant-id", "00000000-0000-0000-0000-0000000000aa");
-    sentinel_csv: golden_csv("sentinel-csv");
-    defender_csv: golden_csv("defender-csv", "--max-rows", "0");
+    stix: golden("stix", "--context", "none", "--misp-url", "https://misp.example.org/");
+    defender: golden("defender", "--context", "none");
+    tiindicator: golden("tiindicator", "--context", "none", "--azure-tenant-id", "00000000-0000-0000-0000-0000000000aa");
+    sentinel_csv: golden_csv("sentinel-csv", "--context", "none");
+    defender_csv: golden_csv("defender-csv", "--context", "none", "--max-rows", "0");
 }
 
 /// `--max-rows 3` splits the same rows into numbered files, each with the header.

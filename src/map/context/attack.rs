@@ -111,7 +111,15 @@ mod tests {
         assert_eq!(AttackKind::of("TA0001"), Some(AttackKind::Tactic));
         assert_eq!(AttackKind::of("DS0009"), Some(AttackKind::DataSource));
         for no in [
-            "", "T", "T156", "T15666", "t1566", "G0007.001", "T1566.01", "CAPEC-633", "X1234",
+            "",
+            "T",
+            "T156",
+            "T15666",
+            "t1566",
+            "G0007.001",
+            "T1566.01",
+            "CAPEC-633",
+            "X1234",
         ] {
             assert_eq!(AttackKind::of(no), None, "{no}");
         }

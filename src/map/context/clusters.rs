@@ -95,7 +95,11 @@ impl Resolver {
 
     /// The clusters of `attr`, in `event` (a full event, or the stub of a
     /// bare attribute).
-    pub fn context<'r>(&'r mut self, event: Option<&Event<'_>>, attr: &Attribute<'_>) -> Context<'r> {
+    pub fn context<'r>(
+        &'r mut self,
+        event: Option<&Event<'_>>,
+        attr: &Attribute<'_>,
+    ) -> Context<'r> {
         let at = event.map_or(0, |e| e as *const Event as usize);
         if at != self.event_at || at == 0 {
             self.event.clear();
@@ -201,7 +205,8 @@ mod tests {
             "misp-galaxy:threat-actor=\"Sofacy\"".to_string(),
             "malware:LockBit".to_string(),
         ];
-        r.context(Some(e), &e.attributes[1]).labels(&labels, &mut out);
+        r.context(Some(e), &e.attributes[1])
+            .labels(&labels, &mut out);
         assert_eq!(
             out,
             [

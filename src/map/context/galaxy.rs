@@ -29,7 +29,10 @@ pub enum Class {
 /// `-mobile-` and `-pre-` ones are older exports' names of ATT&CK's).
 const CLASSES: &[(&str, Class)] = &[
     ("mitre-attack-pattern", Class::AttackPattern),
-    ("mitre-enterprise-attack-attack-pattern", Class::AttackPattern),
+    (
+        "mitre-enterprise-attack-attack-pattern",
+        Class::AttackPattern,
+    ),
     ("mitre-mobile-attack-attack-pattern", Class::AttackPattern),
     ("mitre-pre-attack-attack-pattern", Class::AttackPattern),
     ("threat-actor", Class::ThreatActor),
@@ -123,6 +126,8 @@ pub struct Cluster {
     /// Its ATT&CK id (`T1566`, `T1566.001`, `G0007`, `S0002`): the first
     /// ATT&CK id of `meta.external_id`, else the value's suffix.
     pub attack_id: Option<String>,
+    /// Whether indicators cite `attack_id` ([`Cluster::cited_attack_id`]).
+    pub cites: bool,
     pub description: Option<String>,
     /// `meta.synonyms` without the name and repeats.
     pub aliases: Vec<String>,
@@ -134,7 +139,16 @@ impl Cluster {
     /// From a bare tag (`None`: not a galaxy tag).
     pub fn from_tag(name: &str) -> Option<Cluster> {
         let (kind, value) = parse_tag(name)?;
-        Some(Cluster::build::<&str>(kind, value, trim(name), None, None, &[], &[], &[]))
+        Some(Cluster::build::<&str>(
+            kind,
+            value,
+            trim(name),
+            None,
+            None,
+            &[],
+            &[],
+            &[],
+        ))
     }
 
     /// From a `GalaxyCluster` of a galaxy of type `galaxy_type` (`None`: a
@@ -204,8 +218,16 @@ impl Cluster {
                 urls.push(s.to_owned());
             }
         }
+        let cites = match class {
+            Class::AttackPattern => {
+                attack_id.and_then(AttackKind::of) == Some(AttackKind::Technique)
+            }
+            Class::ThreatActor => attack_id.and_then(AttackKind::of) == Some(AttackKind::Group),
+            _ => false,
+        };
         Cluster {
             class,
+            cites,
             galaxy: kind.to_owned(),
             uuid: uuid.unwrap_or_else(|| tag_uuid(tag)),
             own_uuid: uuid.is_some(),
@@ -219,21 +241,10 @@ impl Cluster {
         }
     }
 
-    /// Its ATT&CK id when it is of `kind`.
-    pub fn attack_id_of(&self, kind: AttackKind) -> Option<&str> {
-        self.attack_id
-            .as_deref()
-            .filter(|id| AttackKind::of(id) == Some(kind))
-    }
-
     /// The ATT&CK id an indicator cites for it: a technique's of an
     /// attack pattern, a group's of an actor.
     pub fn cited_attack_id(&self) -> Option<&str> {
-        match self.class {
-            Class::AttackPattern => self.attack_id_of(AttackKind::Technique),
-            Class::ThreatActor => self.attack_id_of(AttackKind::Group),
-            _ => None,
-        }
+        self.attack_id.as_deref().filter(|_| self.cites)
     }
 }
 
@@ -287,14 +298,20 @@ mod tests {
             (Class::ThreatActor, "threat-actor:APT28", Some("G0007"))
         );
         let c = Cluster::from_tag("misp-galaxy:ransomware=\"LockBit\"").unwrap();
-        assert_eq!((c.class, c.label.as_str()), (Class::Malware, "malware:LockBit"));
+        assert_eq!(
+            (c.class, c.label.as_str()),
+            (Class::Malware, "malware:LockBit")
+        );
         let c = Cluster::from_tag("misp-galaxy:mitre-malware=\"BlackEnergy - S0089\"").unwrap();
         assert_eq!(
             (c.label.as_str(), c.cited_attack_id()),
             ("malware:BlackEnergy", None)
         );
         let c = Cluster::from_tag("misp-galaxy:sector=\"Finance\"").unwrap();
-        assert_eq!((c.class, c.label.as_str()), (Class::Other, "sector:Finance"));
+        assert_eq!(
+            (c.class, c.label.as_str()),
+            (Class::Other, "sector:Finance")
+        );
     }
 
     #[test]
