@@ -1,7 +1,9 @@
 //! MISP galaxy clusters as events and attributes carry them: `Galaxy[]`, each
 //! with its `type` and `GalaxyCluster[]` (MISP's export shape: `uuid`, `type`,
 //! `value`, `tag_name`, `description`, `local`, `meta.external_id`,
-//! `meta.synonyms`, `meta.refs`; docs/design.md#misp-json).
+//! `meta.synonyms`, `meta.refs`; docs/design.md#misp-json). An event's are
+//! read with the event; an attribute keeps its `Galaxy` as text, read here
+//! when its context is asked for.
 //!
 //! Read leniently: a galaxy is context, not the indicator, so a value of an
 //! unexpected JSON type (a number for a name, an object where PHP turned a
@@ -60,6 +62,13 @@ pub struct ClusterMeta<'a> {
 /// The value of a `Galaxy` key, read leniently (see the module comment).
 pub(crate) fn galaxies<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Galaxy<'de>>, D::Error> {
     lenient(d)
+}
+
+/// [`galaxies`] of the JSON text of a `Galaxy` value (none where the text
+/// is not JSON, which a line's reader has already refused).
+pub(crate) fn galaxies_in(text: &str) -> Vec<Galaxy<'_>> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    galaxies(&mut de).unwrap_or_default()
 }
 
 /// [`galaxies`] as a seed.

@@ -13,7 +13,9 @@ use serde::Deserialize;
 use crate::misp::fields::{
     AttributeField, EventField, Key, ObjectField, ObjectStubField, OrgField, TagField,
 };
-use crate::misp::galaxy::{galaxies, Galaxy};
+use serde_json::value::RawValue;
+
+use crate::misp::galaxy::{galaxies, galaxies_in, Galaxy};
 pub(crate) use crate::misp::scalar::Str;
 use crate::misp::scalar::{cow_str, opt_bool, opt_i64, opt_str};
 
@@ -70,8 +72,10 @@ pub struct Attribute<'a> {
     pub attributes: Option<Box<OneOrMany<Attribute<'a>>>>,
     /// Only on a line: `{"response": …}`.
     pub response: Option<Box<OneOrMany<Line<'a>>>>,
-    /// `Galaxy`: the clusters attached to this attribute.
-    pub galaxies: Vec<Galaxy<'a>>,
+    /// `Galaxy`: the clusters attached to this attribute, as JSON text, read
+    /// by [`Attribute::galaxies`] when asked for (most attributes have none,
+    /// and a text costs nothing to drop, millions of times).
+    pub galaxy: Option<&'a str>,
 }
 
 /// A MISP object read through its field enum ([`Key`]): each known key
@@ -222,7 +226,7 @@ impl<'de> Fill<'de> for InPlace<'_, 'de> {
             AttributeField::Object => a.object = Deserialize::deserialize(d)?,
             AttributeField::Attribute => a.attributes = Deserialize::deserialize(d)?,
             AttributeField::Response => a.response = Deserialize::deserialize(d)?,
-            AttributeField::Galaxy => a.galaxies = galaxies(d)?,
+            AttributeField::Galaxy => a.galaxy = Some(<&RawValue>::deserialize(d)?.get()),
         }
         Ok(())
     }
@@ -257,6 +261,11 @@ impl<'a> Attribute<'a> {
         } else {
             LineKind::Unknown
         }
+    }
+
+    /// The galaxies attached to the attribute (read from `galaxy`, leniently).
+    pub fn galaxies(&self) -> Vec<Galaxy<'a>> {
+        self.galaxy.map_or_else(Vec::new, galaxies_in)
     }
 
     /// Tags that came from the event (`"inherited": 1` with `includeEventTags`).

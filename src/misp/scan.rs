@@ -347,9 +347,12 @@ impl<'a> Scan<'a> {
                 AttributeField::Object => a.object = s.serde(PhantomData)?,
                 AttributeField::Attribute => a.attributes = s.one_or_many()?,
                 AttributeField::Response => a.response = s.one_or_many()?,
-                // Galaxies are rare and small beside an event's attributes:
-                // serde reads them, on the value's own text.
-                AttributeField::Galaxy => a.galaxies = s.serde(Galaxies)?,
+                // Kept as text, as serde's `RawValue` keeps it.
+                AttributeField::Galaxy => {
+                    let start = s.i;
+                    s.skip()?;
+                    a.galaxy = Some(&s.text[start..s.i]);
+                }
             }
             Some(())
         })
@@ -419,6 +422,8 @@ impl<'a> Scan<'a> {
                     e.attributes = s.list(512, |s, a| s.attribute(a, false))?;
                 }
                 EventField::Object => e.objects = s.list(0, Self::misp_object)?,
+                // Galaxies are rare and small beside an event's attributes:
+                // serde reads them, on the value's own text.
                 EventField::Galaxy => e.galaxies = s.serde(Galaxies)?,
                 EventField::Other => s.skip()?,
             }

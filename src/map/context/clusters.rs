@@ -54,22 +54,24 @@ impl Context<'_> {
     /// labels added after them, each once, into `out` (whose strings are reused).
     pub fn labels(&self, labels: &[String], out: &mut Vec<String>) {
         let mut n = 0;
-        let kept = labels.iter().filter(|l| parse_tag(l).is_none());
-        for l in kept
-            .map(String::as_str)
-            .chain(self.clusters().map(|c| c.label.as_str()))
-        {
-            if out[..n].iter().any(|o| o == l) {
-                continue;
-            }
-            match out.get_mut(n) {
+        let mut put = |out: &mut Vec<String>, n: &mut usize, l: &str| {
+            match out.get_mut(*n) {
                 Some(o) => {
                     o.clear();
                     o.push_str(l);
                 }
                 None => out.push(l.to_owned()),
             }
-            n += 1;
+            *n += 1;
+        };
+        // The labels are each once already (see the mapper).
+        for l in labels.iter().filter(|l| parse_tag(l).is_none()) {
+            put(out, &mut n, l);
+        }
+        for c in self.clusters() {
+            if !out[..n].contains(&c.label) {
+                put(out, &mut n, &c.label);
+            }
         }
         out.truncate(n);
     }
@@ -95,6 +97,7 @@ impl Resolver {
 
     /// The clusters of `attr`, in `event` (a full event, or the stub of a
     /// bare attribute).
+    #[inline]
     pub fn context<'r>(
         &'r mut self,
         event: Option<&Event<'_>>,
@@ -102,17 +105,10 @@ impl Resolver {
     ) -> Context<'r> {
         let at = event.map_or(0, |e| e as *const Event as usize);
         if at != self.event_at || at == 0 {
-            self.event.clear();
-            if let Some(e) = event {
-                add(&mut self.event, &[], &e.galaxies, &e.tags);
-            }
-            self.event_at = at;
-            self.next_key += 1;
-            self.event_key = self.next_key;
+            self.new_event(event, at);
         }
-        self.own.clear();
-        if !attr.galaxies.is_empty() || !attr.tags.is_empty() {
-            add(&mut self.own, &self.event, &attr.galaxies, &attr.tags);
+        if !self.own.is_empty() || attr.galaxy.is_some() || !attr.tags.is_empty() {
+            self.own_clusters(attr);
         }
         Context {
             event: &self.event,
@@ -123,6 +119,27 @@ impl Resolver {
                 0
             },
         }
+    }
+}
+
+impl Resolver {
+    /// The clusters of the event at address `at` (0: none known).
+    #[inline(never)]
+    fn new_event(&mut self, event: Option<&Event<'_>>, at: usize) {
+        self.event.clear();
+        if let Some(e) = event {
+            add(&mut self.event, &[], &e.galaxies, &e.tags);
+        }
+        self.event_at = at;
+        self.next_key += 1;
+        self.event_key = self.next_key;
+    }
+
+    /// The clusters of `attr` not among its event's.
+    #[inline(never)]
+    fn own_clusters(&mut self, attr: &Attribute<'_>) {
+        self.own.clear();
+        add(&mut self.own, &self.event, &attr.galaxies(), &attr.tags);
     }
 }
 

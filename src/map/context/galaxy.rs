@@ -93,12 +93,25 @@ const TAG_PREFIX: &str = "misp-galaxy:";
 
 /// `misp-galaxy:TYPE="VALUE"` → (TYPE, VALUE); the namespace in any case,
 /// the quotes optional. `None` for any other tag.
+#[inline]
 pub fn parse_tag(name: &str) -> Option<(&str, &str)> {
-    let head = name.get(..TAG_PREFIX.len())?;
-    if !head.eq_ignore_ascii_case(TAG_PREFIX) {
+    let b = name.as_bytes();
+    // Most tags are not galaxy tags: decided by their first bytes.
+    if !b.starts_with(TAG_PREFIX.as_bytes())
+        && !b
+            .get(..TAG_PREFIX.len())
+            .is_some_and(|h| h.eq_ignore_ascii_case(TAG_PREFIX.as_bytes()))
+    {
         return None;
     }
-    let (kind, value) = name[TAG_PREFIX.len()..].split_once('=')?;
+    parse_galaxy_tag(name)
+}
+
+/// [`parse_tag`] of a tag in the galaxy namespace.
+fn parse_galaxy_tag(name: &str) -> Option<(&str, &str)> {
+    let rest = &name[TAG_PREFIX.len()..];
+    let eq = rest.bytes().position(|b| b == b'=')?;
+    let (kind, value) = (&rest[..eq], &rest[eq + 1..]);
     let value = value.strip_prefix('"').unwrap_or(value);
     let value = value.strip_suffix('"').unwrap_or(value);
     let (kind, value) = (trim(kind), trim(value));

@@ -48,17 +48,10 @@ impl<K: ?Sized + ToOwned + PartialEq> Memo<K> {
         out.extend_from_slice(&self.entries[i].1);
     }
 
-    /// Appends the text last written for the non-zero context key
-    /// `context`, if it is remembered; false (nothing appended) if not.
+    /// Whether a text is remembered for the non-zero context key `context`.
     #[inline]
-    pub(super) fn repeat_keyed(&mut self, out: &mut Vec<u8>, context: u64) -> bool {
-        match self.keys.iter().position(|&k| k == context) {
-            Some(i) => {
-                self.use_entry(i, out);
-                true
-            }
-            None => false,
-        }
+    pub(super) fn has_key(&self, context: u64) -> bool {
+        self.keys.contains(&context)
     }
 
     /// [`Memo::write`], found by a non-zero context key when it was seen

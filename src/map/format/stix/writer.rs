@@ -222,23 +222,23 @@ impl StixWriter {
         // TLP 1.0 has no amber+strict marking: the strictness is kept as a label.
         let strict = ind.tlp == Tlp::AmberStrict;
         let before_labels = self.buf.len();
-        if ctx.is_empty() {
-            self.labels
-                .write_keyed(&mut self.buf, ind.context.labels, &ind.labels, write_labels);
+        let (key, labels) = if ctx.is_empty() {
+            (ind.context.labels, &ind.labels)
         } else {
             // The event's clusters alone: the labels' key still says which
-            // records share them.
+            // records share them (and the labels are built only when new).
             let key = if ctx.own.is_empty() {
                 ind.context.labels
             } else {
                 0
             };
-            if key == 0 || !self.labels.repeat_keyed(&mut self.buf, key) {
+            if key == 0 || !self.labels.has_key(key) {
                 ctx.labels(&ind.labels, &mut self.context_labels);
-                self.labels
-                    .write_keyed(&mut self.buf, key, &self.context_labels, write_labels);
             }
-        }
+            (key, &self.context_labels)
+        };
+        self.labels
+            .write_keyed(&mut self.buf, key, labels, write_labels);
         if strict {
             if self.buf.len() == before_labels {
                 self.buf.extend_from_slice(b",\"labels\":[");
