@@ -54,7 +54,7 @@ impl Context<'_> {
     /// labels added after them, each once, into `out` (whose strings are reused).
     pub fn labels(&self, labels: &[String], out: &mut Vec<String>) {
         let mut n = 0;
-        let mut put = |out: &mut Vec<String>, n: &mut usize, l: &str| {
+        let put = |out: &mut Vec<String>, n: &mut usize, l: &str| {
             match out.get_mut(*n) {
                 Some(o) => {
                     o.clear();
