@@ -103,9 +103,10 @@ impl Written {
             .map(String::as_str)
             .filter(|r| is_url(r))
             .filter(|r| {
-                attack
+                // The ATT&CK page is the first reference already.
+                !attack
                     .as_ref()
-                    .is_none_or(|(_, u)| r.trim_end_matches('/') != u.trim_end_matches('/'))
+                    .is_some_and(|(_, u)| r.trim_end_matches('/') == u.trim_end_matches('/'))
             })
             .collect();
         if attack.is_some() || !refs.is_empty() {
