@@ -3,7 +3,16 @@
 //! confidence, galaxies), MISP objects, composites, defanged values, non-IDS,
 //! deleted and non-indicator attributes, numbers as strings or integers.
 //!
+//! With `--galaxies`, events and some attributes also carry galaxy clusters
+//! in MISP's export shape (`Galaxy[].GalaxyCluster[]`, with the matching
+//! `misp-galaxy:` tags): ATT&CK techniques and intrusion sets, threat actors,
+//! Microsoft activity groups, malware and tools, some without a uuid as older
+//! exports have them, and some events with the bare tags only. These are drawn
+//! from a random stream of their own: the rest of the feed is the same as
+//! without the flag.
+//!
 //!     cargo run --release --example gen-misp -- --attributes 1000000 --seed 1 > feed.ndjson
+//!     cargo run --release --example gen-misp -- --attributes 100000 --seed 1 --galaxies > feed.ndjson
 
 use std::io::{self, BufWriter, Write};
 
@@ -107,11 +116,166 @@ const BASE_TS: u64 = 1_795_824_000 - 60 * 86_400;
 
 struct Gen {
     rng: Rng,
+    /// `--galaxies`: the stream that draws them (`None`: no galaxies).
+    galaxies: Option<Rng>,
 }
+
+/// One galaxy cluster of the catalogue: galaxy type, galaxy name, value,
+/// `meta.external_id`, `meta.synonyms`, whether it has a uuid of its own.
+type ClusterDef = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+    bool,
+);
+
+#[rustfmt::skip]
+const TECHNIQUES: &[ClusterDef] = &[
+    ("mitre-attack-pattern", "Attack Pattern", "Phishing - T1566", &["T1566"], &[], true),
+    ("mitre-attack-pattern", "Attack Pattern", "Spearphishing Attachment - T1566.001", &["CAPEC-163", "T1566.001"], &[], true),
+    ("mitre-attack-pattern", "Attack Pattern", "Command and Scripting Interpreter - T1059", &["T1059"], &[], true),
+    ("mitre-attack-pattern", "Attack Pattern", "PowerShell - T1059.001", &["T1059.001"], &[], true),
+    ("mitre-attack-pattern", "Attack Pattern", "Application Layer Protocol - T1071", &["T1071"], &[], true),
+    ("mitre-attack-pattern", "Attack Pattern", "Web Protocols - T1071.001", &["T1071.001"], &[], true),
+    ("mitre-attack-pattern", "Attack Pattern", "Ingress Tool Transfer - T1105", &["T1105"], &[], true),
+    ("mitre-attack-pattern", "Attack Pattern", "Exploit Public-Facing Application - T1190", &["T1190"], &[], true),
+    ("mitre-attack-pattern", "Attack Pattern", "Valid Accounts - T1078", &["T1078"], &[], false),
+    ("mitre-attack-pattern", "Attack Pattern", "Data Encrypted for Impact - T1486", &["T1486"], &[], true),
+];
+
+#[rustfmt::skip]
+const ACTORS: &[ClusterDef] = &[
+    ("mitre-intrusion-set", "Intrusion Set", "APT28 - G0007", &["G0007"], &["APT28", "Sofacy", "Fancy Bear", "STRONTIUM"], true),
+    ("mitre-intrusion-set", "Intrusion Set", "APT29 - G0016", &["G0016"], &["APT29", "Cozy Bear", "NOBELIUM"], true),
+    ("mitre-intrusion-set", "Intrusion Set", "Lazarus Group - G0032", &["G0032"], &["Lazarus Group", "HIDDEN COBRA"], true),
+    ("mitre-intrusion-set", "Intrusion Set", "Wizard Spider - G0102", &["G0102"], &["Wizard Spider", "UNC1878"], true),
+    ("threat-actor", "Threat Actor", "Sofacy", &[], &["APT28", "Sednit", "Pawn Storm"], true),
+    ("threat-actor", "Threat Actor", "FIN7", &[], &["Carbanak"], false),
+    ("microsoft-activity-group", "Microsoft Activity Group actor", "NOBELIUM", &[], &["APT29"], true),
+];
+
+#[rustfmt::skip]
+const SOFTWARE: &[ClusterDef] = &[
+    ("malpedia", "Malpedia", "Emotet", &[], &["Geodo", "Heodo"], true),
+    ("malpedia", "Malpedia", "Cobalt Strike", &[], &["Agentemis"], true),
+    ("ransomware", "Ransomware", "LockBit", &[], &["LockBit 3.0"], true),
+    ("ransomware", "Ransomware", "Conti", &[], &[], false),
+    ("mitre-malware", "Malware", "BlackEnergy - S0089", &["S0089"], &["Black Energy"], true),
+    ("mitre-tool", "Tool", "Mimikatz - S0002", &["S0002"], &[], true),
+];
 
 impl Gen {
     fn tag(name: &str) -> Value {
         json!({"name": name, "colour": "#ffffff", "local": false})
+    }
+
+    /// A cluster of the catalogue in MISP's export shape (its uuid fixed by
+    /// its place in the catalogue; "" for one without).
+    fn cluster(def: &ClusterDef, n: u64) -> Value {
+        let (kind, _, value, external_id, synonyms, has_uuid) = *def;
+        let uuid = if has_uuid {
+            Rng(0xc105_7e7a_u64 ^ n).uuid()
+        } else {
+            String::new()
+        };
+        let mut meta = serde_json::Map::new();
+        if !external_id.is_empty() {
+            meta.insert("external_id".into(), json!(external_id));
+        }
+        if !synonyms.is_empty() {
+            meta.insert("synonyms".into(), json!(synonyms));
+        }
+        let slug: String = value
+            .split(" - ")
+            .next()
+            .unwrap_or(value)
+            .to_lowercase()
+            .replace(' ', "-");
+        meta.insert(
+            "refs".into(),
+            json!([format!("https://galaxy.example.org/{kind}/{slug}")]),
+        );
+        json!({
+            "id": (100 + n).to_string(),
+            "uuid": uuid,
+            "collection_uuid": Rng(0x6a1a_u64 ^ n).uuid(),
+            "type": kind,
+            "value": value,
+            "tag_name": format!("misp-galaxy:{kind}=\"{value}\""),
+            "description": format!("{value}: generated cluster of the {kind} galaxy."),
+            "galaxy_id": "3",
+            "source": "https://github.com/MISP/misp-galaxy",
+            "authors": ["MISP Project"],
+            "version": "32",
+            "distribution": "3",
+            "sharing_group_id": null,
+            "default": true,
+            "locked": false,
+            "extends_uuid": "",
+            "extends_version": "0",
+            "published": false,
+            "deleted": false,
+            "meta": meta,
+            "tag_id": (500 + n).to_string(),
+            "local": false,
+            "relationship_type": false,
+        })
+    }
+
+    /// `--galaxies`: the galaxies of a few clusters drawn from `defs` (and
+    /// their tags), grouped by galaxy as MISP exports them.
+    fn galaxies(picked: &[(&ClusterDef, u64)]) -> (Value, Vec<Value>) {
+        let mut galaxies: Vec<Value> = Vec::new();
+        let mut tags = Vec::new();
+        for &(def, n) in picked {
+            let (kind, name, value, ..) = *def;
+            tags.push(Self::tag(&format!("misp-galaxy:{kind}=\"{value}\"")));
+            let cluster = Self::cluster(def, n);
+            match galaxies.iter_mut().find(|g| g["type"] == kind) {
+                Some(g) => g["GalaxyCluster"].as_array_mut().unwrap().push(cluster),
+                None => galaxies.push(json!({
+                    "id": "3",
+                    "uuid": Rng(0x9a1a_u64 ^ kind.len() as u64).uuid(),
+                    "name": name,
+                    "type": kind,
+                    "description": name,
+                    "version": "9",
+                    "icon": "map",
+                    "namespace": if kind.starts_with("mitre") { "mitre-attack" } else { "misp" },
+                    "enabled": true,
+                    "local_only": false,
+                    "GalaxyCluster": [cluster],
+                })),
+            }
+        }
+        (json!(galaxies), tags)
+    }
+
+    /// Draws clusters for an event (several) or an attribute (one technique).
+    fn pick(r: &mut Rng, event: bool) -> Vec<(&'static ClusterDef, u64)> {
+        let mut picked: Vec<(&ClusterDef, u64)> = Vec::new();
+        let mut one = |r: &mut Rng, defs: &'static [ClusterDef], base: u64| {
+            let i = r.below(defs.len() as u64);
+            if !picked.iter().any(|(_, n)| *n == base + i) {
+                picked.push((&defs[i as usize], base + i));
+            }
+        };
+        if !event {
+            one(r, TECHNIQUES, 0);
+            return picked;
+        }
+        for _ in 0..1 + r.below(3) {
+            one(r, TECHNIQUES, 0);
+        }
+        if r.chance(60) {
+            one(r, ACTORS, 100);
+        }
+        if r.chance(40) {
+            one(r, SOFTWARE, 200);
+        }
+        picked
     }
 
     /// A number that MISP sends as a string or an integer, depending on the server.
@@ -225,6 +389,18 @@ impl Gen {
             }
             a["Tag"] = json!(tags);
         }
+        if let Some(g) = &mut self.galaxies {
+            // A few attributes carry a technique of their own.
+            if g.chance(3) {
+                let picked = Self::pick(g, false);
+                let (galaxies, tags) = Self::galaxies(&picked);
+                match a.get_mut("Tag").and_then(Value::as_array_mut) {
+                    Some(t) => t.extend(tags),
+                    None => a["Tag"] = json!(tags),
+                }
+                a["Galaxy"] = galaxies;
+            }
+        }
         a
     }
 
@@ -321,9 +497,21 @@ impl Gen {
         if r.chance(40) {
             tags.push(Self::tag("misp-galaxy:threat-actor=\"Sofacy\""));
         }
+        let mut galaxies = None;
+        if let Some(g) = &mut self.galaxies {
+            if g.chance(70) {
+                let picked = Self::pick(g, true);
+                let (gal, gal_tags) = Self::galaxies(&picked);
+                tags.extend(gal_tags);
+                // Older exports and feeds: the tags alone.
+                if g.chance(85) {
+                    galaxies = Some(gal);
+                }
+            }
+        }
         let date = chrono_date(ts);
         let threat_level = 1 + self.rng.below(4);
-        json!({"Event": {
+        let mut event = json!({"Event": {
             "id": self.num(n),
             "uuid": self.rng.uuid(),
             "info": format!("Generated campaign {n}: {}", self.rng.word()),
@@ -337,7 +525,11 @@ impl Gen {
             "Tag": tags,
             "Attribute": attributes,
             "Object": objects,
-        }})
+        }});
+        if let Some(g) = galaxies {
+            event["Event"]["Galaxy"] = g;
+        }
+        event
     }
 }
 
@@ -358,19 +550,27 @@ fn chrono_date(ts: u64) -> String {
 fn main() -> io::Result<()> {
     let mut total: u64 = 1_000_000;
     let mut seed: u64 = 1;
+    let mut with_galaxies = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
+        if a == "--galaxies" {
+            with_galaxies = true;
+            continue;
+        }
         let v = args.next().and_then(|v| v.parse().ok());
         match (a.as_str(), v) {
             ("--attributes", Some(n)) => total = n,
             ("--seed", Some(s)) => seed = s,
             _ => {
-                eprintln!("usage: gen-misp [--attributes N] [--seed S] > feed.ndjson");
+                eprintln!("usage: gen-misp [--attributes N] [--seed S] [--galaxies] > feed.ndjson");
                 std::process::exit(2);
             }
         }
     }
-    let mut g = Gen { rng: Rng(seed) };
+    let mut g = Gen {
+        rng: Rng(seed),
+        galaxies: with_galaxies.then_some(Rng(seed ^ 0x6a1a_c1e5_u64)),
+    };
     let mut out = BufWriter::with_capacity(1 << 20, io::stdout().lock());
     let (mut done, mut n) = (0u64, 1u64);
     while done < total {
@@ -382,8 +582,9 @@ fn main() -> io::Result<()> {
     }
     out.flush()?;
     eprintln!(
-        "gen-misp: {done} attributes in {} events (seed {seed})",
-        n - 1
+        "gen-misp: {done} attributes in {} events (seed {seed}{})",
+        n - 1,
+        if with_galaxies { ", with galaxies" } else { "" }
     );
     Ok(())
 }

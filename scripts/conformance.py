@@ -4,6 +4,11 @@
         every attribute of the feed has exactly one outcome in each format's run
     conformance.py validate-stix FILE
         every line is a STIX 2.1 object that the OASIS stix2-validator accepts
+    conformance.py check-context FILE INPUT...
+        the objects around the indicators (ioc-map --context): every id once,
+        every reference (created_by_ref, source_ref, target_ref) to an object
+        written before it, attack-pattern and threat-actor ids the cluster's
+        uuid (or UUIDv5 of its tag name when it has none); counts per kind
     conformance.py pull FEED_DIR PULL_OUT PULL_ERR
         misp-pull --feed wrote every event file's events and attributes, and
         named each manifest event whose file is missing
@@ -68,6 +73,7 @@ def summary_counts(err_path):
         ("mapped", r"(\d+) mapped"),
         ("skipped", r"(\d+) skipped"),
         ("written", r"(\d+) indicators written"),
+        ("context", r"(\d+) context objects written"),
     ):
         m = re.search(pattern, line)
         if m:
@@ -149,6 +155,8 @@ def stix_attribute_uuids(path, attrs):
     with open(path, encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
             ind = json.loads(line)
+            if ind["type"] != "indicator":
+                continue  # the objects around the indicators (ioc-map --context)
             u = parts.get(ind["id"].removeprefix("indicator--"))
             if u is None:
                 fail(f"{path}:{n}: {ind['id']} belongs to no attribute of the feed")
@@ -181,9 +189,12 @@ def accounting(feed_dir, out_dir, formats):
             print(f"conformance: {fmt}: {rows} rows in {files} file(s); headers, limits and keys checked")
         else:
             with open(os.path.join(out_dir, f"{fmt}.ndjson"), encoding="utf-8") as f:
-                lines = sum(1 for _ in f)
+                types = [json.loads(line).get("type") for line in f]
+            lines = sum(1 for t in types if fmt != "stix" or t == "indicator")
             if lines != counts.get("written"):
-                fail(f"{fmt}: {lines} lines out, summary says {counts.get('written')} written")
+                fail(f"{fmt}: {lines} records out, summary says {counts.get('written')} written")
+            if len(types) - lines != counts.get("context", 0):
+                fail(f"{fmt}: {len(types) - lines} context objects out, summary says {counts.get('context', 0)}")
         if fmt == "stix":
             mapped = stix_attribute_uuids(os.path.join(out_dir, "stix.ndjson"), attrs)
             if mapped & unique:
@@ -264,7 +275,108 @@ def validate_stix(path):
         print(f"conformance: {path}:{n}: {'; '.join(errs)}", file=sys.stderr)
     if bad:
         fail(f"{len(bad)} of {checked} STIX lines are invalid")
-    print(f"conformance: stix2-validator: {checked} STIX lines valid, 0 errors")
+    kinds = {}
+    for _, line in lines:
+        t = json.loads(line)["type"]
+        kinds[t] = kinds.get(t, 0) + 1
+    summary = ", ".join(f"{k} {v}" for k, v in sorted(kinds.items()))
+    print(f"conformance: stix2-validator: {checked} STIX lines valid, 0 errors ({summary})")
+
+
+# --- Context objects ---------------------------------------------------------
+
+# The galaxy types whose clusters become STIX objects (src/map/context/galaxy.rs).
+ATTACK_PATTERN_GALAXIES = {
+    "mitre-attack-pattern",
+    "mitre-enterprise-attack-attack-pattern",
+    "mitre-mobile-attack-attack-pattern",
+    "mitre-pre-attack-attack-pattern",
+}
+THREAT_ACTOR_GALAXIES = {
+    "threat-actor",
+    "mitre-intrusion-set",
+    "mitre-enterprise-attack-intrusion-set",
+    "mitre-mobile-attack-intrusion-set",
+    "mitre-pre-attack-intrusion-set",
+    "microsoft-activity-group",
+}
+
+
+def galaxy_ids(inputs):
+    """{stix type: (cluster uuids, uuids of tag names)} over the galaxies and
+    galaxy tags of the MISP JSON lines in `inputs`."""
+    ids = {"attack-pattern": (set(), set()), "threat-actor": (set(), set())}
+
+    def stix_type(galaxy_type):
+        if galaxy_type in ATTACK_PATTERN_GALAXIES:
+            return "attack-pattern"
+        if galaxy_type in THREAT_ACTOR_GALAXIES:
+            return "threat-actor"
+        return None
+
+    def tag(name):
+        m = re.match(r'(?i)misp-galaxy:([^=]+)=(.*)$', name.strip())
+        t = m and stix_type(m.group(1).strip())
+        if t:
+            ids[t][1].add(str(uuid.uuid5(NAMESPACE, name.strip())))
+
+    def visit(obj):
+        if isinstance(obj, dict):
+            for g in obj.get("Galaxy") or []:
+                for c in (g or {}).get("GalaxyCluster") or []:
+                    t = stix_type(c.get("type") or g.get("type") or "")
+                    if t and (c.get("uuid") or "").strip():
+                        ids[t][0].add(str(uuid.UUID(c["uuid"].strip())))
+                    elif t:
+                        tag(c.get("tag_name") or f'misp-galaxy:{c.get("type") or g.get("type")}="{c.get("value")}"')
+            for t in obj.get("Tag") or []:
+                tag(t.get("name", ""))
+            for v in obj.values():
+                visit(v)
+        elif isinstance(obj, list):
+            for v in obj:
+                visit(v)
+
+    for path in inputs:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    visit(json.loads(line))
+    return ids
+
+
+def check_context(path, inputs):
+    written, kinds = set(), {}
+    relationships_of = {}
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            o = json.loads(line)
+            oid = o["id"]
+            for ref in ("created_by_ref", "source_ref", "target_ref"):
+                if ref in o and o[ref] not in written:
+                    fail(f"{path}:{n}: {oid}: {ref} {o[ref]} is not written before it")
+            if oid in written:
+                fail(f"{path}:{n}: {oid} written twice")
+            written.add(oid)
+            kinds[o["type"]] = kinds.get(o["type"], 0) + 1
+            if o["type"] == "relationship":
+                relationships_of.setdefault(o["source_ref"], []).append(o["target_ref"])
+    ids = galaxy_ids(inputs)
+    for t, (own, by_tag) in ids.items():
+        got = {i.removeprefix(f"{t}--") for i in written if i.startswith(f"{t}--")}
+        stray = got - own - by_tag
+        if stray:
+            fail(f"{t}: ids neither a cluster's uuid nor a tag name's UUIDv5: {sorted(stray)[:5]}")
+        if own and not own <= got:
+            fail(f"{t}: clusters with a uuid but no {t}--<uuid>: {sorted(own - got)[:5]}")
+        print(
+            f"conformance: {t}: {len(got & own)} ids = the cluster's uuid ({len(own)} clusters with one), "
+            f"{len(got & by_tag)} = UUIDv5 of a tag name"
+        )
+    summary = ", ".join(f"{k} {v}" for k, v in sorted(kinds.items()))
+    print(
+        f"conformance: {path}: {len(written)} objects, each id once, every reference written before it: {summary}"
+    )
 
 
 def pull(feed_dir, out, err):
@@ -301,6 +413,8 @@ def main():
         accounting(args[1], args[2], args[3:])
     elif len(args) == 2 and args[0] == "validate-stix":
         validate_stix(args[1])
+    elif len(args) >= 3 and args[0] == "check-context":
+        check_context(args[1], args[2:])
     elif len(args) == 4 and args[0] == "pull":
         pull(args[1], args[2], args[3])
     else:

@@ -9,6 +9,7 @@ use clap::Parser;
 
 use misp2ms::cli::args::InputArgs;
 use misp2ms::cli::interrupt::Interrupt;
+use misp2ms::map::context::ContextMode;
 use misp2ms::map::format::defender::{Action, DefenderOptions};
 use misp2ms::map::format::select::{Format, FormatOptions};
 use misp2ms::map::format::stix::StixOptions;
@@ -24,6 +25,7 @@ Examples:
   misp-pull --state s.json | ioc-map > indicators.ndjson
   ioc-map --now 2026-11-28T00:00:00Z examples/sample-feed/*.json
   ioc-map --format defender --types ip-dst,domain,url,sha256 events.ndjson.gz
+  ioc-map --context objects events.ndjson > stix-with-attack-patterns-and-actors.ndjson
   ioc-map --format tiindicator --azure-tenant-id $TENANT -o ti.ndjson events.ndjson
   ioc-map --format defender-csv -o defender.csv events.ndjson    # defender-0001.csv, … when split
   ioc-map --warninglist-dir misp-warninglists/lists --allowlist ours.txt --skipped skipped.ndjson events.ndjson
@@ -44,6 +46,13 @@ struct Args {
     /// Output format.
     #[arg(short, long, value_enum, default_value = "stix")]
     format: Format,
+
+    /// Threat context from MISP galaxies and the event's creator: none (indicators
+    /// only), inline (in each record: ATT&CK references, readable labels, the
+    /// format's fields; STIX adds the creator's identity), objects (STIX: inline
+    /// plus attack-pattern, threat-actor and relationship objects).
+    #[arg(long, value_enum, value_name = "MODE", default_value = "inline")]
+    context: ContextMode,
 
     /// Write to FILE (atomically: a temporary file renamed when complete; .gz compresses).
     #[arg(short, long, value_name = "FILE")]
@@ -195,6 +204,7 @@ impl Args {
             strict: self.input.strict,
             max_line: self.input.max_line,
             format: self.format,
+            context: self.context,
             formats: FormatOptions {
                 output: self.output,
                 stix,

@@ -1,5 +1,6 @@
 //! `ioc-map`: MISP events and attributes to indicator records.
 
+pub mod context;
 pub mod format;
 pub mod ids;
 pub mod indicator;

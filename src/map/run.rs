@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::io::input::{Lines, Location};
 use crate::io::ndjson::{Record, Records};
 use crate::io::output::Output;
+use crate::map::context::{Context, ContextMode, Resolver};
 use crate::map::format::select::{self, Format, FormatOptions};
 use crate::map::format::writer::{Emitted, FormatWriter};
 use crate::map::indicator::SkipReason;
@@ -21,7 +22,7 @@ use crate::map::mapper::{
 };
 use crate::map::policy::allowlist::Allowlist;
 use crate::map::policy::warninglist::Warninglists;
-use crate::misp::model::{is_feed_manifest, Attribute, Line};
+use crate::misp::model::{is_feed_manifest, Attribute, Event, Line};
 use crate::misp::scan;
 
 /// Everything a run needs (the binary fills it from its flags).
@@ -31,6 +32,8 @@ pub struct RunOptions {
     pub max_line: usize,
     pub format: Format,
     pub formats: FormatOptions,
+    /// `--context`.
+    pub context: ContextMode,
     pub map: MapOptions,
     pub allowlists: Vec<PathBuf>,
     pub warninglist_dirs: Vec<PathBuf>,
@@ -49,6 +52,8 @@ struct Stats {
     skipped: Vec<(&'static str, u64)>,
     written: u64,
     retirements: u64,
+    /// Records besides indicators (STIX context objects).
+    context_objects: u64,
     bad_lines: u64,
     malformed: u64,
     messages: u64,
@@ -78,8 +83,13 @@ impl Stats {
         } else {
             String::new()
         };
+        let objects = if self.context_objects > 0 {
+            format!(", {} context objects written", self.context_objects)
+        } else {
+            String::new()
+        };
         format!(
-            "ioc-map: {}, {}: {} mapped, {skipped} skipped{reasons}, {} written{retired}, {}",
+            "ioc-map: {}, {}: {} mapped, {skipped} skipped{reasons}, {} written{retired}{objects}, {}",
             n(lines, "line", "lines"),
             n(self.attributes, "attribute", "attributes"),
             self.mapped,
@@ -102,6 +112,9 @@ struct SkippedLine<'a> {
 struct Run {
     mapper: Mapper,
     sink: Box<dyn FormatWriter>,
+    /// `--context` (`None`: no clusters are resolved).
+    context: ContextMode,
+    resolver: Resolver,
     skipped_out: Option<Output>,
     strict: bool,
     parts: Parts,
@@ -123,6 +136,11 @@ fn check(opts: &RunOptions) -> Result<()> {
                 "--types/--exclude-types: {t:?} is not a MISP type ioc-map maps (see the README's mapping table)"
             )));
         }
+    }
+    if opts.context == ContextMode::Objects && opts.format != Format::Stix {
+        return Err(Error::usage(
+            "--context objects applies to --format stix only (the other formats carry context inline)",
+        ));
     }
     let csv = matches!(opts.format, Format::SentinelCsv | Format::DefenderCsv);
     if opts.formats.max_rows.is_some() && !csv {
@@ -170,6 +188,7 @@ pub fn run(mut opts: RunOptions) -> Result<i32> {
     opts.map.retirements = opts.format.retirements();
     opts.map.filename_context = opts.format.filename_context();
     opts.formats.tiindicator.include_filenames = opts.map.include_filenames;
+    opts.formats.stix.context = opts.context;
     let allowlist = Allowlist::load(&opts.allowlists)?;
     let warninglists = Warninglists::load(&opts.warninglist_dirs)?;
     if !opts.warninglist_dirs.is_empty() {
@@ -186,6 +205,8 @@ pub fn run(mut opts: RunOptions) -> Result<i32> {
     let mut run = Run {
         mapper: Mapper::new(opts.map.clone(), allowlist, warninglists),
         sink: select::open(opts.format, &opts.formats)?,
+        context: opts.context,
+        resolver: Resolver::default(),
         skipped_out,
         strict: opts.strict,
         parts: Parts::default(),
@@ -236,6 +257,7 @@ pub fn run(mut opts: RunOptions) -> Result<i32> {
         }
         res?;
     }
+    run.stats.context_objects = run.sink.context_objects();
     let Run {
         mapper,
         sink,
@@ -312,12 +334,14 @@ impl Run {
     /// Maps every attribute of one parsed line; a line that is neither an
     /// event nor attributes is a bad line (a feed manifest only a message).
     fn line(&mut self, at: &Location, line: &Line<'_>, text: &[u8]) -> Result<()> {
+        self.resolver.new_line();
         walk(line, &mut |found| match found {
             Found::Attribute {
                 attr,
                 object,
                 event,
-            } => self.attribute(at, attr, object, event),
+                source,
+            } => self.attribute(at, attr, object, event, source),
             Found::Unknown { nested: false } if is_feed_manifest(text) => {
                 self.message(
                     at,
@@ -335,10 +359,17 @@ impl Run {
         a: &Attribute<'_>,
         obj: Option<ObjectInfo<'_>>,
         ev: &EventFacts<'_>,
+        source: Option<&Event<'_>>,
     ) -> Result<()> {
         self.stats.attributes += 1;
         let outcome = match self.mapper.map(a, obj, ev, &mut self.parts) {
-            Ok(()) => self.sink.write(self.parts.as_slice())?,
+            Ok(()) => {
+                let ctx = match self.context {
+                    ContextMode::None => Context::NONE,
+                    _ => self.resolver.context(source, a),
+                };
+                self.sink.write(self.parts.as_slice(), &ctx)?
+            }
             Err(e) => Emitted::Skipped(e),
         };
         match outcome {

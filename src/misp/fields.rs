@@ -1,6 +1,6 @@
 //! The one list of the MISP JSON keys `ioc-map` reads (docs/design.md#misp-json):
 //! for each kind of MISP object (attribute, event, object, an attribute's
-//! object stub, tag, Orgc) an enum of its fields and the key that spells
+//! object stub, tag, Orgc, galaxy, galaxy cluster and its meta) an enum of its fields and the key that spells
 //! each. The typed model ([`crate::misp::model`]) and the fast reader
 //! ([`crate::misp::scan`]) both know a key through it, and the property
 //! tests draw keys from [`all_keys`].
@@ -95,6 +95,7 @@ fields! {
         Object = "Object",
         Attribute = "Attribute",
         Response = "response",
+        Galaxy = "Galaxy",
     }
 }
 
@@ -112,6 +113,7 @@ fields! {
         Tag = "Tag",
         Attribute = "Attribute",
         Object = "Object",
+        Galaxy = "Galaxy",
     }
 }
 
@@ -154,8 +156,38 @@ fields! {
     }
 }
 
+fields! {
+    /// The keys read of a galaxy (an element of an event's or attribute's `Galaxy`).
+    GalaxyField {
+        Type = "type",
+        Cluster = "GalaxyCluster",
+    }
+}
+
+fields! {
+    /// The keys read of a galaxy cluster (MISP's export shape).
+    ClusterField {
+        Uuid = "uuid",
+        Type = "type",
+        Value = "value",
+        TagName = "tag_name",
+        Description = "description",
+        Local = "local",
+        Meta = "meta",
+    }
+}
+
+fields! {
+    /// The keys read of a cluster's `meta`.
+    MetaField {
+        ExternalId = "external_id",
+        Synonyms = "synonyms",
+        Refs = "refs",
+    }
+}
+
 /// Every key read anywhere, each once: an attribute's, then a tag's, an
-/// event's, an object's.
+/// event's, an object's, a galaxy's.
 pub fn all_keys() -> Vec<&'static str> {
     let mut keys: Vec<&'static str> = Vec::new();
     for list in [
@@ -165,6 +197,9 @@ pub fn all_keys() -> Vec<&'static str> {
         ObjectField::SPELLINGS,
         ObjectStubField::SPELLINGS,
         OrgField::SPELLINGS,
+        GalaxyField::SPELLINGS,
+        ClusterField::SPELLINGS,
+        MetaField::SPELLINGS,
     ] {
         for k in list {
             if !keys.contains(k) {

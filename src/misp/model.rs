@@ -1,5 +1,5 @@
 //! The MISP JSON model `ioc-map` reads (docs/design.md#misp-json, #misp-feeds): events,
-//! attributes, objects, tags, Orgc. Everything MISP may omit is optional;
+//! attributes, objects, tags, Orgc, galaxy clusters ([`crate::misp::galaxy`]). Everything MISP may omit is optional;
 //! numbers and ids are accepted as strings or integers, booleans as `true`,
 //! `0`/`1` or `"0"`/`"1"` (MISP servers and feeds mix all of these).
 //! Strings borrow from the input line where they have no escapes.
@@ -13,6 +13,9 @@ use serde::Deserialize;
 use crate::misp::fields::{
     AttributeField, EventField, Key, ObjectField, ObjectStubField, OrgField, TagField,
 };
+use serde_json::value::RawValue;
+
+use crate::misp::galaxy::{galaxies, galaxies_in, Galaxy};
 pub(crate) use crate::misp::scalar::Str;
 use crate::misp::scalar::{cow_str, opt_bool, opt_i64, opt_str};
 
@@ -69,6 +72,10 @@ pub struct Attribute<'a> {
     pub attributes: Option<Box<OneOrMany<Attribute<'a>>>>,
     /// Only on a line: `{"response": …}`.
     pub response: Option<Box<OneOrMany<Line<'a>>>>,
+    /// `Galaxy`: the clusters attached to this attribute, as JSON text, read
+    /// by [`Attribute::galaxies`] when asked for (most attributes have none,
+    /// and a text costs nothing to drop, millions of times).
+    pub galaxy: Option<&'a str>,
 }
 
 /// A MISP object read through its field enum ([`Key`]): each known key
@@ -219,6 +226,7 @@ impl<'de> Fill<'de> for InPlace<'_, 'de> {
             AttributeField::Object => a.object = Deserialize::deserialize(d)?,
             AttributeField::Attribute => a.attributes = Deserialize::deserialize(d)?,
             AttributeField::Response => a.response = Deserialize::deserialize(d)?,
+            AttributeField::Galaxy => a.galaxy = Some(<&RawValue>::deserialize(d)?.get()),
         }
         Ok(())
     }
@@ -255,6 +263,11 @@ impl<'a> Attribute<'a> {
         }
     }
 
+    /// The galaxies attached to the attribute (read from `galaxy`, leniently).
+    pub fn galaxies(&self) -> Vec<Galaxy<'a>> {
+        self.galaxy.map_or_else(Vec::new, galaxies_in)
+    }
+
     /// Tags that came from the event (`"inherited": 1` with `includeEventTags`).
     pub fn own_tags(&self) -> impl Iterator<Item = &Tag<'a>> {
         self.tags.iter().filter(|t| !t.inherited.unwrap_or(false))
@@ -281,6 +294,8 @@ pub struct Event<'a> {
     pub tags: Vec<Tag<'a>>,
     pub attributes: Vec<Attribute<'a>>,
     pub objects: Vec<Object<'a>>,
+    /// `Galaxy`: the clusters attached to the event (they apply to all its attributes).
+    pub galaxies: Vec<Galaxy<'a>>,
 }
 
 /// An event's `Orgc` (keys: [`OrgField`]).
@@ -334,6 +349,7 @@ fill_by_key! {
         Tag => tags by Deserialize::deserialize,
         Attribute => attributes by |d| attributes_in(d, 512),
         Object => objects by Deserialize::deserialize,
+        Galaxy => galaxies by galaxies,
     }
 }
 

@@ -16,6 +16,7 @@ use serde::de::DeserializeSeed;
 
 use crate::json::write::next_escape;
 use crate::misp::fields::{AttributeField, EventField, Key, ObjectField, TagField};
+use crate::misp::galaxy::Galaxies;
 use crate::misp::model::{Attribute, Event, Line, Object, OneOrMany, Str, Tag};
 use crate::misp::scalar::{bool_text, i64_text, OptBool, OptI64, OptStr};
 
@@ -346,6 +347,12 @@ impl<'a> Scan<'a> {
                 AttributeField::Object => a.object = s.serde(PhantomData)?,
                 AttributeField::Attribute => a.attributes = s.one_or_many()?,
                 AttributeField::Response => a.response = s.one_or_many()?,
+                // Kept as text, as serde's `RawValue` keeps it.
+                AttributeField::Galaxy => {
+                    let start = s.i;
+                    s.skip()?;
+                    a.galaxy = Some(&s.text[start..s.i]);
+                }
             }
             Some(())
         })
@@ -415,6 +422,9 @@ impl<'a> Scan<'a> {
                     e.attributes = s.list(512, |s, a| s.attribute(a, false))?;
                 }
                 EventField::Object => e.objects = s.list(0, Self::misp_object)?,
+                // Galaxies are rare and small beside an event's attributes:
+                // serde reads them, on the value's own text.
+                EventField::Galaxy => e.galaxies = s.serde(Galaxies)?,
                 EventField::Other => s.skip()?,
             }
             Some(())
@@ -471,6 +481,14 @@ mod tests {
             r#"{"Attribute":{"id":"7","type":"md5","value":"x","Event":{"uuid":"e"},"Object":{"name":"f"}}}"#,
         );
         same(r#"{"Attribute":[{"id":7,"type":"md5"},{"id":"8"}],"response":null}"#);
+        // Galaxies on the event and on an attribute, in MISP's export shape and odd ones.
+        same(
+            r#"{"Event":{"uuid":"e","Galaxy":[{"type":"mitre-attack-pattern","GalaxyCluster":[{"uuid":
+            "a62a8db3-f23a-4d8f-afd6-9dbc77e7813b","value":"Phishing - T1566","tag_name":
+            "misp-galaxy:mitre-attack-pattern=\"Phishing - T1566\"","meta":{"external_id":["T1566"]}}]}],
+            "Attribute":[{"type":"domain","value":"a.example","Galaxy":{"0":{"type":"threat-actor",
+            "GalaxyCluster":[{"uuid":"","value":"Sofacy","local":"0","meta":{"synonyms":"APT28"}}]}}}]}}"#,
+        );
         same("{}");
     }
 

@@ -1,6 +1,7 @@
 //! Golden tests: the real `ioc-map` binary over `tests/fixtures/ioc-map/types.ndjson`
 //! (one attribute of every mapped MISP type, one of each skip reason, an event
-//! with an object) in each format; stdout, `--skipped` and the summary are
+//! with an object) in each format, and over `context.ndjson` (galaxy clusters)
+//! with each format's context; stdout, `--skipped` and the summary are
 //! compared with the files in `expected/` (for the CSV formats, the file written
 //! with `-o`). The binary runs in the fixtures directory, so the `FILE:LINE`
 //! sources do not depend on the checkout.
@@ -49,6 +50,11 @@ fn check(name: &str, got: &str) {
 
 /// Runs ioc-map over the fixture; returns (stdout, the `--skipped` file, the summary line).
 fn run(format: &str, extra: &[&str], dir: &Path) -> (String, String, String) {
+    run_on("types.ndjson", format, extra, dir)
+}
+
+/// [`run`] over the fixture `input`.
+fn run_on(input: &str, format: &str, extra: &[&str], dir: &Path) -> (String, String, String) {
     let skipped = dir.join("skipped.ndjson");
     let f = fixtures();
     let out = Command::new(env!("CARGO_BIN_EXE_ioc-map"))
@@ -69,7 +75,7 @@ fn run(format: &str, extra: &[&str], dir: &Path) -> (String, String, String) {
         .arg("--skipped")
         .arg(&skipped)
         .args(extra)
-        .arg("types.ndjson")
+        .arg(input)
         .output()
         .unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();
@@ -116,12 +122,73 @@ macro_rules! cases {
     };
 }
 
+// `--context none`: indicators only, as ioc-map wrote them before it read
+// galaxies; the context is pinned by `tests/it/ioc_map_context.rs`.
 cases! {
-    stix: golden("stix", "--misp-url", "https://misp.example.org/");
-    defender: golden("defender");
-    tiindicator: golden("tiindicator", "--azure-tenant-id", "00000000-0000-0000-0000-0000000000aa");
-    sentinel_csv: golden_csv("sentinel-csv");
-    defender_csv: golden_csv("defender-csv", "--max-rows", "0");
+    stix: golden("stix", "--context", "none", "--misp-url", "https://misp.example.org/");
+    defender: golden("defender", "--context", "none");
+    tiindicator: golden("tiindicator", "--context", "none", "--azure-tenant-id", "00000000-0000-0000-0000-0000000000aa");
+    sentinel_csv: golden_csv("sentinel-csv", "--context", "none");
+    defender_csv: golden_csv("defender-csv", "--context", "none", "--max-rows", "0");
+}
+
+/// The galaxy fixture (`context.ndjson`: an event in MISP's export shape with
+/// event and attribute clusters, a feed event with bare galaxy tags, a bare
+/// attribute with inherited tags, an event without context) with the context
+/// a format carries, into `context.NAME.*`.
+fn golden_context(name: &str, format: &str, extra: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("out.csv");
+    let mut args = extra.to_vec();
+    if format.ends_with("-csv") {
+        args.extend(["-o", csv.to_str().unwrap()]);
+    }
+    let (stdout, skipped, summary) = run_on("context.ndjson", format, &args, dir.path());
+    if format.ends_with("-csv") {
+        assert_eq!(stdout, "");
+        check(
+            &format!("context.{name}.csv"),
+            &std::fs::read_to_string(&csv).unwrap(),
+        );
+    } else {
+        check(&format!("context.{name}.ndjson"), &stdout);
+    }
+    check(&format!("context.{name}.skipped.ndjson"), &skipped);
+    check(&format!("context.{name}.summary"), &summary);
+}
+
+#[test]
+fn context_stix_objects() {
+    golden_context("stix-objects", "stix", &["--context", "objects"]);
+}
+
+#[test]
+fn context_stix_inline() {
+    golden_context("stix-inline", "stix", &[]);
+}
+
+#[test]
+fn context_stix_none() {
+    golden_context("stix-none", "stix", &["--context", "none"]);
+}
+
+#[test]
+fn context_tiindicator() {
+    golden_context(
+        "tiindicator",
+        "tiindicator",
+        &["--azure-tenant-id", "00000000-0000-0000-0000-0000000000aa"],
+    );
+}
+
+#[test]
+fn context_defender_csv() {
+    golden_context("defender-csv", "defender-csv", &[]);
+}
+
+#[test]
+fn context_sentinel_csv() {
+    golden_context("sentinel-csv", "sentinel-csv", &[]);
 }
 
 /// `--max-rows 3` splits the same rows into numbered files, each with the header.

@@ -21,6 +21,7 @@ mod graph_push_replay;
 mod graph_push_signals;
 mod graph_push_targets;
 mod ioc_map_cli;
+mod ioc_map_context;
 mod ioc_map_golden;
 mod ioc_map_utf8;
 mod misp_pull;

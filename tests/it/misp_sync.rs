@@ -127,7 +127,8 @@ fn one_pull_fans_out_to_two_workspaces_and_defender() {
     ran.assert_ended(0, "full run");
     for ws in [WORKSPACE, WS2] {
         let held = ms.stix_current(ws);
-        assert_eq!(held.len(), want.len(), "{ws}: nothing duplicated");
+        let indicators = held.keys().filter(|k| k.starts_with("indicator--"));
+        assert_eq!(indicators.count(), want.len(), "{ws}: nothing duplicated");
         for i in &want {
             let gone = i.event == EV_D || i.event == EV_E;
             assert_eq!(is_retired(&held[&i.id], &later), gone, "{ws}: {}", i.id);
@@ -148,6 +149,15 @@ fn one_pull_fans_out_to_two_workspaces_and_defender() {
     // The next run is incremental again: the full run is not due for a day.
     let ran = sync.run(&plus_hours(NOW, 26), &[]);
     ran.assert_ended(0, "incremental run");
+}
+
+/// The indicators of an NDJSON file of STIX records (the creators' identities,
+/// which ioc-map's default `--context inline` writes, left out).
+fn indicator_lines(path: &std::path::Path) -> usize {
+    ndjson(path)
+        .iter()
+        .filter(|r| r["type"] == "indicator")
+        .count()
 }
 
 #[test]
@@ -176,11 +186,11 @@ fn a_stopped_target_holds_the_state_back_and_the_worst_status_wins() {
     let failed_file = sync
         .target(&format!("sentinel-{unknown}"))
         .join("failed.ndjson");
-    assert_eq!(ndjson(&failed_file).len(), want.len());
+    assert_eq!(indicator_lines(&failed_file), want.len());
     // Stopping again neither loses nor piles up failed records.
     let ran = sync.run(&plus_hours(NOW, 1), &[]);
     assert_eq!(ran.code, 1, "{}", ran.stderr);
-    assert_eq!(ndjson(&failed_file).len(), want.len());
+    assert_eq!(indicator_lines(&failed_file), want.len());
 }
 
 #[test]

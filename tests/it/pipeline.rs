@@ -46,6 +46,13 @@ set -o pipefail
     run(pipeline_script(script, misp, ms, dir, now))
 }
 
+/// The indicator ids the workspace holds (besides them, the creator's
+/// identity that ioc-map's default `--context inline` writes).
+fn held_indicators(ms: &MsEmulator) -> Vec<String> {
+    let held = ms.stix_current(WORKSPACE).into_keys();
+    held.filter(|k| k.starts_with("indicator--")).collect()
+}
+
 #[test]
 fn pipeline_creates_updates_and_retires() {
     let misp = misp_emulator();
@@ -161,11 +168,7 @@ fn pipeline_creates_updates_and_retires() {
     let mut ids: Vec<String> = want.iter().map(|i| i.id.clone()).collect();
     ids.push(f1.clone());
     ids.sort();
-    assert_eq!(
-        ms.stix_current(WORKSPACE).into_keys().collect::<Vec<_>>(),
-        ids,
-        "nothing duplicated"
-    );
+    assert_eq!(held_indicators(&ms), ids, "nothing duplicated");
     assert_versions_sane(&ms, WORKSPACE);
 
     // Full run: the unpublished (D) and hard-deleted (E) events' indicators retire.
@@ -194,11 +197,7 @@ fn pipeline_creates_updates_and_retires() {
             assert_eq!(now_n, n, "{id}: nothing new for what did not change");
         }
     }
-    assert_eq!(
-        ms.stix_current(WORKSPACE).len(),
-        ids.len(),
-        "nothing duplicated"
-    );
+    assert_eq!(held_indicators(&ms), ids, "nothing duplicated");
     assert_versions_sane(&ms, WORKSPACE);
 }
 

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::io::output::Output;
+use crate::map::context::Context;
 use crate::map::format::text;
 use crate::map::format::writer::{write_each, Emitted, FormatWriter, Outcome};
 use crate::map::indicator::{defender_severity, Indicator, SkipReason, ValueKind};
@@ -193,7 +194,9 @@ impl DefenderWriter {
 }
 
 impl FormatWriter for DefenderWriter {
-    fn write(&mut self, parts: &[Indicator]) -> Result<Emitted> {
+    /// The import API's Indicator documents no field for ATT&CK techniques,
+    /// actors or malware: the context is not written (docs/design.md#context-objects).
+    fn write(&mut self, parts: &[Indicator], _: &Context<'_>) -> Result<Emitted> {
         write_each(parts, |ind| self.one(ind))
     }
 

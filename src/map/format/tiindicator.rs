@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::io::output::Output;
+use crate::map::context::{Class, Context};
 use crate::map::format::text;
 use crate::map::format::writer::{Emitted, FormatWriter};
 use crate::map::indicator::{HashAlgo, Indicator, SkipReason, Tlp, ValueKind};
@@ -113,6 +114,10 @@ ti_indicator! {
         last_reported_date_time: Option<Secs>,
         #[serde(skip_serializing_if = "<[_]>::is_empty")]
         tags: &'a [String],
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        activity_group_names: Vec<&'a str>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        malware_family_names: Vec<&'a str>,
     }
     observables {
         domain_name: &'a str,
@@ -192,6 +197,20 @@ pub struct TiWriter {
     opts: TiOptions,
     description: String,
     buf: Vec<u8>,
+    /// The tags of a record with context (see `Context::labels`).
+    labels: Vec<String>,
+}
+
+/// `activityGroupNames` (actors) or `malwareFamilyNames` (malware): the
+/// names of the attribute's clusters of `class`, each once.
+fn names<'c>(ctx: &Context<'c>, class: Class) -> Vec<&'c str> {
+    let mut names: Vec<&str> = Vec::new();
+    for c in ctx.event.iter().chain(ctx.own).filter(|c| c.class == class) {
+        if !names.contains(&c.name.as_str()) {
+            names.push(&c.name);
+        }
+    }
+    names
 }
 
 impl TiWriter {
@@ -201,6 +220,7 @@ impl TiWriter {
             opts,
             description: String::new(),
             buf: Vec::with_capacity(1024),
+            labels: Vec::new(),
         }
     }
 
@@ -306,7 +326,7 @@ impl TiWriter {
 }
 
 impl FormatWriter for TiWriter {
-    fn write(&mut self, parts: &[Indicator]) -> Result<Emitted> {
+    fn write(&mut self, parts: &[Indicator], ctx: &Context<'_>) -> Result<Emitted> {
         let first = &parts[0];
         // Deletions emit nothing (docs/design.md#retirement); the mapper does not pass them here.
         debug_assert!(!first.retired);
@@ -333,6 +353,12 @@ impl FormatWriter for TiWriter {
             tags: &first.labels,
             ..TiIndicator::default()
         };
+        if !ctx.is_empty() {
+            ctx.labels(&first.labels, &mut self.labels);
+            rec.tags = &self.labels;
+            rec.activity_group_names = names(ctx, Class::ThreatActor);
+            rec.malware_family_names = names(ctx, Class::Malware);
+        }
         let mut observables = 0;
         let mut first_err = None;
         for ind in parts {

@@ -1,7 +1,9 @@
 //! What every output format of `ioc-map` implements: the writer that takes
-//! one attribute's indicators at a time and writes zero or more records.
+//! one attribute's indicators at a time, with their context, and writes zero
+//! or more records.
 
 use crate::error::Result;
+use crate::map::context::Context;
 use crate::map::indicator::{Indicator, SkipReason};
 
 /// What one attribute's indicators became.
@@ -23,9 +25,16 @@ pub enum Outcome {
 /// An output format's writer: takes the indicators of one attribute at a time.
 pub trait FormatWriter {
     /// Writes the records for one attribute's indicators (`parts` is never empty;
-    /// the primary part comes first). A part the format cannot express is left
-    /// out; when nothing is written the first part's reason is returned.
-    fn write(&mut self, parts: &[Indicator]) -> Result<Emitted>;
+    /// the primary part comes first), with the attribute's galaxy clusters
+    /// (`Context::NONE` with `--context none`). A part the format cannot
+    /// express is left out; when nothing is written the first part's reason
+    /// is returned.
+    fn write(&mut self, parts: &[Indicator], context: &Context<'_>) -> Result<Emitted>;
+
+    /// Records written besides indicators (STIX context objects), so far.
+    fn context_objects(&self) -> u64 {
+        0
+    }
 
     /// Flushes and completes the output (renames `-o FILE` into place).
     fn finish(self: Box<Self>) -> Result<()>;

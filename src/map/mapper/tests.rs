@@ -30,6 +30,7 @@ fn map_with(o: MapOptions, json: &str) -> Vec<Result<Vec<Indicator>, SkipReason>
             attr,
             object,
             event,
+            ..
         } = found
         else {
             return Err("test input must be an event or attributes");

@@ -8,11 +8,14 @@ use crate::misp::model::{Attribute, Event, Line, LineKind};
 
 /// What the walk of a line finds, in the order of the line.
 pub enum Found<'w, 'e> {
-    /// An attribute, with the object it is in (if any) and its event.
+    /// An attribute, with the object it is in (if any) and its event: the
+    /// facts the mapping needs, and the event as read (`source`: a full event,
+    /// a bare attribute's stub, or none), whose galaxies are context.
     Attribute {
         attr: &'w Attribute<'w>,
         object: Option<ObjectInfo<'w>>,
         event: &'w EventFacts<'e>,
+        source: Option<&'w Event<'w>>,
     },
     /// A line that is neither an event nor attributes; `nested` when it is
     /// one of the lines of a `response`.
@@ -50,6 +53,7 @@ fn walk_in<E>(
                     attr,
                     object: None,
                     event: &event,
+                    source: Some(e),
                 })?;
             }
             for o in &e.objects {
@@ -59,6 +63,7 @@ fn walk_in<E>(
                         attr,
                         object,
                         event: &event,
+                        source: Some(e),
                     })?;
                 }
             }
@@ -81,14 +86,13 @@ fn bare<E>(
     line_event: Option<&Event<'_>>,
     found: &mut impl FnMut(Found<'_, '_>) -> Result<(), E>,
 ) -> Result<(), E> {
-    let event = EventFacts::bare(
-        attr.event.as_deref().or(line_event),
-        attr.event_uuid.as_deref(),
-    );
+    let source = attr.event.as_deref().or(line_event);
+    let event = EventFacts::bare(source, attr.event_uuid.as_deref());
     found(Found::Attribute {
         attr,
         object: attr.object.as_deref().map(ObjectInfo::of_stub),
         event: &event,
+        source,
     })
 }
 
@@ -102,6 +106,7 @@ pub fn for_each_attribute(
             attr,
             object,
             event,
+            ..
         } = found
         {
             f(attr, object, event);

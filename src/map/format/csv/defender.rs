@@ -1,6 +1,7 @@
 //! `defender-csv`: the rows of Defender for Endpoint's indicator import file
 //! (docs/design.md#portal-csv-files).
 
+use crate::map::context::{Class, Context};
 use crate::map::format::csv::record::one_line;
 use crate::map::format::defender::{indicator_type, title_and_description, DefenderOptions};
 use crate::map::indicator::{defender_severity, HashAlgo, Indicator, SkipReason, ValueKind};
@@ -26,6 +27,7 @@ pub(super) const DEFENDER_HEADER: [&str; 12] = [
 /// The row of Defender's import file, or why not.
 pub(super) fn defender_row(
     ind: &Indicator,
+    ctx: &Context<'_>,
     opts: &DefenderOptions,
     text: &mut (String, String),
 ) -> std::result::Result<[String; 12], SkipReason> {
@@ -58,9 +60,24 @@ pub(super) fn defender_row(
         String::new(), // RecommendedActions
         String::new(), // RbacGroups
         String::new(), // Category: only Pascal-case values from the portal's list
-        String::new(), // MitreTechniques
+        mitre_techniques(ctx),
         if opts.generate_alert { "True" } else { "False" }.into(),
     ])
+}
+
+/// `MitreTechniques`: the ATT&CK technique ids of the attribute's attack
+/// patterns (sub-techniques as they are), comma-separated as the template
+/// asks, each once.
+fn mitre_techniques(ctx: &Context<'_>) -> String {
+    let mut ids: Vec<&str> = Vec::new();
+    for c in ctx.clusters().filter(|c| c.class == Class::AttackPattern) {
+        if let Some(id) = c.cited_attack_id() {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+    }
+    ids.join(",")
 }
 
 #[cfg(test)]
@@ -71,7 +88,7 @@ mod tests {
     use crate::map::indicator::ObjectContext;
 
     fn drow(i: &Indicator, o: &DefenderOptions) -> std::result::Result<[String; 12], SkipReason> {
-        defender_row(i, o, &mut Default::default())
+        defender_row(i, &Context::NONE, o, &mut Default::default())
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `sentinel-csv`: the rows of Sentinel's "Import using a file", template
 //! "All other indicator types" (docs/design.md#portal-csv-files).
 
+use crate::map::context::Context;
 use crate::map::format::csv::record::one_line;
 use crate::map::format::stix::{DESCRIPTION_MAX, NAME_MAX};
 use crate::map::format::text;
@@ -27,6 +28,7 @@ pub(super) const SENTINEL_HEADER: [&str; 12] = [
 /// The row of Sentinel's "All other indicator types" template, or why not.
 pub(super) fn sentinel_row(
     ind: &Indicator,
+    ctx: &Context<'_>,
     text: &mut (String, String),
 ) -> std::result::Result<[String; 12], SkipReason> {
     if ind.retired {
@@ -44,8 +46,15 @@ pub(super) fn sentinel_row(
         Tlp::AmberStrict => ("amber", Some("tlp:amber+strict")),
         Tlp::Red => ("red", None),
     };
-    let tags = ind
-        .labels
+    // With clusters: readable labels for them (see `Context::labels`).
+    let mut readable = Vec::new();
+    let labels = if ctx.is_empty() {
+        &ind.labels
+    } else {
+        ctx.labels(&ind.labels, &mut readable);
+        &readable
+    };
+    let tags = labels
         .iter()
         .map(String::as_str)
         .chain(tlp_tag)
@@ -103,7 +112,7 @@ mod tests {
     use crate::map::indicator::HashAlgo;
 
     fn srow(i: &Indicator) -> std::result::Result<[String; 12], SkipReason> {
-        sentinel_row(i, &mut Default::default())
+        sentinel_row(i, &Context::NONE, &mut Default::default())
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::Result;
+use crate::map::context::Context;
 use crate::map::format::csv::defender::{defender_row, DEFENDER_HEADER, DEFENDER_MAX_ROWS};
 use crate::map::format::csv::files::CsvFiles;
 use crate::map::format::csv::record::encode;
@@ -99,9 +100,14 @@ impl CsvWriter {
 
     /// Writes one indicator, or says why it cannot be written in this format.
     pub fn write(&mut self, ind: &Indicator) -> Result<Outcome> {
+        self.write_in(ind, &Context::NONE)
+    }
+
+    /// [`CsvWriter::write`] with the attribute's clusters.
+    pub fn write_in(&mut self, ind: &Indicator, ctx: &Context<'_>) -> Result<Outcome> {
         let fields = match self.format {
-            CsvFormat::Sentinel => sentinel_row(ind, &mut self.text),
-            CsvFormat::Defender => defender_row(ind, &self.defender, &mut self.text),
+            CsvFormat::Sentinel => sentinel_row(ind, ctx, &mut self.text),
+            CsvFormat::Defender => defender_row(ind, ctx, &self.defender, &mut self.text),
         };
         let fields = match fields {
             Ok(f) => f,
@@ -124,8 +130,8 @@ impl CsvWriter {
 }
 
 impl FormatWriter for CsvWriter {
-    fn write(&mut self, parts: &[Indicator]) -> Result<Emitted> {
-        write_each(parts, |ind| CsvWriter::write(self, ind))
+    fn write(&mut self, parts: &[Indicator], ctx: &Context<'_>) -> Result<Emitted> {
+        write_each(parts, |ind| CsvWriter::write_in(self, ind, ctx))
     }
 
     fn finish(self: Box<Self>) -> Result<()> {

@@ -48,6 +48,12 @@ impl<K: ?Sized + ToOwned + PartialEq> Memo<K> {
         out.extend_from_slice(&self.entries[i].1);
     }
 
+    /// Whether a text is remembered for the non-zero context key `context`.
+    #[inline]
+    pub(super) fn has_key(&self, context: u64) -> bool {
+        self.keys.contains(&context)
+    }
+
     /// [`Memo::write`], found by a non-zero context key when it was seen
     /// (no comparison of the source then).
     #[inline]

@@ -7,11 +7,14 @@
 //! - `pattern`: the pattern of an indicator and its string literals.
 //! - `memo`: the JSON text of record parts that repeat from one record to the next.
 //! - `times`: the text of a record's times, cached.
+//! - `objects`: the identity, attack-pattern, threat-actor and relationship objects around them.
 
 mod memo;
+mod objects;
 mod pattern;
 mod times;
 mod writer;
 
+pub use objects::{relationship_uuid, SHARED_TIME};
 pub use pattern::{pattern, push_quoted};
 pub use writer::{tlp_marking, StixOptions, StixWriter, DESCRIPTION_MAX, NAME_MAX};

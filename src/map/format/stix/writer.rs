@@ -1,12 +1,15 @@
 //! The STIX 2.1 `indicator` records for Sentinel's STIX objects upload API
 //! (docs/design.md#sentinel-stix-upload, #mapping), one a line: TLP 1.0
 //! markings (docs/design.md#tlp-and-confidence), millisecond UTC times,
-//! serialised in place into the pending output.
+//! serialised in place into the pending output; with `--context inline` or
+//! `objects`, the objects around them (docs/design.md#context-objects).
 
 use crate::error::{Error, Result};
 use crate::io::output::Output;
 use crate::json::write as jsonw;
+use crate::map::context::{attack, Context, ContextMode};
 use crate::map::format::stix::memo::Memo;
+use crate::map::format::stix::objects::{self, Written, INDICATES};
 use crate::map::format::stix::pattern;
 use crate::map::format::stix::times::TimeTexts;
 use crate::map::format::text;
@@ -18,6 +21,8 @@ use crate::misp::value::trim;
 pub struct StixOptions {
     /// `--misp-url`: adds the event's URL to `external_references`.
     pub misp_url: Option<String>,
+    /// `--context`.
+    pub context: ContextMode,
 }
 
 impl StixOptions {
@@ -31,7 +36,10 @@ impl StixOptions {
                 "--misp-url must start with http:// or https://",
             ));
         }
-        Ok(StixOptions { misp_url })
+        Ok(StixOptions {
+            misp_url,
+            context: ContextMode::default(),
+        })
     }
 }
 
@@ -74,6 +82,14 @@ pub struct StixWriter {
     references: Memo<str>,
     /// The event key (`ContextKey::event`) of the last record written (0: none).
     last_event: u64,
+    /// The shared objects written.
+    written: Written,
+    /// Records written besides indicators.
+    context_objects: u64,
+    /// The labels of a record with context (see `Context::labels`).
+    context_labels: Vec<String>,
+    /// The key of the last context whose objects were written (0: none).
+    last_context: u64,
 }
 
 impl StixWriter {
@@ -94,17 +110,32 @@ impl StixWriter {
             labels: Memo::new(),
             references: Memo::new(),
             last_event: 0,
+            written: Written::default(),
+            context_objects: 0,
+            context_labels: Vec::new(),
+            last_context: 0,
         }
     }
 
     /// Serialises one indicator as one JSON object (no newline) at the end of
-    /// the pending records ([`StixWriter::buffer`] shows it).
+    /// the pending records ([`StixWriter::buffer`] shows it), without context.
     pub fn record(&mut self, ind: &Indicator) -> Result<(), SkipReason> {
+        self.record_in(ind, &Context::NONE)
+    }
+
+    /// [`StixWriter::record`] with the attribute's clusters: before the
+    /// record, the shared objects it needs that are not written yet (each a
+    /// line); in the record, their ATT&CK references and labels.
+    pub fn record_in(&mut self, ind: &Indicator, ctx: &Context<'_>) -> Result<(), SkipReason> {
         self.start = self.buf.len();
         let shape = pattern::shape(ind)?;
         // The same event as the record before: the parts that depend on the
         // event alone are reused as they are.
         let same = ind.context.event != 0 && ind.context.event == self.last_event;
+        if self.opts.context != ContextMode::None {
+            self.shared_objects(ind, ctx, same);
+            self.start = self.buf.len();
+        }
         if !same {
             text::name(ind, &mut self.name);
             text::truncate(&mut self.name, NAME_MAX);
@@ -198,18 +229,26 @@ impl StixWriter {
         );
         // TLP 1.0 has no amber+strict marking: the strictness is kept as a label.
         let strict = ind.tlp == Tlp::AmberStrict;
-        self.labels.write_keyed(
-            &mut self.buf,
-            ind.context.labels,
-            &ind.labels,
-            |labels, out| {
-                json_array(out, b",\"labels\":[", labels, |out, l| {
-                    jsonw::string(out, l)
-                })
-            },
-        );
+        let before_labels = self.buf.len();
+        let (key, labels) = if ctx.is_empty() {
+            (ind.context.labels, &ind.labels)
+        } else {
+            // The event's clusters alone: the labels' key still says which
+            // records share them (and the labels are built only when new).
+            let key = if ctx.own.is_empty() {
+                ind.context.labels
+            } else {
+                0
+            };
+            if key == 0 || !self.labels.has_key(key) {
+                ctx.labels(&ind.labels, &mut self.context_labels);
+            }
+            (key, &self.context_labels)
+        };
+        self.labels
+            .write_keyed(&mut self.buf, key, labels, write_labels);
         if strict {
-            if ind.labels.is_empty() {
+            if self.buf.len() == before_labels {
                 self.buf.extend_from_slice(b",\"labels\":[");
             } else {
                 self.buf.pop(); // the `]` of the labels
@@ -247,15 +286,130 @@ impl StixWriter {
                     out.extend_from_slice(b"}]");
                 });
         }
+        if ctx.clusters().any(|c| c.cites) {
+            self.attack_references(ctx, event_uuid.is_some());
+        }
         self.buf.push(b'}');
         self.last_event = ind.context.event;
         Ok(())
+    }
+
+    /// The ATT&CK techniques and groups of `ctx`, each once, added to the
+    /// record's `external_references` (after the MISP event's, when `misp`).
+    fn attack_references(&mut self, ctx: &Context<'_>, misp: bool) {
+        if misp {
+            self.buf.pop(); // the `]` of the references
+        } else {
+            self.buf.extend_from_slice(b",\"external_references\":[");
+        }
+        let mut first = !misp;
+        let cited: Vec<&str> = ctx.clusters().filter_map(|c| c.cited_attack_id()).collect();
+        for (i, id) in cited.iter().enumerate() {
+            if cited[..i].contains(id) {
+                continue;
+            }
+            let Some(url) = attack::url(id) else { continue };
+            if !first {
+                self.buf.push(b',');
+            }
+            first = false;
+            objects::attack_reference(&mut self.buf, id, &url);
+        }
+        self.buf.push(b']');
+    }
+
+    /// Before a record: the organisation's `identity` and, with `--context
+    /// objects`, the `attack-pattern`s and `threat-actor`s of its clusters,
+    /// those not written yet. `same`: the same event as the record before,
+    /// whose identity is written.
+    fn shared_objects(&mut self, ind: &Indicator, ctx: &Context<'_>, same: bool) {
+        if !same {
+            let org = ind
+                .event
+                .orgc_uuid
+                .as_deref()
+                .and_then(|u| uuid::Uuid::try_parse(trim(u)).ok());
+            if let Some(org) = org {
+                if self
+                    .written
+                    .identity(&mut self.buf, org, ind.event.orgc_name.as_deref())
+                {
+                    self.context_objects += 1;
+                }
+            }
+        }
+        if self.opts.context == ContextMode::Objects
+            && !ctx.is_empty()
+            && (ctx.key == 0 || ctx.key != self.last_context)
+        {
+            for c in ctx.clusters() {
+                if self.written.cluster(&mut self.buf, c) {
+                    self.context_objects += 1;
+                }
+            }
+            self.last_context = ctx.key;
+        }
+    }
+
+    /// After a record, with `--context objects`: one `indicates`
+    /// relationship from the indicator to each attack pattern and threat
+    /// actor of its clusters, each a line, with the indicator's times,
+    /// creator, revocation and marking.
+    fn relationships(&mut self, ind: &Indicator, ctx: &Context<'_>) {
+        let mut source = [0u8; 11 + uuid::fmt::Hyphenated::LENGTH];
+        source[..11].copy_from_slice(b"indicator--");
+        ind.id.hyphenated().encode_lower(&mut source[11..]);
+        let source = std::str::from_utf8(&source).expect("ASCII");
+        for (i, c) in ctx.clusters().enumerate() {
+            let Some(target_type) = c.class.stix_type() else {
+                continue;
+            };
+            if ctx
+                .clusters()
+                .take(i)
+                .any(|d| d.class == c.class && d.uuid == c.uuid)
+            {
+                continue;
+            }
+            let target = objects::stix_id(target_type, c.uuid);
+            let id = objects::relationship_uuid(source, INDICATES, &target);
+            self.buf.extend_from_slice(
+                b"{\"type\":\"relationship\",\"spec_version\":\"2.1\",\"id\":\"relationship--",
+            );
+            jsonw::uuid(&mut self.buf, id);
+            self.buf.extend_from_slice(b"\",\"created\":");
+            self.times.write(&mut self.buf, 0, ind.created);
+            self.buf.extend_from_slice(b",\"modified\":");
+            self.times.write(&mut self.buf, 1, ind.modified);
+            // The indicator's creator, as its record has it.
+            self.created_by.repeat(&mut self.buf);
+            self.buf
+                .extend_from_slice(b",\"relationship_type\":\"indicates\",\"source_ref\":\"");
+            self.buf.extend_from_slice(source.as_bytes());
+            self.buf.extend_from_slice(b"\",\"target_ref\":\"");
+            self.buf.extend_from_slice(target.as_bytes());
+            self.buf.push(b'"');
+            if ind.revoked {
+                self.buf.extend_from_slice(b",\"revoked\":true");
+            }
+            self.buf.extend_from_slice(b",\"object_marking_refs\":[\"");
+            self.buf.extend_from_slice(tlp_marking(ind.tlp).as_bytes());
+            self.buf.extend_from_slice(b"\"]}\n");
+            self.context_objects += 1;
+        }
     }
 
     /// The record [`StixWriter::record`] wrote last.
     pub fn buffer(&self) -> &[u8] {
         &self.buf[self.start..]
     }
+}
+
+/// `,"labels":[…]`, nothing for no labels.
+fn write_labels(labels: &[String], out: &mut Vec<u8>) {
+    json_array(out, b",\"labels\":[", labels, |out, l| {
+        jsonw::string(out, l)
+    })
 }
 
 /// Appends `start` (`,"key":[`), the items, each written by `item`, and
@@ -283,14 +437,17 @@ fn json_array<T>(
 impl FormatWriter for StixWriter {
     // Not `write_each`: this loop runs for every attribute, and matching on
     // `record`'s result here keeps it as short as it can be.
-    fn write(&mut self, parts: &[Indicator]) -> Result<Emitted> {
+    fn write(&mut self, parts: &[Indicator], ctx: &Context<'_>) -> Result<Emitted> {
         let mut written = 0;
         let mut first_err = None;
         for ind in parts {
-            match self.record(ind) {
+            match self.record_in(ind, ctx) {
                 Ok(()) => {
                     self.buf.push(b'\n');
                     written += 1;
+                    if self.opts.context == ContextMode::Objects && !ctx.is_empty() {
+                        self.relationships(ind, ctx);
+                    }
                 }
                 Err(e) => {
                     self.buf.truncate(self.start);
@@ -309,6 +466,10 @@ impl FormatWriter for StixWriter {
             Some(e) if written == 0 => Emitted::Skipped(e),
             _ => Emitted::Written(written),
         })
+    }
+
+    fn context_objects(&self) -> u64 {
+        self.context_objects
     }
 
     fn finish(mut self: Box<Self>) -> Result<()> {

@@ -76,7 +76,14 @@ pub fn ndjson(path: &Path) -> Vec<Value> {
 /// Result lines per status.
 pub fn statuses(results: &[Value]) -> BTreeMap<String, usize> {
     let mut m = BTreeMap::new();
-    for r in results {
+    // The creators' identities, which ioc-map's default `--context inline`
+    // writes before the indicators, are left out.
+    let identity = |r: &Value| {
+        r["key"]
+            .as_str()
+            .is_some_and(|k| k.starts_with("identity--"))
+    };
+    for r in results.iter().filter(|r| !identity(r)) {
         *m.entry(r["status"].as_str().unwrap().to_string())
             .or_insert(0) += 1;
     }
