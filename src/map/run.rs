@@ -84,7 +84,10 @@ impl Stats {
             String::new()
         };
         let objects = if self.context_objects > 0 {
-            format!(", {} context objects written", self.context_objects)
+            format!(
+                ", {} written",
+                n(self.context_objects, "context object", "context objects")
+            )
         } else {
             String::new()
         };

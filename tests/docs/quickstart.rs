@@ -67,7 +67,7 @@ fn quick_start_runs_the_whole_pipeline_offline_as_written() {
     for said in [
         "misp-pull: 2 events, 19 attributes written",
         "13 mapped, 6 skipped",
-        "graph-push: dry run: 13 records: 13 would be sent in 1 request,",
+        "graph-push: dry run: 14 records: 14 would be sent in 1 request,",
     ] {
         assert!(stderr.contains(said), "stderr lacks {said:?}:\n{stderr}");
     }
@@ -85,7 +85,12 @@ fn quick_start_runs_the_whole_pipeline_offline_as_written() {
     );
     assert_eq!(r["headers"]["Authorization"], "Bearer <token>");
     let objects = r["body"]["stixobjects"].as_array().unwrap();
-    assert_eq!(objects.len(), 13);
+    // 13 indicators and the identity of the events' publisher (`--context inline`).
+    assert_eq!(objects.len(), 14);
+    assert_eq!(
+        objects.iter().filter(|o| o["type"] == "identity").count(),
+        1
+    );
     assert!(objects
         .iter()
         .any(|o| o["pattern"] == "[domain-name:value = 'c2.example.net']"));
