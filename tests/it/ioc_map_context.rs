@@ -328,7 +328,7 @@ fn the_summary_counts_the_context_objects() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     let lines = String::from_utf8(out.stdout).unwrap().lines().count();
     assert!(
-        stderr.contains("9 indicators written (1 retirements), ")
+        stderr.contains("9 indicators written (1 retirement), ")
             && stderr.contains(&format!(", {} context objects written,", lines - 9)),
         "{stderr}"
     );
