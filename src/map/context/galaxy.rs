@@ -5,7 +5,7 @@
 
 use uuid::Uuid;
 
-use crate::map::context::attack::{split_value, AttackKind};
+use crate::map::context::attack::{split_value, url, AttackKind};
 use crate::map::ids::NAMESPACE;
 use crate::misp::galaxy::Cluster as MispCluster;
 use crate::misp::value::trim;
@@ -141,6 +141,10 @@ pub struct Cluster {
     pub attack_id: Option<String>,
     /// Whether indicators cite `attack_id` ([`Cluster::cited_attack_id`]).
     pub cites: bool,
+    /// The ATT&CK page of `attack_id`.
+    pub attack_url: Option<String>,
+    /// Its STIX id (`attack-pattern--…`, `threat-actor--…`) where its class has a STIX type.
+    pub stix_id: Option<String>,
     pub description: Option<String>,
     /// `meta.synonyms` without the name and repeats.
     pub aliases: Vec<String>,
@@ -213,6 +217,7 @@ impl Cluster {
         refs: &[S],
     ) -> Cluster {
         let class = Class::of(kind);
+        let uuid_given = uuid.is_some();
         let (name, suffix) = split_value(value);
         let attack_id = external_ids
             .iter()
@@ -238,12 +243,17 @@ impl Cluster {
             Class::ThreatActor => attack_id.and_then(AttackKind::of) == Some(AttackKind::Group),
             _ => false,
         };
+        let uuid = uuid.unwrap_or_else(|| tag_uuid(tag));
         Cluster {
             class,
             cites,
+            attack_url: attack_id.and_then(url),
+            stix_id: class
+                .stix_type()
+                .map(|t| format!("{t}--{}", uuid.hyphenated())),
             galaxy: kind.to_owned(),
-            uuid: uuid.unwrap_or_else(|| tag_uuid(tag)),
-            own_uuid: uuid.is_some(),
+            uuid,
+            own_uuid: uuid_given,
             tag: tag.to_owned(),
             name: name.to_owned(),
             label: format!("{}:{name}", class.label().unwrap_or(kind)),

@@ -6,6 +6,7 @@
 
 use std::collections::HashSet;
 
+use sha1::{Digest, Sha1};
 use uuid::Uuid;
 
 use crate::json::write as jsonw;
@@ -168,15 +169,35 @@ pub(super) fn attack_reference(out: &mut Vec<u8>, id: &str, url: &str) {
 /// The id of a relationship: UUIDv5(NS, "<source id>|<type>|<target id>"),
 /// the ids in full (`indicator--…`).
 pub fn relationship_uuid(source: &str, relationship_type: &str, target: &str) -> Uuid {
-    Uuid::new_v5(
-        &NAMESPACE,
-        format!("{source}|{relationship_type}|{target}").as_bytes(),
-    )
+    RelationshipIds::new(source.as_bytes(), relationship_type).to(target)
 }
 
-/// The full STIX id `<type>--<uuid>`.
-pub fn stix_id(stix_type: &str, uuid: Uuid) -> String {
-    format!("{stix_type}--{}", uuid.hyphenated())
+/// The ids of the relationships of one type from one source
+/// ([`relationship_uuid`]): the namespace, source and type hashed once, each
+/// target's id finished from there (SHA-1 of the `sha1` crate, which uses the
+/// processor's SHA instructions where there are some).
+pub(super) struct RelationshipIds(Sha1);
+
+impl RelationshipIds {
+    pub(super) fn new(source: &[u8], relationship_type: &str) -> Self {
+        let mut h = Sha1::new();
+        h.update(NAMESPACE.as_bytes());
+        h.update(source);
+        h.update(b"|");
+        h.update(relationship_type.as_bytes());
+        h.update(b"|");
+        RelationshipIds(h)
+    }
+
+    /// The id of the relationship to `target`.
+    pub(super) fn to(&self, target: &str) -> Uuid {
+        let mut h = self.0.clone();
+        h.update(target.as_bytes());
+        let digest = h.finalize();
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        uuid::Builder::from_sha1_bytes(bytes).into_uuid()
+    }
 }
 
 #[cfg(test)]
@@ -232,6 +253,11 @@ mod tests {
     #[test]
     fn relationship_ids_are_stable() {
         let a = relationship_uuid("indicator--x", INDICATES, "attack-pattern--y");
+        // A UUIDv5 as the uuid crate makes one.
+        assert_eq!(
+            a,
+            Uuid::new_v5(&NAMESPACE, b"indicator--x|indicates|attack-pattern--y")
+        );
         assert_eq!(
             a,
             relationship_uuid("indicator--x", INDICATES, "attack-pattern--y")

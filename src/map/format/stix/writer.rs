@@ -7,7 +7,7 @@
 use crate::error::{Error, Result};
 use crate::io::output::Output;
 use crate::json::write as jsonw;
-use crate::map::context::{attack, Context, ContextMode};
+use crate::map::context::{Context, ContextMode};
 use crate::map::format::stix::memo::Memo;
 use crate::map::format::stix::objects::{self, Written, INDICATES};
 use crate::map::format::stix::pattern;
@@ -90,6 +90,9 @@ pub struct StixWriter {
     context_labels: Vec<String>,
     /// The key of the last context whose objects were written (0: none).
     last_context: u64,
+    /// The ATT&CK entries of `external_references` for the context of this
+    /// key (see `attack_references`).
+    attack_refs: (u64, Vec<u8>),
 }
 
 impl StixWriter {
@@ -114,6 +117,7 @@ impl StixWriter {
             context_objects: 0,
             context_labels: Vec::new(),
             last_context: 0,
+            attack_refs: (0, Vec::new()),
         }
     }
 
@@ -297,23 +301,37 @@ impl StixWriter {
     /// The ATT&CK techniques and groups of `ctx`, each once, added to the
     /// record's `external_references` (after the MISP event's, when `misp`).
     fn attack_references(&mut self, ctx: &Context<'_>, misp: bool) {
+        // The entries, `,{…},{…}`: built again only for other clusters than
+        // the last record's (an event's attributes without clusters of their own share them).
+        if ctx.key == 0 || ctx.key != self.attack_refs.0 {
+            let entries = &mut self.attack_refs.1;
+            entries.clear();
+            for (i, c) in ctx.clusters().enumerate() {
+                let (Some(id), Some(url)) = (c.cited_attack_id(), c.attack_url.as_deref()) else {
+                    continue;
+                };
+                if ctx
+                    .clusters()
+                    .take(i)
+                    .any(|d| d.cited_attack_id() == Some(id))
+                {
+                    continue;
+                }
+                entries.push(b',');
+                objects::attack_reference(entries, id, url);
+            }
+            self.attack_refs.0 = ctx.key;
+        }
+        let entries = &self.attack_refs.1;
+        if entries.is_empty() {
+            return;
+        }
         if misp {
             self.buf.pop(); // the `]` of the references
+            self.buf.extend_from_slice(entries);
         } else {
             self.buf.extend_from_slice(b",\"external_references\":[");
-        }
-        let mut first = !misp;
-        let cited: Vec<&str> = ctx.clusters().filter_map(|c| c.cited_attack_id()).collect();
-        for (i, id) in cited.iter().enumerate() {
-            if cited[..i].contains(id) {
-                continue;
-            }
-            let Some(url) = attack::url(id) else { continue };
-            if !first {
-                self.buf.push(b',');
-            }
-            first = false;
-            objects::attack_reference(&mut self.buf, id, &url);
+            self.buf.extend_from_slice(&entries[1..]);
         }
         self.buf.push(b']');
     }
@@ -359,24 +377,19 @@ impl StixWriter {
         let mut source = [0u8; 11 + uuid::fmt::Hyphenated::LENGTH];
         source[..11].copy_from_slice(b"indicator--");
         ind.id.hyphenated().encode_lower(&mut source[11..]);
-        let source = std::str::from_utf8(&source).expect("ASCII");
+        // The relationships' ids hash the source once (see `relationship_uuid`).
+        let ids = objects::RelationshipIds::new(&source, INDICATES);
         for (i, c) in ctx.clusters().enumerate() {
-            let Some(target_type) = c.class.stix_type() else {
+            let Some(target) = c.stix_id.as_deref() else {
                 continue;
             };
-            if ctx
-                .clusters()
-                .take(i)
-                .any(|d| d.class == c.class && d.uuid == c.uuid)
-            {
+            if ctx.clusters().take(i).any(|d| d.stix_id == c.stix_id) {
                 continue;
             }
-            let target = objects::stix_id(target_type, c.uuid);
-            let id = objects::relationship_uuid(source, INDICATES, &target);
             self.buf.extend_from_slice(
                 b"{\"type\":\"relationship\",\"spec_version\":\"2.1\",\"id\":\"relationship--",
             );
-            jsonw::uuid(&mut self.buf, id);
+            jsonw::uuid(&mut self.buf, ids.to(target));
             self.buf.extend_from_slice(b"\",\"created\":");
             self.times.write(&mut self.buf, 0, ind.created);
             self.buf.extend_from_slice(b",\"modified\":");
@@ -385,7 +398,7 @@ impl StixWriter {
             self.created_by.repeat(&mut self.buf);
             self.buf
                 .extend_from_slice(b",\"relationship_type\":\"indicates\",\"source_ref\":\"");
-            self.buf.extend_from_slice(source.as_bytes());
+            self.buf.extend_from_slice(&source);
             self.buf.extend_from_slice(b"\",\"target_ref\":\"");
             self.buf.extend_from_slice(target.as_bytes());
             self.buf.push(b'"');
