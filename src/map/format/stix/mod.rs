@@ -7,14 +7,17 @@
 //! - `pattern`: the pattern of an indicator and its string literals.
 //! - `memo`: the JSON text of record parts that repeat from one record to the next.
 //! - `times`: the text of a record's times, cached.
+//! - `limits`: the longest `name` and `description` written.
 //! - `objects`: the identity, attack-pattern, threat-actor and relationship objects around them.
 
+mod limits;
 mod memo;
 mod objects;
 mod pattern;
 mod times;
 mod writer;
 
+pub use limits::{DESCRIPTION_MAX, NAME_MAX};
 pub use objects::{relationship_uuid, SHARED_TIME};
 pub use pattern::{pattern, push_quoted};
-pub use writer::{tlp_marking, StixOptions, StixWriter, DESCRIPTION_MAX, NAME_MAX};
+pub use writer::{tlp_marking, StixOptions, StixWriter};

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::json::write as jsonw;
 use crate::map::context::{attack, Class, Cluster};
-use crate::map::format::stix::writer::{DESCRIPTION_MAX, NAME_MAX};
+use crate::map::format::stix::limits::{DESCRIPTION_MAX, NAME_MAX};
 use crate::map::format::text::truncate;
 use crate::map::ids::NAMESPACE;
 

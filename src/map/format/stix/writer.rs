@@ -53,9 +53,7 @@ pub fn tlp_marking(tlp: Tlp) -> &'static str {
     }
 }
 
-/// Longest `name` and `description` written.
-pub const NAME_MAX: usize = 256;
-pub const DESCRIPTION_MAX: usize = 1024;
+use crate::map::format::stix::limits::{DESCRIPTION_MAX, NAME_MAX};
 
 /// Pending records are passed on in blocks of at least this size: as large as
 /// the output's own buffer, which then writes them without copying.
