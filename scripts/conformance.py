@@ -69,11 +69,11 @@ def summary_counts(err_path):
     line = lines[-1]
     counts = {}
     for key, pattern in (
-        ("attributes", r"(\d+) attributes"),
+        ("attributes", r"(\d+) attributes?\b"),
         ("mapped", r"(\d+) mapped"),
         ("skipped", r"(\d+) skipped"),
-        ("written", r"(\d+) indicators written"),
-        ("context", r"(\d+) context objects written"),
+        ("written", r"(\d+) indicators? written"),
+        ("context", r"(\d+) context objects? written"),
     ):
         m = re.search(pattern, line)
         if m:
