@@ -3,9 +3,15 @@
 //! its own (attribute-level `Galaxy[]` and galaxy tags, which add to the
 //! event's), each cluster once.
 
+use std::collections::HashMap;
+
 use crate::map::context::galaxy::{parse_tag, Cluster};
-use crate::misp::galaxy::Galaxy;
+use crate::misp::galaxy::{galaxies_in, Galaxy};
 use crate::misp::model::{Attribute, Event, Tag};
+
+/// How many attribute-level `Galaxy` texts [`Resolver`] keeps resolved (it
+/// starts again when full): a few hundred clusters of memory at most.
+const OWN_GALAXIES_KEPT: usize = 256;
 
 /// `--context`: how galaxy clusters and the publishing organisation reach the output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -87,6 +93,9 @@ pub struct Resolver {
     next_key: u64,
     event: Vec<Cluster>,
     own: Vec<Cluster>,
+    /// An attribute's `Galaxy` text and its clusters: attributes repeat the
+    /// same few, and reading one costs far more than looking it up.
+    own_galaxies: HashMap<Box<str>, Vec<Cluster>>,
 }
 
 impl Resolver {
@@ -139,7 +148,29 @@ impl Resolver {
     #[inline(never)]
     fn own_clusters(&mut self, attr: &Attribute<'_>) {
         self.own.clear();
-        add(&mut self.own, &self.event, &attr.galaxies(), &attr.tags);
+        if let Some(text) = attr.galaxy {
+            if !self.own_galaxies.contains_key(text) {
+                if self.own_galaxies.len() >= OWN_GALAXIES_KEPT {
+                    self.own_galaxies.clear();
+                }
+                // Converted as they are; left out below exactly as `add_galaxies` would.
+                let clusters = galaxies_in(text)
+                    .iter()
+                    .flat_map(|g| {
+                        g.clusters
+                            .iter()
+                            .filter_map(|c| Cluster::from_misp(g.kind.as_deref(), c))
+                    })
+                    .collect();
+                self.own_galaxies.insert(text.into(), clusters);
+            }
+            for c in &self.own_galaxies[text] {
+                if !self.event.iter().chain(&self.own).any(|k| k.same(c)) {
+                    self.own.push(c.clone());
+                }
+            }
+        }
+        add_tags(&mut self.own, &self.event, &attr.tags);
     }
 }
 
@@ -147,18 +178,29 @@ impl Resolver {
 /// (not local ones), to `out`, leaving out those already in `before` or `out`
 /// (the same tag name or the same id).
 fn add(out: &mut Vec<Cluster>, before: &[Cluster], galaxies: &[Galaxy<'_>], tags: &[Tag<'_>]) {
-    let known = |out: &[Cluster], tag: &str| before.iter().chain(out).any(|c| c.tag == tag);
+    add_galaxies(out, before, galaxies);
+    add_tags(out, before, tags);
+}
+
+/// The clusters of `galaxies` not in `before` or `out` (the same tag name or
+/// the same id), added to `out`.
+fn add_galaxies(out: &mut Vec<Cluster>, before: &[Cluster], galaxies: &[Galaxy<'_>]) {
     for g in galaxies {
         for c in &g.clusters {
             let Some(c) = Cluster::from_misp(g.kind.as_deref(), c) else {
                 continue;
             };
-            let same = |k: &Cluster| k.tag == c.tag || (k.class == c.class && k.uuid == c.uuid);
-            if !before.iter().chain(out.iter()).any(same) {
+            if !before.iter().chain(out.iter()).any(|k| k.same(&c)) {
                 out.push(c);
             }
         }
     }
+}
+
+/// The clusters of the galaxy tags among `tags` (not local ones) not in
+/// `before` or `out` (the same tag name), added to `out`.
+fn add_tags(out: &mut Vec<Cluster>, before: &[Cluster], tags: &[Tag<'_>]) {
+    let known = |out: &[Cluster], tag: &str| before.iter().chain(out).any(|c| c.tag == tag);
     for t in tags {
         if t.local.unwrap_or(false) || parse_tag(&t.name).is_none() {
             continue;

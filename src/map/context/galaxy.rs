@@ -153,6 +153,11 @@ pub struct Cluster {
 }
 
 impl Cluster {
+    /// Whether `other` is this cluster: the same tag name, or the same id.
+    pub fn same(&self, other: &Cluster) -> bool {
+        self.tag == other.tag || (self.class == other.class && self.uuid == other.uuid)
+    }
+
     /// From a bare tag (`None`: not a galaxy tag).
     pub fn from_tag(name: &str) -> Option<Cluster> {
         let (kind, value) = parse_tag(name)?;

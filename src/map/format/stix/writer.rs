@@ -91,6 +91,8 @@ pub struct StixWriter {
     /// The ATT&CK entries of `external_references` for the context of this
     /// key (see `attack_references`).
     attack_refs: (u64, Vec<u8>),
+    /// The part of an indicator's relationships they all share (see `relationships`).
+    relationship_middle: Vec<u8>,
 }
 
 impl StixWriter {
@@ -116,6 +118,7 @@ impl StixWriter {
             context_labels: Vec::new(),
             last_context: 0,
             attack_refs: (0, Vec::new()),
+            relationship_middle: Vec::new(),
         }
     }
 
@@ -377,6 +380,28 @@ impl StixWriter {
         ind.id.hyphenated().encode_lower(&mut source[11..]);
         // The relationships' ids hash the source once (see `relationship_uuid`).
         let ids = objects::RelationshipIds::new(&source, INDICATES);
+        // What the indicator's relationships share, built once: from the end
+        // of the id to the target's, and after it.
+        let mut middle = std::mem::take(&mut self.relationship_middle);
+        middle.clear();
+        middle.extend_from_slice(b"\",\"created\":");
+        self.times.write(&mut middle, 0, ind.created);
+        middle.extend_from_slice(b",\"modified\":");
+        self.times.write(&mut middle, 1, ind.modified);
+        // The indicator's creator, as its record has it.
+        self.created_by.repeat(&mut middle);
+        middle.extend_from_slice(b",\"relationship_type\":\"indicates\",\"source_ref\":\"");
+        middle.extend_from_slice(&source);
+        middle.extend_from_slice(b"\",\"target_ref\":\"");
+        let end_at = middle.len();
+        middle.push(b'"');
+        if ind.revoked {
+            middle.extend_from_slice(b",\"revoked\":true");
+        }
+        middle.extend_from_slice(b",\"object_marking_refs\":[\"");
+        middle.extend_from_slice(tlp_marking(ind.tlp).as_bytes());
+        middle.extend_from_slice(b"\"]}\n");
+        let (middle_part, end_part) = middle.split_at(end_at);
         for (i, c) in ctx.clusters().enumerate() {
             let Some(target) = c.stix_id.as_deref() else {
                 continue;
@@ -388,26 +413,12 @@ impl StixWriter {
                 b"{\"type\":\"relationship\",\"spec_version\":\"2.1\",\"id\":\"relationship--",
             );
             jsonw::uuid(&mut self.buf, ids.to(target));
-            self.buf.extend_from_slice(b"\",\"created\":");
-            self.times.write(&mut self.buf, 0, ind.created);
-            self.buf.extend_from_slice(b",\"modified\":");
-            self.times.write(&mut self.buf, 1, ind.modified);
-            // The indicator's creator, as its record has it.
-            self.created_by.repeat(&mut self.buf);
-            self.buf
-                .extend_from_slice(b",\"relationship_type\":\"indicates\",\"source_ref\":\"");
-            self.buf.extend_from_slice(&source);
-            self.buf.extend_from_slice(b"\",\"target_ref\":\"");
+            self.buf.extend_from_slice(middle_part);
             self.buf.extend_from_slice(target.as_bytes());
-            self.buf.push(b'"');
-            if ind.revoked {
-                self.buf.extend_from_slice(b",\"revoked\":true");
-            }
-            self.buf.extend_from_slice(b",\"object_marking_refs\":[\"");
-            self.buf.extend_from_slice(tlp_marking(ind.tlp).as_bytes());
-            self.buf.extend_from_slice(b"\"]}\n");
+            self.buf.extend_from_slice(end_part);
             self.context_objects += 1;
         }
+        self.relationship_middle = middle;
     }
 
     /// The record [`StixWriter::record`] wrote last.
