@@ -187,7 +187,7 @@ pub fn facts(kind: RecordKind, v: &Value, now: &Timestamp) -> Result<Facts, Stri
         _ => None,
     };
     let live = !is_retirement(kind, o, modified.as_ref(), valid_end.as_ref())
-        && valid_end.map_or(true, |end| end > *now);
+        && valid_end.is_none_or(|end| end > *now);
     Ok(Facts {
         key_hash: key_hash(kind, &key),
         key,

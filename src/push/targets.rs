@@ -347,7 +347,7 @@ fn item_results(target: Target, doc: &Value, match_values: &[String]) -> Vec<Rec
     };
     let positional = items.len() == n
         && items.iter().zip(match_values).all(|(item, want)| {
-            item_echo(target, item).map_or(true, |got| got.eq_ignore_ascii_case(want))
+            item_echo(target, item).is_none_or(|got| got.eq_ignore_ascii_case(want))
         });
     if positional {
         return items.iter().map(result_of).collect();

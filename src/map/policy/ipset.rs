@@ -97,7 +97,7 @@ fn merge<T: Ord + Copy + Successor>(v: &mut Vec<(T, T)>) {
     let mut out: Vec<(T, T)> = Vec::with_capacity(v.len());
     for &(a, b) in v.iter() {
         match out.last_mut() {
-            Some(last) if last.1.succ().map_or(true, |n| a <= n) => {
+            Some(last) if last.1.succ().is_none_or(|n| a <= n) => {
                 if b > last.1 {
                     last.1 = b;
                 }

@@ -48,7 +48,7 @@ impl Run {
                     self.take_record(source, line)?;
                 }
             }
-            if self.counts.records % 1000 == 0 {
+            if self.counts.records.is_multiple_of(1000) {
                 self.show_progress();
             }
         }

@@ -105,9 +105,8 @@ impl Written {
             .filter(|r| is_url(r))
             .filter(|r| {
                 // The ATT&CK page is the first reference already.
-                !attack
-                    .as_ref()
-                    .is_some_and(|(_, u)| r.trim_end_matches('/') == u.trim_end_matches('/'))
+                attack
+                    .as_ref().is_none_or(|(_, u)| r.trim_end_matches('/') != u.trim_end_matches('/'))
             })
             .collect();
         if attack.is_some() || !refs.is_empty() {

@@ -179,7 +179,7 @@ pub(super) fn time_range(v: Option<&Value>, now: i64) -> Option<(i64, i64)> {
 }
 
 pub(super) fn in_range(r: Option<(i64, i64)>, t: i64) -> bool {
-    r.map_or(true, |(lo, hi)| t >= lo && t <= hi)
+    r.is_none_or(|(lo, hi)| t >= lo && t <= hi)
 }
 
 /// `deleted`: which attributes a search keeps.
@@ -479,7 +479,7 @@ impl Inner {
                     objs.retain(|o| {
                         o.get("Attribute")
                             .and_then(|a| a.as_array())
-                            .map_or(true, |a| !a.is_empty())
+                            .is_none_or(|a| !a.is_empty())
                     });
                 }
             }

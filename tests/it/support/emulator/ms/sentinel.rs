@@ -175,7 +175,7 @@ pub(super) fn is_stix_id(s: &str, prefix: Option<&str>) -> bool {
     let Some((ty, uuid)) = s.split_once("--") else {
         return false;
     };
-    prefix.map_or(true, |p| p == ty)
+    prefix.is_none_or(|p| p == ty)
         && !ty.is_empty()
         && uuid.len() == 36
         && uuid::Uuid::try_parse(uuid).is_ok()
@@ -270,14 +270,14 @@ pub(super) fn validate_stix(o: &Value) -> Vec<String> {
     if matches!(ty, "identity" | "attack-pattern" | "threat-actor")
         && m.get("name")
             .and_then(Value::as_str)
-            .map_or(true, |n| n.trim().is_empty())
+            .is_none_or(|n| n.trim().is_empty())
     {
         err("name", "The name field is required.");
     }
     if ty == "relationship" {
         if m.get("relationship_type")
             .and_then(Value::as_str)
-            .map_or(true, str::is_empty)
+            .is_none_or(str::is_empty)
         {
             err(
                 "relationship_type",
@@ -298,7 +298,7 @@ pub(super) fn validate_stix(o: &Value) -> Vec<String> {
     }
     if ty == "indicator" {
         let pattern_type = m.get("pattern_type").and_then(Value::as_str);
-        if pattern_type.map_or(true, str::is_empty) {
+        if pattern_type.is_none_or(str::is_empty) {
             err("pattern_type", "The pattern_type field is required.");
         }
         match m.get("pattern").and_then(Value::as_str).map(str::trim) {
