@@ -21,8 +21,8 @@ pub mod io;
 pub mod json;
 /// `ioc-map`: MISP events to indicator records (STIX, Defender, tiIndicator, CSV).
 pub mod map;
-/// MISP's JSON formats (the field list, typed model, fast scanner, streamed documents)
-/// and value helpers the stages share (trim, DNS names, refang).
+/// MISP's JSON formats (the field list, typed model, fast scanner, streamed documents),
+/// the ids derived from MISP records, and value helpers the stages share (trim, DNS names, refang).
 pub mod misp;
 /// `misp-pull`: a MISP server's REST API or a feed, to NDJSON events.
 pub mod pull;

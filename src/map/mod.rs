@@ -2,7 +2,6 @@
 
 pub mod context;
 pub mod format;
-pub mod ids;
 pub mod indicator;
 pub mod mapper;
 pub mod policy;

@@ -1,5 +1,5 @@
 //! The design document names, next to each rule, the tests that pin it
-//! (`` `tests/it/pipeline.rs: fn_name` ``, `` `src/map/ids.rs: fn_name` ``). A
+//! (`` `tests/it/pipeline.rs: fn_name` ``, `` `src/misp/ids.rs: fn_name` ``). A
 //! citation that no longer points at a test is a rule nobody checks: every one
 //! must name a file that exists and defines that function.
 

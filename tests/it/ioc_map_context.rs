@@ -13,7 +13,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 use uuid::Uuid;
 
-use misp2ms::map::ids::NAMESPACE;
+use misp2ms::misp::ids::NAMESPACE;
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ioc-map/context.ndjson")

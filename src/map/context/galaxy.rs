@@ -6,8 +6,8 @@
 use uuid::Uuid;
 
 use crate::map::context::attack::{split_value, url, AttackKind};
-use crate::map::ids::NAMESPACE;
 use crate::misp::galaxy::Cluster as MispCluster;
+use crate::misp::ids::NAMESPACE;
 use crate::misp::value::trim;
 
 /// What a cluster is, by its galaxy type.

@@ -4,7 +4,6 @@
 
 use chrono::Duration as ChronoDuration;
 
-use crate::map::ids::part_uuid;
 use crate::map::indicator::{ContextKey, Indicator, ObjectContext, SkipReason};
 use crate::map::mapper::categories::{category_index, push_slug, CATEGORY_SLUGS};
 use crate::map::mapper::context::{EventFacts, ObjectInfo};
@@ -17,6 +16,7 @@ use crate::map::policy::allowlist::Allowlist;
 use crate::map::policy::expiry::ExpireFrom;
 use crate::map::policy::private::is_private_seen;
 use crate::map::policy::warninglist::Warninglists;
+use crate::misp::ids::part_uuid;
 use crate::misp::model::Attribute;
 use crate::misp::value::trim;
 use crate::time::{self, Timestamp};

@@ -278,7 +278,7 @@ fn composites_split_with_stable_ids() {
         .unwrap();
     assert_eq!(p.len(), 2);
     assert_eq!(p[1].kind, ValueKind::FileName);
-    assert_eq!(p[1].id, crate::map::ids::part_uuid(UUID, "filename"));
+    assert_eq!(p[1].id, crate::misp::ids::part_uuid(UUID, "filename"));
 
     let p = ok("malware-sample", "x.exe|d41d8cd98f00b204e9800998ecf8427e");
     assert_eq!(p[0].kind, ValueKind::Hash(HashAlgo::Md5));
@@ -293,7 +293,7 @@ fn composites_split_with_stable_ids() {
         (p[1].kind, p[1].id),
         (
             ValueKind::Ipv4 { cidr: false },
-            crate::map::ids::part_uuid(UUID, "ip-dst")
+            crate::misp::ids::part_uuid(UUID, "ip-dst")
         )
     );
 

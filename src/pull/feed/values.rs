@@ -11,7 +11,7 @@ use std::time::SystemTime;
 use serde_json::json;
 
 use crate::error::{Error, Result};
-use crate::map::ids::feed_value_uuid;
+use crate::misp::ids::feed_value_uuid;
 use crate::pull::feed::csv::csv_cells;
 use crate::pull::feed::freetext;
 use crate::pull::server::RunOptions;

@@ -13,7 +13,7 @@ use crate::json::write as jsonw;
 use crate::map::context::{attack, Class, Cluster};
 use crate::map::format::stix::limits::{DESCRIPTION_MAX, NAME_MAX};
 use crate::map::format::text::truncate;
-use crate::map::ids::NAMESPACE;
+use crate::misp::ids::NAMESPACE;
 
 /// `created` and `modified` of the shared objects: the same on every run
 /// (neither MISP's `Orgc` nor a cluster has a time of its own), so that a
@@ -106,7 +106,8 @@ impl Written {
             .filter(|r| {
                 // The ATT&CK page is the first reference already.
                 attack
-                    .as_ref().is_none_or(|(_, u)| r.trim_end_matches('/') != u.trim_end_matches('/'))
+                    .as_ref()
+                    .is_none_or(|(_, u)| r.trim_end_matches('/') != u.trim_end_matches('/'))
             })
             .collect();
         if attack.is_some() || !refs.is_empty() {

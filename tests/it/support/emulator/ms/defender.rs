@@ -162,9 +162,9 @@ pub(super) fn validate_defender(item: &Value) -> Result<(String, String), String
         "title",
         "description",
     ] {
-        if m
-            .get(name)
-            .and_then(Value::as_str).is_none_or(|s| s.trim().is_empty())
+        if m.get(name)
+            .and_then(Value::as_str)
+            .is_none_or(|s| s.trim().is_empty())
         {
             return Err(format!(
                 "MissingRequiredParameter: {name} is required (names are case-sensitive)"
@@ -223,8 +223,8 @@ pub(super) fn validate_defender(item: &Value) -> Result<(String, String), String
         return Err("InvalidRequestBody: generateAlert must be a boolean".into());
     }
     if let Some(t) = m.get("expirationTime") {
-        if t
-            .as_str().is_none_or(|t| DateTime::parse_from_rfc3339(t).is_err())
+        if t.as_str()
+            .is_none_or(|t| DateTime::parse_from_rfc3339(t).is_err())
         {
             return Err(format!(
                 "InvalidRequestBody: expirationTime {t} is not an ISO 8601 UTC time"
