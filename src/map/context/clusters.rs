@@ -9,9 +9,11 @@ use crate::map::context::galaxy::{parse_tag, Cluster};
 use crate::misp::galaxy::{galaxies_in, Galaxy};
 use crate::misp::model::{Attribute, Event, Tag};
 
-/// How many attribute-level `Galaxy` texts [`Resolver`] keeps resolved (it
-/// starts again when full): a few hundred clusters of memory at most.
+/// How much attribute-level `Galaxy` text [`Resolver`] keeps resolved (it
+/// starts again when full; a longer text is resolved and not kept):
+/// docs/design.md#memory.
 const OWN_GALAXIES_KEPT: usize = 256;
+const OWN_GALAXY_BYTES_KEPT: usize = 1 << 20;
 
 /// `--context`: how galaxy clusters and the publishing organisation reach the output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -96,6 +98,7 @@ pub struct Resolver {
     /// An attribute's `Galaxy` text and its clusters: attributes repeat the
     /// same few, and reading one costs far more than looking it up.
     own_galaxies: HashMap<Box<str>, Vec<Cluster>>,
+    own_galaxy_bytes: usize,
 }
 
 impl Resolver {
@@ -149,22 +152,27 @@ impl Resolver {
     fn own_clusters(&mut self, attr: &Attribute<'_>) {
         self.own.clear();
         if let Some(text) = attr.galaxy {
-            if !self.own_galaxies.contains_key(text) {
-                if self.own_galaxies.len() >= OWN_GALAXIES_KEPT {
-                    self.own_galaxies.clear();
+            let resolved;
+            let clusters = match self.own_galaxies.get(text) {
+                Some(c) => c,
+                None => {
+                    resolved = resolve(text);
+                    if text.len() > OWN_GALAXY_BYTES_KEPT / 4 {
+                        &resolved
+                    } else {
+                        if self.own_galaxies.len() >= OWN_GALAXIES_KEPT
+                            || self.own_galaxy_bytes + text.len() > OWN_GALAXY_BYTES_KEPT
+                        {
+                            self.own_galaxies.clear();
+                            self.own_galaxy_bytes = 0;
+                        }
+                        self.own_galaxy_bytes += text.len();
+                        self.own_galaxies.entry(text.into()).or_insert(resolved)
+                    }
                 }
-                // Converted as they are; left out below exactly as `add_galaxies` would.
-                let clusters = galaxies_in(text)
-                    .iter()
-                    .flat_map(|g| {
-                        g.clusters
-                            .iter()
-                            .filter_map(|c| Cluster::from_misp(g.kind.as_deref(), c))
-                    })
-                    .collect();
-                self.own_galaxies.insert(text.into(), clusters);
-            }
-            for c in &self.own_galaxies[text] {
+            };
+            // Left out exactly as `add_galaxies` would.
+            for c in clusters {
                 if !self.event.iter().chain(&self.own).any(|k| k.same(c)) {
                     self.own.push(c.clone());
                 }
@@ -172,6 +180,18 @@ impl Resolver {
         }
         add_tags(&mut self.own, &self.event, &attr.tags);
     }
+}
+
+/// The clusters of an attribute's `Galaxy` text, each as it is (none left out).
+fn resolve(text: &str) -> Vec<Cluster> {
+    galaxies_in(text)
+        .iter()
+        .flat_map(|g| {
+            g.clusters
+                .iter()
+                .filter_map(|c| Cluster::from_misp(g.kind.as_deref(), c))
+        })
+        .collect()
 }
 
 /// Adds the clusters of `galaxies`, then of the galaxy tags among `tags`
@@ -274,6 +294,49 @@ mod tests {
                 "attack-pattern:Phishing",
                 "threat-actor:Sofacy",
                 "threat-actor:APT28"
+            ]
+        );
+    }
+
+    #[test]
+    fn kept_galaxy_texts_resolve_as_read_anew() {
+        let galaxy = r#"[{"type":"mitre-attack-pattern","GalaxyCluster":[
+            {"uuid":"a62a8db3-f23a-4d8f-afd6-9dbc77e7813b","value":"Phishing - T1566"},
+            {"uuid":"a62a8db3-f23a-4d8f-afd6-9dbc77e7813b","value":"Spearphishing - T1566",
+             "tag_name":"misp-galaxy:mitre-attack-pattern=\"Spearphishing - T1566\""},
+            {"value":"Valid Accounts - T1078"}]}]"#;
+        let json = format!(
+            r#"{{"Event":{{"uuid":"e","Galaxy":[{{"type":"mitre-attack-pattern","GalaxyCluster":[
+            {{"value":"Phishing - T1566"}}]}}],
+            "Attribute":[{{"type":"domain","value":"a.example","Galaxy":{galaxy}}},
+              {{"type":"domain","value":"b.example","Galaxy":{galaxy}}},
+              {{"type":"domain","value":"c.example"}},
+              {{"type":"domain","value":"d.example","Galaxy":{galaxy}}}]}}}}"#
+        );
+        let line = event(&json);
+        let LineKind::Event(e) = line.kind() else {
+            panic!()
+        };
+        let labels =
+            |c: Context<'_>| -> Vec<String> { c.own.iter().map(|c| c.label.clone()).collect() };
+        let mut kept = Resolver::default();
+        kept.new_line();
+        for a in &e.attributes {
+            let mut anew = Resolver::default();
+            anew.new_line();
+            assert_eq!(
+                labels(kept.context(Some(e), a)),
+                labels(anew.context(Some(e), a))
+            );
+        }
+        // The event's Phishing leaves out the first cluster, not the second
+        // (the same uuid, another tag), nor the third.
+        let own = labels(kept.context(Some(e), &e.attributes[0]));
+        assert_eq!(
+            own,
+            [
+                "attack-pattern:Spearphishing",
+                "attack-pattern:Valid Accounts"
             ]
         );
     }
