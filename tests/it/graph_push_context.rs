@@ -297,6 +297,8 @@ fn retire_missing_revokes_relationships_and_leaves_shared_objects_alone() {
         .collect();
     want.sort();
     assert_eq!(retired, want, "the threat actor is left alone");
+    let said = format!("retiring {} live keys absent from the input", want.len());
+    assert!(run.stderr.contains(&said), "{}", run.stderr);
     let held = emu.stix_current(WORKSPACE);
     for r in relationships(&left) {
         let now = &held[id(r)];
@@ -307,4 +309,32 @@ fn retire_missing_revokes_relationships_and_leaves_shared_objects_alone() {
     }
     assert!(held[&x2]["valid_until"].is_string());
     assert!(held[APT28].get("revoked").is_none());
+}
+
+#[test]
+fn shared_objects_absent_from_the_input_are_not_held_against_max_retire() {
+    let emu = MsEmulator::start(Config::default());
+    let tmp = tempfile::tempdir().unwrap();
+    let ledger = tmp.path().join("ledger");
+    let l = ledger.to_str().unwrap();
+    let records = input();
+    assert_eq!(push(&emu, &["--ledger", l], &records).code, 0);
+
+    // Only the threat actor left the input: nothing is to be retired.
+    let kept: Vec<Value> = records.into_iter().filter(|r| r["id"] != APT28).collect();
+    let file = tmp.path().join("input.ndjson");
+    write_ndjson(&file, &kept);
+    let args = [
+        "--ledger",
+        l,
+        "--retire-missing",
+        "--max-retire",
+        "0",
+        file.to_str().unwrap(),
+    ];
+    let run = run_cmd(command(&emu, &args), b"");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stderr.contains("retiring"), "{}", run.stderr);
+    assert_eq!(run.count("unchanged"), kept.len(), "{}", run.stdout);
+    assert!(emu.stix_current(WORKSPACE)[APT28].get("revoked").is_none());
 }

@@ -63,11 +63,20 @@ impl Run {
     /// `--retire-missing`: retires every live key the input did not hold,
     /// unless that is more than `--max-retire` of them (docs/design.md#retirement).
     pub(super) fn retire_missing(&mut self) -> Result<()> {
-        let Some(ledger) = self.ledger.as_ref() else {
+        let Some(ledger) = self.ledger.as_mut() else {
             return Ok(());
         };
         let live = ledger.active_count(self.now_ms);
-        let missing = ledger.missing(self.now_ms);
+        // Shared context objects describe the world, not this input: one
+        // absent from it is left alone (docs/design.md#context-objects), and
+        // neither counted against --max-retire nor said to be retired.
+        let mut missing = Vec::new();
+        for key_hash in ledger.missing(self.now_ms) {
+            let entry = ledger.get(key_hash).expect("listed keys are indexed");
+            if !record::is_shared(&ledger.stored(&entry)?.1) {
+                missing.push(key_hash);
+            }
+        }
         let limit = (live as f64 * self.opts.max_retire / 100.0).floor() as usize;
         if missing.len() > limit && !self.opts.force {
             return Err(Error::Other(format!(
@@ -93,11 +102,6 @@ impl Run {
             let ledger = self.ledger.as_mut().expect("checked above");
             let entry = ledger.get(key_hash).expect("listed keys are indexed");
             let (key, stored) = ledger.stored(&entry)?;
-            // Shared context objects describe the world, not this input: one
-            // absent from it is left alone (docs/design.md#context-objects).
-            if record::is_shared(&stored) {
-                continue;
-            }
             let retirement = self.retirement(stored, &entry);
             let line = serde_json::to_vec(&retirement).expect("a Value serialises");
             let kind = self.opts.target.kind();
