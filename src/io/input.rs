@@ -552,11 +552,8 @@ mod tests {
     use super::*;
     use std::io::Write;
 
-    fn lines_of(content: &[u8], max: usize) -> Vec<(u64, Option<String>)> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("in.ndjson");
-        std::fs::write(&path, content).unwrap();
-        let mut lines = Lines::new(&[path.to_string_lossy().into_owned()], max);
+    /// Every line's number and text (`None`: too long).
+    fn read_all(lines: &mut Lines) -> Vec<(u64, Option<String>)> {
         let mut buf = Vec::new();
         let mut out = Vec::new();
         while let Some(next) = lines.next_line(&mut buf).unwrap() {
@@ -568,6 +565,14 @@ mod tests {
             }
         }
         out
+    }
+
+    fn lines_of(content: &[u8], max: usize) -> Vec<(u64, Option<String>)> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("in.ndjson");
+        std::fs::write(&path, content).unwrap();
+        let mut lines = Lines::new(&[path.to_string_lossy().into_owned()], max);
+        read_all(&mut lines)
     }
 
     #[test]
@@ -683,16 +688,7 @@ mod tests {
         });
         let mut lines = Lines::new(&[path], max).with_streams_on_thread();
         assert!(is_stream(&format!("/proc/self/fd/{}", rx.as_raw_fd())));
-        let mut buf = Vec::new();
-        let mut out = Vec::new();
-        while let Some(next) = lines.next_line(&mut buf).unwrap() {
-            match next {
-                Next::Line(at) => {
-                    out.push((at.line, Some(String::from_utf8(buf.clone()).unwrap())))
-                }
-                Next::TooLong(at) => out.push((at.line, None)),
-            }
-        }
+        let out = read_all(&mut lines);
         writer.join().unwrap();
         drop(rx);
         out

@@ -39,10 +39,12 @@ fn texts(rounds: usize, mut f: impl FnMut(&[u8], &mut dyn FnMut(u64) -> u64)) {
     }
 }
 
-/// The NDJSON reader's earlier depth scan, byte by byte.
-fn depth_by_bytes(bytes: &[u8]) -> (i64, bool) {
-    let (mut depth, mut in_str, mut esc) = (0i64, false, false);
-    for &b in bytes {
+/// The byte rule every scan here is checked against: calls `bracket` with
+/// the offset of each `{`/`[` (true) and `}`/`]` (false) outside strings;
+/// returns whether the bytes end inside a string.
+fn brackets_by_bytes(bytes: &[u8], mut bracket: impl FnMut(usize, bool)) -> bool {
+    let (mut in_str, mut esc) = (false, false);
+    for (i, &b) in bytes.iter().enumerate() {
         if in_str {
             if esc {
                 esc = false;
@@ -54,12 +56,19 @@ fn depth_by_bytes(bytes: &[u8]) -> (i64, bool) {
         } else {
             match b {
                 b'"' => in_str = true,
-                b'{' | b'[' => depth += 1,
-                b'}' | b']' => depth -= 1,
+                b'{' | b'[' => bracket(i, true),
+                b'}' | b']' => bracket(i, false),
                 _ => {}
             }
         }
     }
+    in_str
+}
+
+/// The NDJSON reader's earlier depth scan, byte by byte.
+fn depth_by_bytes(bytes: &[u8]) -> (i64, bool) {
+    let mut depth = 0i64;
+    let in_str = brackets_by_bytes(bytes, |_, open| depth += if open { 1 } else { -1 });
     (depth, in_str)
 }
 
@@ -180,25 +189,7 @@ fn ends_of_values() {
 fn brackets_are_those_of_the_byte_rule() {
     texts(3000, |text, _| {
         let mut by_bytes = Vec::new();
-        let (mut in_str, mut esc) = (false, false);
-        for (i, &b) in text.iter().enumerate() {
-            if in_str {
-                if esc {
-                    esc = false;
-                } else if b == b'\\' {
-                    esc = true;
-                } else if b == b'"' {
-                    in_str = false;
-                }
-            } else {
-                match b {
-                    b'"' => in_str = true,
-                    b'{' | b'[' => by_bytes.push((i, true)),
-                    b'}' | b']' => by_bytes.push((i, false)),
-                    _ => {}
-                }
-            }
-        }
+        brackets_by_bytes(text, |i, open| by_bytes.push((i, open)));
         let mut by_blocks = Vec::new();
         for_each_bracket(text, |i, open| by_blocks.push((i, open)));
         assert_eq!(by_blocks, by_bytes, "{}", String::from_utf8_lossy(text));
