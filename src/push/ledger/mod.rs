@@ -4,15 +4,17 @@
 //! left the source.
 //!
 //! The journal on disk (journal.rs, in the compact encoding of codec.rs) holds
-//! what later versions and retirements need of each record accepted; the index
-//! in memory (index.rs) holds, per key, where its latest record is and what
-//! decisions need of it; one run at a time writes a ledger (lock.rs).
+//! what later versions and retirements need of each record accepted (kept.rs);
+//! the index in memory (index.rs) holds, per key, where its latest record is
+//! and what decisions need of it; one run at a time writes a ledger (lock.rs).
 
 mod codec;
 mod index;
 mod journal;
+mod kept;
 mod lock;
 
 pub use index::{Entry, RunKeys};
-pub use journal::{kept, Accepted, Ledger};
+pub use journal::{Accepted, Ledger};
+pub use kept::kept;
 pub use lock::{lock_path, LedgerLock};
