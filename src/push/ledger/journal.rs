@@ -1,23 +1,17 @@
 //! The ledger on disk (docs/graph-push.md#ledger-ledger-file): a header line,
-//! then an append-only journal of frames, one per accepted record, written only
-//! after the remote accepted it (a crash can lose the last frames, which makes
-//! the next run resend them, but can never mark an unsent record as sent). A
-//! torn last frame is cut off on open; superseded frames are dropped by
-//! compaction on open. The index (index.rs) holds where each key's latest frame
-//! is.
-//!
-//! A frame is `LEN` (u32, little-endian), `LEN` bytes of payload, and the CRC-32
-//! of the payload (u32). The payload holds the decision facts (live, content
-//! hash, `modified`, validity end), the key, and only the fields of the record
-//! that later versions and retirements need (see [`kept`]), all in the compact
-//! encoding of codec.rs: about 200 bytes a STIX indicator instead of its 1 KB.
+//! then an append-only journal of frames (frame.rs), one per accepted record,
+//! written only after the remote accepted it (a crash can lose the last frames,
+//! which makes the next run resend them, but can never mark an unsent record as
+//! sent). A torn last frame is cut off on open; superseded frames are dropped
+//! by compaction on open. The index (index.rs) holds where each key's latest
+//! frame is.
 //!
 //! Ledgers of format 1 (NDJSON lines holding the whole record) are still read:
 //! a run that writes converts one to format 2 when it opens it; a dry run reads
 //! it as it is.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -25,7 +19,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::codec::{self, Reader};
+use super::codec::Reader;
+use super::frame::{frame, frame_end, payload, payload_head, read_frame_at, read_full, MAX_FRAME};
 use super::index::{Entry, KeyIndex};
 use super::kept::{kept, kept_of_text};
 use super::lock::{self, LedgerLock};
@@ -35,12 +30,6 @@ use crate::push::record::{self, RecordKind};
 
 /// The format this version writes.
 const FORMAT: u32 = 2;
-/// The largest frame accepted (a longer length is damage, not a record).
-const MAX_FRAME: u32 = 256 << 20;
-
-const LIVE: u8 = 1;
-const HAS_MODIFIED: u8 = 2;
-const HAS_END: u8 = 4;
 
 /// What is recorded for one accepted record.
 pub struct Accepted<'a> {
@@ -99,62 +88,6 @@ fn corrupt(path: &Path, at: &str, msg: impl std::fmt::Display) -> Error {
     Error::Other(format!(
         "{}: {at}: ledger unreadable: {msg} (move the file away to start a new ledger)",
         path.display()
-    ))
-}
-
-/// The payload of one frame.
-fn payload(
-    key: &str,
-    content_hash: u64,
-    modified: Option<i64>,
-    end: Option<i64>,
-    live: bool,
-    rec: &Map<String, Value>,
-) -> Vec<u8> {
-    let mut p = Vec::with_capacity(256);
-    let flags = if live { LIVE } else { 0 }
-        | if modified.is_some() { HAS_MODIFIED } else { 0 }
-        | if end.is_some() { HAS_END } else { 0 };
-    p.push(flags);
-    p.extend_from_slice(&content_hash.to_le_bytes());
-    if let Some(m) = modified {
-        codec::put_signed(&mut p, m);
-    }
-    if let Some(e) = end {
-        codec::put_signed(&mut p, e);
-    }
-    codec::put_str(&mut p, key, "");
-    codec::put_object(&mut p, rec, key);
-    p
-}
-
-/// A whole frame around a payload.
-fn frame(payload: &[u8]) -> Vec<u8> {
-    let mut f = Vec::with_capacity(payload.len() + 8);
-    f.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    f.extend_from_slice(payload);
-    f.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
-    f
-}
-
-/// The decision facts and key at the front of a payload; the reader is left at the record.
-fn payload_head<'a>(r: &mut Reader<'a>) -> std::result::Result<(Entry, String), codec::Bad> {
-    let flags = r.byte()?;
-    let hash = u64::from_le_bytes(r.take(8)?.try_into().expect("8 bytes"));
-    let modified = if flags & HAS_MODIFIED != 0 {
-        r.signed()?
-    } else {
-        i64::MIN
-    };
-    let end = if flags & HAS_END != 0 {
-        r.signed()?
-    } else {
-        i64::MAX
-    };
-    let key = r.string("")?;
-    Ok((
-        Entry::on_disk(0, flags & LIVE != 0, hash, modified, end),
-        key,
     ))
 }
 
@@ -575,24 +508,6 @@ fn header_line(h: &Header) -> Vec<u8> {
     line
 }
 
-fn frame_end(offset: u64, len: u32) -> u64 {
-    offset + 8 + u64::from(len)
-}
-
-/// Reads as much of `buf` as the file still holds; returns the bytes read.
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut got = 0;
-    while got < buf.len() {
-        match r.read(&mut buf[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(got)
-}
-
 fn truncate(path: &Path, len: u64) -> Result<()> {
     let f = OpenOptions::new()
         .write(true)
@@ -600,16 +515,6 @@ fn truncate(path: &Path, len: u64) -> Result<()> {
         .map_err(|e| Error::io(path, e))?;
     f.set_len(len).map_err(|e| Error::io(path, e))?;
     f.sync_all().map_err(|e| Error::io(path, e))
-}
-
-/// Reads the whole frame starting at `offset` (length, payload, CRC).
-fn read_frame_at(f: &File, offset: u64) -> std::io::Result<Vec<u8>> {
-    let mut len = [0u8; 4];
-    f.read_exact_at(&mut len, offset)?;
-    let n = u32::from_le_bytes(len).min(MAX_FRAME) as usize;
-    let mut out = vec![0u8; n + 8];
-    f.read_exact_at(&mut out, offset)?;
-    Ok(out)
 }
 
 /// The key and kept record of the format 1 line at `offset`.

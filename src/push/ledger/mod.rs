@@ -3,12 +3,14 @@
 //! overwrite a newer version, bumps STIX versions correctly and retires what
 //! left the source.
 //!
-//! The journal on disk (journal.rs, in the compact encoding of codec.rs) holds
-//! what later versions and retirements need of each record accepted (kept.rs);
-//! the index in memory (index.rs) holds, per key, where its latest record is
-//! and what decisions need of it; one run at a time writes a ledger (lock.rs).
+//! The journal on disk (journal.rs) holds, in frames (frame.rs) in the compact
+//! encoding of codec.rs, what later versions and retirements need of each
+//! record accepted (kept.rs); the index in memory (index.rs) holds, per key,
+//! where its latest record is and what decisions need of it; one run at a time
+//! writes a ledger (lock.rs).
 
 mod codec;
+mod frame;
 mod index;
 mod journal;
 mod kept;
