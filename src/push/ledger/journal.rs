@@ -20,6 +20,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::codec::Reader;
+use super::damage::{corrupt, truncate};
 use super::frame::{frame, frame_end, payload, payload_head, read_frame_at, read_full, MAX_FRAME};
 use super::index::{Entry, KeyIndex};
 use super::kept::{kept, kept_of_text};
@@ -82,13 +83,6 @@ pub struct Ledger {
     index: KeyIndex,
     /// Held from open to drop by a ledger that writes.
     _lock: Option<LedgerLock>,
-}
-
-fn corrupt(path: &Path, at: &str, msg: impl std::fmt::Display) -> Error {
-    Error::Other(format!(
-        "{}: {at}: ledger unreadable: {msg} (move the file away to start a new ledger)",
-        path.display()
-    ))
 }
 
 impl Ledger {
@@ -506,15 +500,6 @@ fn header_line(h: &Header) -> Vec<u8> {
     let mut line = serde_json::to_vec(h).expect("header serialises");
     line.push(b'\n');
     line
-}
-
-fn truncate(path: &Path, len: u64) -> Result<()> {
-    let f = OpenOptions::new()
-        .write(true)
-        .open(path)
-        .map_err(|e| Error::io(path, e))?;
-    f.set_len(len).map_err(|e| Error::io(path, e))?;
-    f.sync_all().map_err(|e| Error::io(path, e))
 }
 
 /// The key and kept record of the format 1 line at `offset`.

@@ -10,6 +10,7 @@
 //! writes a ledger (lock.rs).
 
 mod codec;
+mod damage;
 mod frame;
 mod index;
 mod journal;
