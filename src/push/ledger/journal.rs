@@ -6,9 +6,9 @@
 //! by compaction on open. The index (index.rs) holds where each key's latest
 //! frame is.
 //!
-//! Ledgers of format 1 (NDJSON lines holding the whole record) are still read:
-//! a run that writes converts one to format 2 when it opens it; a dry run reads
-//! it as it is.
+//! Ledgers of format 1 (NDJSON lines holding the whole record) are still read
+//! (format1.rs): a run that writes converts one to format 2 when it opens it; a
+//! dry run reads it as it is.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, BufWriter, Write};
@@ -17,17 +17,22 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::codec::Reader;
 use super::damage::{corrupt, truncate};
+use super::format1::{load_v1, read_v1_at};
 use super::frame::{frame, frame_end, payload, payload_head, read_frame_at, read_full, MAX_FRAME};
 use super::index::{Entry, KeyIndex};
-use super::kept::{kept, kept_of_text};
+use super::kept::kept_of_text;
 use super::lock::{self, LedgerLock};
 use crate::cli::interrupt::Interrupt;
 use crate::error::{Error, Result};
 use crate::push::record::{self, RecordKind};
+
+// The tests compare what the ledger stored with `super::kept`.
+#[cfg(test)]
+use super::kept::kept;
 
 /// The format this version writes.
 const FORMAT: u32 = 2;
@@ -51,23 +56,6 @@ struct Header {
     version: u32,
     target: String,
     workspace: String,
-}
-
-/// A line of a format 1 ledger.
-#[derive(Deserialize)]
-struct LineV1 {
-    key: String,
-    hash: String,
-    modified: Option<i64>,
-    end: Option<i64>,
-    live: bool,
-}
-
-/// A format 1 line with its record.
-#[derive(Deserialize)]
-struct FullLineV1 {
-    key: String,
-    record: Map<String, Value>,
 }
 
 pub struct Ledger {
@@ -197,7 +185,12 @@ impl Ledger {
         }
         self.format = got.version;
         match got.version {
-            1 => self.load_v1(r, n as u64, read_only),
+            1 => {
+                let (lines, end) =
+                    load_v1(&path, self.kind, &mut self.index, r, n as u64, read_only)?;
+                self.end = end;
+                Ok(lines)
+            }
             FORMAT => self.load_frames(r, n as u64, file_len, read_only),
             v => Err(Error::usage(format!(
                 "{}: ledger format {v} is newer than this graph-push reads (1 and {FORMAT}): \
@@ -287,49 +280,6 @@ impl Ledger {
         Ok(true)
     }
 
-    /// Format 1: NDJSON lines after the header, each with the whole record.
-    fn load_v1(&mut self, mut r: BufReader<File>, start: u64, read_only: bool) -> Result<u64> {
-        let path = self.path.clone();
-        let mut buf = Vec::new();
-        let mut offset = start;
-        let mut line_no = 1u64;
-        let mut lines = 0u64;
-        loop {
-            buf.clear();
-            let n = r
-                .read_until(b'\n', &mut buf)
-                .map_err(|e| Error::io(&path, e))?;
-            if n == 0 {
-                break;
-            }
-            line_no += 1;
-            if buf.last() != Some(&b'\n') {
-                // A torn last line: the crash came before it was complete.
-                if !read_only {
-                    truncate(&path, offset)?;
-                }
-                break;
-            }
-            let at = || format!("line {line_no}");
-            let l: LineV1 = serde_json::from_slice(&buf).map_err(|e| corrupt(&path, &at(), e))?;
-            let hash = u64::from_str_radix(&l.hash, 16).map_err(|e| corrupt(&path, &at(), e))?;
-            self.index.insert(
-                record::key_hash(self.kind, &l.key),
-                Entry::on_disk(
-                    offset,
-                    l.live,
-                    hash,
-                    l.modified.unwrap_or(i64::MIN),
-                    l.end.unwrap_or(i64::MAX),
-                ),
-            );
-            lines += 1;
-            offset += n as u64;
-        }
-        self.end = offset;
-        Ok(lines)
-    }
-
     /// Rewrites the journal in the current format with only the latest
     /// record of each key, and moves it into place atomically.
     fn compact(&mut self, header: &Header) -> Result<()> {
@@ -409,7 +359,7 @@ impl Ledger {
     }
 
     /// The key and what the ledger kept of the record last accepted for an
-    /// entry ([`kept`]), read from disk.
+    /// entry ([`kept`](super::kept::kept)), read from disk.
     pub fn stored(&mut self, entry: &Entry) -> Result<(String, Value)> {
         self.flush()?;
         let reader = self
@@ -502,42 +452,10 @@ fn header_line(h: &Header) -> Vec<u8> {
     line
 }
 
-/// The key and kept record of the format 1 line at `offset`.
-fn read_v1_at(
-    f: &File,
-    path: &Path,
-    offset: u64,
-    kind: RecordKind,
-) -> Result<(String, Map<String, Value>)> {
-    let line = read_line_at(f, offset).map_err(|e| Error::io(path, e))?;
-    let l: FullLineV1 =
-        serde_json::from_slice(&line).map_err(|e| corrupt(path, &format!("byte {offset}"), e))?;
-    Ok((l.key, kept(kind, l.record)))
-}
-
-/// Reads the line starting at `offset`, newline included.
-fn read_line_at(f: &File, offset: u64) -> std::io::Result<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut chunk = vec![0u8; 16 * 1024];
-    let mut at = offset;
-    loop {
-        let n = f.read_at(&mut chunk, at)?;
-        if n == 0 {
-            return Ok(out);
-        }
-        if let Some(i) = chunk[..n].iter().position(|&b| b == b'\n') {
-            out.extend_from_slice(&chunk[..=i]);
-            return Ok(out);
-        }
-        out.extend_from_slice(&chunk[..n]);
-        at += n as u64;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Map};
 
     fn open(path: &Path) -> Result<Ledger> {
         Ledger::open(

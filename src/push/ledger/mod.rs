@@ -5,12 +5,14 @@
 //!
 //! The journal on disk (journal.rs) holds, in frames (frame.rs) in the compact
 //! encoding of codec.rs, what later versions and retirements need of each
-//! record accepted (kept.rs); the index in memory (index.rs) holds, per key,
-//! where its latest record is and what decisions need of it; one run at a time
-//! writes a ledger (lock.rs).
+//! record accepted (kept.rs); it still reads ledgers of format 1 (format1.rs),
+//! and cuts a torn end off or stops at damage (damage.rs). The index in memory
+//! (index.rs) holds, per key, where its latest record is and what decisions
+//! need of it; one run at a time writes a ledger (lock.rs).
 
 mod codec;
 mod damage;
+mod format1;
 mod frame;
 mod index;
 mod journal;
