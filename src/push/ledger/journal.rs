@@ -12,7 +12,6 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, BufWriter, Write};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -20,7 +19,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::codec::Reader;
-use super::damage::{corrupt, truncate};
+use super::damage::{corrupt, truncate, zeros_from};
 use super::format1::{load_v1, read_v1_at};
 use super::frame::{frame, frame_end, payload, payload_head, read_frame_at, read_full, MAX_FRAME};
 use super::index::{Entry, KeyIndex};
@@ -241,7 +240,7 @@ impl Ledger {
                 let torn = got < 4
                     || (valid_len && !fits)
                     || (fits && frame_end(offset, n) == file_len)
-                    || self.zeros_from(offset, file_len)?;
+                    || zeros_from(&path, offset, file_len)?;
                 if !torn {
                     return Err(corrupt(&path, &format!("byte {offset}"), "damaged record"));
                 }
@@ -258,26 +257,6 @@ impl Ledger {
         }
         self.end = offset;
         Ok(records)
-    }
-
-    /// Whether the file holds only zero bytes from `offset` on.
-    fn zeros_from(&self, offset: u64, file_len: u64) -> Result<bool> {
-        let f = File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
-        let mut at = offset;
-        let mut chunk = vec![0u8; 64 * 1024];
-        while at < file_len {
-            let n = f
-                .read_at(&mut chunk, at)
-                .map_err(|e| Error::io(&self.path, e))?;
-            if n == 0 {
-                break;
-            }
-            if chunk[..n].iter().any(|&b| b != 0) {
-                return Ok(false);
-            }
-            at += n as u64;
-        }
-        Ok(true)
     }
 
     /// Rewrites the journal in the current format with only the latest
