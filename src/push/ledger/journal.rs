@@ -1,45 +1,40 @@
 //! The ledger on disk (docs/graph-push.md#ledger-ledger-file): a header line,
-//! then an append-only journal of frames, one per accepted record, written only
-//! after the remote accepted it (a crash can lose the last frames, which makes
-//! the next run resend them, but can never mark an unsent record as sent). A
-//! torn last frame is cut off on open; superseded frames are dropped by
-//! compaction on open. The index (index.rs) holds where each key's latest frame
-//! is.
+//! then an append-only journal of frames (frame.rs), one per accepted record,
+//! written only after the remote accepted it (a crash can lose the last frames,
+//! which makes the next run resend them, but can never mark an unsent record as
+//! sent). A torn last frame is cut off on open; superseded frames are dropped
+//! by compaction on open. The index (index.rs) holds where each key's latest
+//! frame is.
 //!
-//! A frame is `LEN` (u32, little-endian), `LEN` bytes of payload, and the CRC-32
-//! of the payload (u32). The payload holds the decision facts (live, content
-//! hash, `modified`, validity end), the key, and only the fields of the record
-//! that later versions and retirements need (see [`kept`]), all in the compact
-//! encoding of codec.rs: about 200 bytes a STIX indicator instead of its 1 KB.
-//!
-//! Ledgers of format 1 (NDJSON lines holding the whole record) are still read:
-//! a run that writes converts one to format 2 when it opens it; a dry run reads
-//! it as it is.
+//! Ledgers of format 1 (NDJSON lines holding the whole record) are still read
+//! (format1.rs): a run that writes converts one to format 2 when it opens it; a
+//! dry run reads it as it is.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
-use std::os::unix::fs::FileExt;
+use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::codec::{self, Reader};
+use super::codec::Reader;
+use super::damage::{corrupt, truncate, zeros_from};
+use super::format1::{load_v1, read_v1_at};
+use super::frame::{frame, frame_end, payload, payload_head, read_frame_at, read_full, MAX_FRAME};
 use super::index::{Entry, KeyIndex};
+use super::kept::kept_of_text;
 use super::lock::{self, LedgerLock};
 use crate::cli::interrupt::Interrupt;
 use crate::error::{Error, Result};
 use crate::push::record::{self, RecordKind};
 
+// The tests compare what the ledger stored with `super::kept`.
+#[cfg(test)]
+use super::kept::kept;
+
 /// The format this version writes.
 const FORMAT: u32 = 2;
-/// The largest frame accepted (a longer length is damage, not a record).
-const MAX_FRAME: u32 = 256 << 20;
-
-const LIVE: u8 = 1;
-const HAS_MODIFIED: u8 = 2;
-const HAS_END: u8 = 4;
 
 /// What is recorded for one accepted record.
 pub struct Accepted<'a> {
@@ -62,23 +57,6 @@ struct Header {
     workspace: String,
 }
 
-/// A line of a format 1 ledger.
-#[derive(Deserialize)]
-struct LineV1 {
-    key: String,
-    hash: String,
-    modified: Option<i64>,
-    end: Option<i64>,
-    live: bool,
-}
-
-/// A format 1 line with its record.
-#[derive(Deserialize)]
-struct FullLineV1 {
-    key: String,
-    record: Map<String, Value>,
-}
-
 pub struct Ledger {
     path: PathBuf,
     kind: RecordKind,
@@ -92,170 +70,6 @@ pub struct Ledger {
     index: KeyIndex,
     /// Held from open to drop by a ledger that writes.
     _lock: Option<LedgerLock>,
-}
-
-fn corrupt(path: &Path, at: &str, msg: impl std::fmt::Display) -> Error {
-    Error::Other(format!(
-        "{}: {at}: ledger unreadable: {msg} (move the file away to start a new ledger)",
-        path.display()
-    ))
-}
-
-/// The fields of a record a ledger keeps (docs/design.md#retirement): for STIX
-/// those a later version and a retirement carry (identity, pattern, validity
-/// start, author, name, TLP marking and any `tlp:` label; a relationship's type
-/// and ends); for Defender and
-/// Graph records, all of them (the APIs want them back whole, and a Defender
-/// tenant holds at most 15,000 live indicators).
-pub fn kept(kind: RecordKind, mut o: Map<String, Value>) -> Map<String, Value> {
-    if kind != RecordKind::Stix {
-        return o;
-    }
-    o.retain(|k, _| STIX_KEPT.contains(&k.as_str()));
-    if let Some(Value::Array(labels)) = o.get_mut("labels") {
-        labels.retain(|l| {
-            l.as_str()
-                .is_some_and(|s| s.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("tlp:")))
-        });
-        if labels.is_empty() {
-            o.remove("labels");
-        }
-    }
-    o
-}
-
-/// [`kept`] of a record's JSON text: for STIX only the kept fields are parsed.
-fn kept_of_text(kind: RecordKind, text: &[u8]) -> serde_json::Result<Map<String, Value>> {
-    if kind != RecordKind::Stix {
-        return serde_json::from_slice(text);
-    }
-    let mut de = serde_json::Deserializer::from_slice(text);
-    let o = serde::Deserializer::deserialize_map(&mut de, KeptFields)?;
-    de.end()?;
-    Ok(kept(kind, o))
-}
-
-const STIX_KEPT: &[&str] = &[
-    "type",
-    "spec_version",
-    "id",
-    "created",
-    "modified",
-    "created_by_ref",
-    "name",
-    "pattern",
-    "pattern_type",
-    "pattern_version",
-    "valid_from",
-    "object_marking_refs",
-    "granular_markings",
-    "labels",
-    // A relationship's retirement names what it linked.
-    "relationship_type",
-    "source_ref",
-    "target_ref",
-];
-
-/// Reads a STIX object's kept fields and skips the others without building them.
-struct KeptFields;
-
-/// The index in [`STIX_KEPT`] of a field name, if kept.
-struct KeptName(Option<usize>);
-
-impl<'de> serde::Deserialize<'de> for KeptName {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        struct V;
-        impl serde::de::Visitor<'_> for V {
-            type Value = KeptName;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a field name")
-            }
-            fn visit_str<E>(self, s: &str) -> std::result::Result<KeptName, E> {
-                Ok(KeptName(STIX_KEPT.iter().position(|k| *k == s)))
-            }
-        }
-        d.deserialize_str(V)
-    }
-}
-
-impl<'de> serde::de::Visitor<'de> for KeptFields {
-    type Value = Map<String, Value>;
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a JSON object")
-    }
-    fn visit_map<A: serde::de::MapAccess<'de>>(
-        self,
-        mut m: A,
-    ) -> std::result::Result<Self::Value, A::Error> {
-        let mut o = Map::new();
-        while let Some(KeptName(name)) = m.next_key()? {
-            match name {
-                Some(i) => {
-                    o.insert(STIX_KEPT[i].to_string(), m.next_value()?);
-                }
-                None => {
-                    m.next_value::<serde::de::IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(o)
-    }
-}
-
-/// The payload of one frame.
-fn payload(
-    key: &str,
-    content_hash: u64,
-    modified: Option<i64>,
-    end: Option<i64>,
-    live: bool,
-    rec: &Map<String, Value>,
-) -> Vec<u8> {
-    let mut p = Vec::with_capacity(256);
-    let flags = if live { LIVE } else { 0 }
-        | if modified.is_some() { HAS_MODIFIED } else { 0 }
-        | if end.is_some() { HAS_END } else { 0 };
-    p.push(flags);
-    p.extend_from_slice(&content_hash.to_le_bytes());
-    if let Some(m) = modified {
-        codec::put_signed(&mut p, m);
-    }
-    if let Some(e) = end {
-        codec::put_signed(&mut p, e);
-    }
-    codec::put_str(&mut p, key, "");
-    codec::put_object(&mut p, rec, key);
-    p
-}
-
-/// A whole frame around a payload.
-fn frame(payload: &[u8]) -> Vec<u8> {
-    let mut f = Vec::with_capacity(payload.len() + 8);
-    f.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    f.extend_from_slice(payload);
-    f.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
-    f
-}
-
-/// The decision facts and key at the front of a payload; the reader is left at the record.
-fn payload_head<'a>(r: &mut Reader<'a>) -> std::result::Result<(Entry, String), codec::Bad> {
-    let flags = r.byte()?;
-    let hash = u64::from_le_bytes(r.take(8)?.try_into().expect("8 bytes"));
-    let modified = if flags & HAS_MODIFIED != 0 {
-        r.signed()?
-    } else {
-        i64::MIN
-    };
-    let end = if flags & HAS_END != 0 {
-        r.signed()?
-    } else {
-        i64::MAX
-    };
-    let key = r.string("")?;
-    Ok((
-        Entry::on_disk(0, flags & LIVE != 0, hash, modified, end),
-        key,
-    ))
 }
 
 impl Ledger {
@@ -370,7 +184,12 @@ impl Ledger {
         }
         self.format = got.version;
         match got.version {
-            1 => self.load_v1(r, n as u64, read_only),
+            1 => {
+                let (lines, end) =
+                    load_v1(&path, self.kind, &mut self.index, r, n as u64, read_only)?;
+                self.end = end;
+                Ok(lines)
+            }
             FORMAT => self.load_frames(r, n as u64, file_len, read_only),
             v => Err(Error::usage(format!(
                 "{}: ledger format {v} is newer than this graph-push reads (1 and {FORMAT}): \
@@ -421,7 +240,7 @@ impl Ledger {
                 let torn = got < 4
                     || (valid_len && !fits)
                     || (fits && frame_end(offset, n) == file_len)
-                    || self.zeros_from(offset, file_len)?;
+                    || zeros_from(&path, offset, file_len)?;
                 if !torn {
                     return Err(corrupt(&path, &format!("byte {offset}"), "damaged record"));
                 }
@@ -438,69 +257,6 @@ impl Ledger {
         }
         self.end = offset;
         Ok(records)
-    }
-
-    /// Whether the file holds only zero bytes from `offset` on.
-    fn zeros_from(&self, offset: u64, file_len: u64) -> Result<bool> {
-        let f = File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
-        let mut at = offset;
-        let mut chunk = vec![0u8; 64 * 1024];
-        while at < file_len {
-            let n = f
-                .read_at(&mut chunk, at)
-                .map_err(|e| Error::io(&self.path, e))?;
-            if n == 0 {
-                break;
-            }
-            if chunk[..n].iter().any(|&b| b != 0) {
-                return Ok(false);
-            }
-            at += n as u64;
-        }
-        Ok(true)
-    }
-
-    /// Format 1: NDJSON lines after the header, each with the whole record.
-    fn load_v1(&mut self, mut r: BufReader<File>, start: u64, read_only: bool) -> Result<u64> {
-        let path = self.path.clone();
-        let mut buf = Vec::new();
-        let mut offset = start;
-        let mut line_no = 1u64;
-        let mut lines = 0u64;
-        loop {
-            buf.clear();
-            let n = r
-                .read_until(b'\n', &mut buf)
-                .map_err(|e| Error::io(&path, e))?;
-            if n == 0 {
-                break;
-            }
-            line_no += 1;
-            if buf.last() != Some(&b'\n') {
-                // A torn last line: the crash came before it was complete.
-                if !read_only {
-                    truncate(&path, offset)?;
-                }
-                break;
-            }
-            let at = || format!("line {line_no}");
-            let l: LineV1 = serde_json::from_slice(&buf).map_err(|e| corrupt(&path, &at(), e))?;
-            let hash = u64::from_str_radix(&l.hash, 16).map_err(|e| corrupt(&path, &at(), e))?;
-            self.index.insert(
-                record::key_hash(self.kind, &l.key),
-                Entry::on_disk(
-                    offset,
-                    l.live,
-                    hash,
-                    l.modified.unwrap_or(i64::MIN),
-                    l.end.unwrap_or(i64::MAX),
-                ),
-            );
-            lines += 1;
-            offset += n as u64;
-        }
-        self.end = offset;
-        Ok(lines)
     }
 
     /// Rewrites the journal in the current format with only the latest
@@ -582,7 +338,7 @@ impl Ledger {
     }
 
     /// The key and what the ledger kept of the record last accepted for an
-    /// entry ([`kept`]), read from disk.
+    /// entry ([`kept`](super::kept::kept)), read from disk.
     pub fn stored(&mut self, entry: &Entry) -> Result<(String, Value)> {
         self.flush()?;
         let reader = self
@@ -675,79 +431,10 @@ fn header_line(h: &Header) -> Vec<u8> {
     line
 }
 
-fn frame_end(offset: u64, len: u32) -> u64 {
-    offset + 8 + u64::from(len)
-}
-
-/// Reads as much of `buf` as the file still holds; returns the bytes read.
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut got = 0;
-    while got < buf.len() {
-        match r.read(&mut buf[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(got)
-}
-
-fn truncate(path: &Path, len: u64) -> Result<()> {
-    let f = OpenOptions::new()
-        .write(true)
-        .open(path)
-        .map_err(|e| Error::io(path, e))?;
-    f.set_len(len).map_err(|e| Error::io(path, e))?;
-    f.sync_all().map_err(|e| Error::io(path, e))
-}
-
-/// Reads the whole frame starting at `offset` (length, payload, CRC).
-fn read_frame_at(f: &File, offset: u64) -> std::io::Result<Vec<u8>> {
-    let mut len = [0u8; 4];
-    f.read_exact_at(&mut len, offset)?;
-    let n = u32::from_le_bytes(len).min(MAX_FRAME) as usize;
-    let mut out = vec![0u8; n + 8];
-    f.read_exact_at(&mut out, offset)?;
-    Ok(out)
-}
-
-/// The key and kept record of the format 1 line at `offset`.
-fn read_v1_at(
-    f: &File,
-    path: &Path,
-    offset: u64,
-    kind: RecordKind,
-) -> Result<(String, Map<String, Value>)> {
-    let line = read_line_at(f, offset).map_err(|e| Error::io(path, e))?;
-    let l: FullLineV1 =
-        serde_json::from_slice(&line).map_err(|e| corrupt(path, &format!("byte {offset}"), e))?;
-    Ok((l.key, kept(kind, l.record)))
-}
-
-/// Reads the line starting at `offset`, newline included.
-fn read_line_at(f: &File, offset: u64) -> std::io::Result<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut chunk = vec![0u8; 16 * 1024];
-    let mut at = offset;
-    loop {
-        let n = f.read_at(&mut chunk, at)?;
-        if n == 0 {
-            return Ok(out);
-        }
-        if let Some(i) = chunk[..n].iter().position(|&b| b == b'\n') {
-            out.extend_from_slice(&chunk[..=i]);
-            return Ok(out);
-        }
-        out.extend_from_slice(&chunk[..n]);
-        at += n as u64;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Map};
 
     fn open(path: &Path) -> Result<Ledger> {
         Ledger::open(
