@@ -272,6 +272,17 @@ struct AttributeFields {
     id: Option<i64>,
     #[serde(default, deserialize_with = "num")]
     event_id: Option<i64>,
+    #[serde(default, deserialize_with = "uuid_text")]
+    uuid: Option<u128>,
+}
+
+/// A `uuid` that is a UUID's text; any other value (another type, another
+/// text) is no uuid, never an unreadable attribute.
+fn uuid_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u128>, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    Ok(v.as_str()
+        .and_then(|u| uuid::Uuid::try_parse(u.trim()).ok())
+        .map(|u| u.as_u128()))
 }
 
 /// What the puller needs to know about one attribute of `/attributes/restSearch`.
@@ -279,6 +290,8 @@ struct AttributeFields {
 pub struct PulledAttribute {
     pub id: Option<i64>,
     pub event_id: Option<i64>,
+    /// Its uuid, where it has one that is a UUID.
+    pub uuid: Option<u128>,
 }
 
 /// Reads one bare attribute object (and checks it is valid JSON).
@@ -289,6 +302,7 @@ pub fn attribute_info(bytes: &[u8]) -> Result<PulledAttribute, serde_json::Error
     Ok(PulledAttribute {
         id: a.id,
         event_id: a.event_id,
+        uuid: a.uuid,
     })
 }
 
@@ -306,7 +320,14 @@ mod tests {
         assert_eq!(e.publish_timestamp, Some(200));
         assert_eq!(e.attributes, 3);
         let a = attribute_info(br#"{"id":7,"event_id":"12","value":"x"}"#).unwrap();
-        assert_eq!((a.id, a.event_id), (Some(7), Some(12)));
+        assert_eq!((a.id, a.event_id, a.uuid), (Some(7), Some(12), None));
+        let a = attribute_info(br#"{"id":"7","uuid":"5d0c0ffe-0000-4000-8000-00000000e001"}"#);
+        assert_eq!(
+            a.unwrap().uuid,
+            Some(0x5d0c0ffe_0000_4000_8000_00000000e001)
+        );
+        let a = attribute_info(br#"{"id":"7","uuid":7}"#).unwrap();
+        assert_eq!((a.id, a.uuid), (Some(7), None));
     }
 
     #[test]

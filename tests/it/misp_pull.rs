@@ -445,6 +445,27 @@ fn filters_are_sent_in_misp_syntax_and_select_events_without_trimming() {
 }
 
 #[test]
+fn attributes_that_share_an_id_are_each_written() {
+    // MISP's attribute ids are unique, generated data's need not be: only a
+    // retried answer repeats an attribute, with its uuid.
+    let emu = emulator_with(2);
+    for (n, value) in [(1, "a.example"), (2, "b.example")] {
+        let attr = json!({"id": "777", "uuid": attr_uuid(n, 777), "type": "domain",
+            "category": "Network activity", "value": value, "to_ids": true});
+        assert!(emu.add_attribute(&uuid(n), attr));
+        assert!(emu.publish(&uuid(n)));
+    }
+    let o = pull(&emu, &["--scope", "attributes"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let values: Vec<Value> = lines(&o)
+        .into_iter()
+        .filter(|a| a["Attribute"]["id"] == "777")
+        .map(|a| a["Attribute"]["value"].clone())
+        .collect();
+    assert_eq!(values, [json!("a.example"), json!("b.example")]);
+}
+
+#[test]
 fn attributes_scope() {
     let emu = emulator_with(5);
     let o = pull(&emu, &["--scope", "attributes", "--page-size", "2"]);
