@@ -272,7 +272,7 @@ pub struct ObjectContext {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Indicator {
     /// The STIX id's uuid (docs/design.md#ids-and-keys): the attribute uuid for the primary
-    /// part, UUIDv5 over "<attribute uuid>/<part type>" for any other part.
+    /// part, UUIDv5 over `"<attribute uuid>/<part type>"` for any other part.
     pub id: Uuid,
     pub attribute_uuid: String,
     /// The attribute's MISP type (`filename|sha256`).

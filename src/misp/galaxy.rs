@@ -12,7 +12,7 @@
 //! indicators. A list sent as an object (PHP's form of a list with gaps) is
 //! read as the list of its values; a single string where `meta` usually holds
 //! a list is a list of one. The typed model and the fast reader both read a
-//! `Galaxy` value with [`galaxies`], so they agree.
+//! `Galaxy` value with `galaxies`, so they agree.
 
 use std::fmt;
 use std::marker::PhantomData;

@@ -7,7 +7,7 @@ use uuid::Uuid;
 /// it would give every derived indicator a new id and duplicate it remotely.
 pub const NAMESPACE: Uuid = Uuid::from_u128(0x5b1d_7f0e_3c2a_4e8b_9d61_0a7c_e4f2_9b35);
 
-/// The id of a composite attribute's non-primary part: UUIDv5(NS, "<attribute uuid>/<part type>").
+/// The id of a composite attribute's non-primary part: UUIDv5(NS, `"<attribute uuid>/<part type>"`).
 pub fn part_uuid(attribute_uuid: &str, part_type: &str) -> Uuid {
     Uuid::new_v5(
         &NAMESPACE,
@@ -16,7 +16,7 @@ pub fn part_uuid(attribute_uuid: &str, part_type: &str) -> Uuid {
 }
 
 /// The attribute uuid of a CSV or freetext feed value:
-/// UUIDv5(NS, "<feed name>|<type>|<normalised value>").
+/// UUIDv5(NS, `"<feed name>|<type>|<normalised value>"`).
 pub fn feed_value_uuid(feed_name: &str, attr_type: &str, normalised_value: &str) -> Uuid {
     Uuid::new_v5(
         &NAMESPACE,

@@ -39,7 +39,7 @@ pub enum LineKind<'l, 'a> {
     Unknown,
 }
 
-/// Read in place ([`InPlace`]), without serde's array form: attributes are
+/// Read in place (`InPlace`), without serde's array form: attributes are
 /// the bulk of every input line, and the derived code was a tenth of the
 /// whole run. Keys are MISP's ([`AttributeField`]: `type` for `kind`, `Tag`,
 /// `Event`, `Object`, `Attribute`); unknown keys are skipped.

@@ -16,7 +16,7 @@ pub fn trim(s: &str) -> &str {
 }
 
 /// Whether `v` is a DNS name (any case, no trailing dot; non-ASCII labels
-/// allowed): at most 253 bytes, and labels as [`is_ascii_domain`] reads them
+/// allowed): at most 253 bytes, and labels as `is_ascii_domain` reads them
 /// (for a non-ASCII name, "letters and digits" are Unicode's).
 pub fn is_domain(v: &str) -> bool {
     // No IP check needed: an IPv4 address has an all-digit "TLD", IPv6 has ':'.

@@ -1,4 +1,4 @@
-//! One MISP attribute → zero or more [`Indicator`]s (docs/design.md#mapping,
+//! One MISP attribute → zero or more [`Indicator`](crate::map::indicator::Indicator)s (docs/design.md#mapping,
 //! #ids-and-keys, #values, #time, #retirement), or the one reason it gives
 //! none. Composites are split into parts, values normalised and filtered,
 //! TLP, confidence, labels and times decided.

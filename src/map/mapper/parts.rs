@@ -8,7 +8,7 @@ use crate::time::Timestamp;
 #[derive(Default)]
 pub struct Parts {
     items: Vec<Indicator>,
-    /// Per slot: the [`EventFacts::id`] its `event` was copied from.
+    /// Per slot: the `id` of the [`EventFacts`](super::context::EventFacts) its `event` was copied from.
     events: Vec<u64>,
     pub(super) len: usize,
 }

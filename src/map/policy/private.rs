@@ -14,7 +14,7 @@ use crate::map::policy::ipset::IpSet;
 use crate::misp::value::trim;
 
 /// Whether a value that [`normalize`](crate::map::mapper::normalize::normalize)
-/// just wrote into `value` is private or reserved ([`is_private`]), from what
+/// just wrote into `value` is private or reserved (`is_private`), from what
 /// normalising saw: an IPv4 address is not parsed again, nor a URL searched
 /// for its host again.
 #[inline]

@@ -166,7 +166,7 @@ pub(super) fn attack_reference(out: &mut Vec<u8>, id: &str, url: &str) {
     out.push(b'}');
 }
 
-/// The id of a relationship: UUIDv5(NS, "<source id>|<type>|<target id>"),
+/// The id of a relationship: UUIDv5(NS, `"<source id>|<type>|<target id>"`),
 /// the ids in full (`indicator--…`).
 pub fn relationship_uuid(source: &str, relationship_type: &str, target: &str) -> Uuid {
     RelationshipIds::new(source.as_bytes(), relationship_type).to(target)
