@@ -260,8 +260,13 @@ fn a_relationship_to_an_end_not_yet_sent_is_skipped_and_kept() {
     assert!(!emu.stix_current(WORKSPACE).contains_key(id(&early)));
 }
 
-#[test]
-fn retire_missing_revokes_relationships_and_leaves_shared_objects_alone() {
+/// A run of [`input`] with a ledger, then `--retire-missing` with `flags` on
+/// the records `gone` leaves out: the emulator, the records left out, those
+/// kept, and the second run.
+fn retire_missing(
+    gone: impl Fn(&Value) -> bool,
+    flags: &[&str],
+) -> (MsEmulator, Vec<Value>, Vec<Value>, Run) {
     let emu = MsEmulator::start(Config::default());
     let tmp = tempfile::tempdir().unwrap();
     let ledger = tmp.path().join("ledger");
@@ -270,22 +275,24 @@ fn retire_missing_revokes_relationships_and_leaves_shared_objects_alone() {
     let run = push(&emu, &["--ledger", l], &records);
     assert_eq!(run.code, 0, "{}", run.stderr);
 
+    let (left, kept): (Vec<Value>, Vec<Value>) = records.into_iter().partition(gone);
+    let file = tmp.path().join("input.ndjson");
+    write_ndjson(&file, &kept);
+    let mut args = vec!["--ledger", l, "--retire-missing"];
+    args.extend_from_slice(flags);
+    args.push(file.to_str().unwrap());
+    let run = run_cmd(command(&emu, &args), b"");
+    (emu, left, kept, run)
+}
+
+#[test]
+fn retire_missing_revokes_relationships_and_leaves_shared_objects_alone() {
     // The threat actor, the indicator x2 and their relationships left the input.
     let x2 = id(&indicator(2)).to_string();
     let gone = |r: &Value| {
         r["id"] == APT28 || r["id"] == x2 || r["target_ref"] == APT28 || r["source_ref"] == x2
     };
-    let (left, kept): (Vec<Value>, Vec<Value>) = records.into_iter().partition(gone);
-    let file = tmp.path().join("input.ndjson");
-    write_ndjson(&file, &kept);
-    let args = [
-        "--ledger",
-        l,
-        "--retire-missing",
-        "--force",
-        file.to_str().unwrap(),
-    ];
-    let run = run_cmd(command(&emu, &args), b"");
+    let (emu, left, kept, run) = retire_missing(gone, &["--force"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.count("unchanged"), kept.len(), "{}", run.stdout);
     let mut retired = run.accepted_keys();
@@ -313,26 +320,8 @@ fn retire_missing_revokes_relationships_and_leaves_shared_objects_alone() {
 
 #[test]
 fn shared_objects_absent_from_the_input_are_not_held_against_max_retire() {
-    let emu = MsEmulator::start(Config::default());
-    let tmp = tempfile::tempdir().unwrap();
-    let ledger = tmp.path().join("ledger");
-    let l = ledger.to_str().unwrap();
-    let records = input();
-    assert_eq!(push(&emu, &["--ledger", l], &records).code, 0);
-
     // Only the threat actor left the input: nothing is to be retired.
-    let kept: Vec<Value> = records.into_iter().filter(|r| r["id"] != APT28).collect();
-    let file = tmp.path().join("input.ndjson");
-    write_ndjson(&file, &kept);
-    let args = [
-        "--ledger",
-        l,
-        "--retire-missing",
-        "--max-retire",
-        "0",
-        file.to_str().unwrap(),
-    ];
-    let run = run_cmd(command(&emu, &args), b"");
+    let (emu, _, kept, run) = retire_missing(|r| r["id"] == APT28, &["--max-retire", "0"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(!run.stderr.contains("retiring"), "{}", run.stderr);
     assert_eq!(run.count("unchanged"), kept.len(), "{}", run.stdout);
