@@ -513,27 +513,7 @@ impl Inner {
             };
             let stub = if q.include_context {
                 let mut m = pick(CONTEXT_FIELDS);
-                let tags: Vec<Value> = ev
-                    .get("Tag")
-                    .and_then(|t| t.as_array())
-                    .map(|a| {
-                        a.iter()
-                            .map(|t| {
-                                let mut x = Map::new();
-                                x.insert(
-                                    "local".into(),
-                                    t.get("local").cloned().unwrap_or(json!(false)),
-                                );
-                                for k in TAG_FIELDS {
-                                    if let Some(v) = t.get(*k) {
-                                        x.insert(k.to_string(), v.clone());
-                                    }
-                                }
-                                Value::Object(x)
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let tags = event_tags(ev, TagsAs::Context);
                 m.insert("Tag".into(), json!(tags));
                 if let Some(o) = ev.get("Orgc") {
                     m.insert("Orgc".into(), o.clone());
@@ -548,24 +528,7 @@ impl Inner {
             };
             // includeEventTags: the event's tags after the attribute's own, with
             // the tag fields MISP reads for them and `"inherited": 1` (JsonExport.php).
-            let inherited: Vec<Value> = ev
-                .get("Tag")
-                .and_then(|t| t.as_array())
-                .map(|a| {
-                    a.iter()
-                        .map(|t| {
-                            let mut x = Map::new();
-                            for k in TAG_FIELDS {
-                                if let Some(v) = t.get(*k) {
-                                    x.insert(k.to_string(), v.clone());
-                                }
-                            }
-                            x.insert("inherited".into(), json!(1));
-                            Value::Object(x)
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
+            let inherited = event_tags(ev, TagsAs::Inherited);
             let mut push = |a: &Value, object: Option<&Value>| {
                 if !keep_deleted(q.deleted, a) || !q.attr_matches(a, &ev_tags, true) {
                     return;
@@ -626,4 +589,38 @@ impl Inner {
         let body = serde_json::to_vec(&json!({"response": {"Attribute": list}})).unwrap();
         answer(200, body).with("X-Result-Count", count.to_string())
     }
+}
+
+/// Where [`event_tags`] puts an event's tags beside an attribute.
+enum TagsAs {
+    /// In the `Event` of `includeContext`: `local` first.
+    Context,
+    /// Among the attribute's own (`includeEventTags`): `"inherited": 1` last.
+    Inherited,
+}
+
+/// The event's tags with the fields MISP gives them beside an attribute
+/// ([`TAG_FIELDS`]), in the order MISP writes them.
+fn event_tags(ev: &Value, like: TagsAs) -> Vec<Value> {
+    let Some(tags) = ev.get("Tag").and_then(|t| t.as_array()) else {
+        return Vec::new();
+    };
+    tags.iter()
+        .map(|t| {
+            let mut x = Map::new();
+            if let TagsAs::Context = like {
+                let local = t.get("local").cloned().unwrap_or(json!(false));
+                x.insert("local".into(), local);
+            }
+            for k in TAG_FIELDS {
+                if let Some(v) = t.get(*k) {
+                    x.insert(k.to_string(), v.clone());
+                }
+            }
+            if let TagsAs::Inherited = like {
+                x.insert("inherited".into(), json!(1));
+            }
+            Value::Object(x)
+        })
+        .collect()
 }
