@@ -14,7 +14,7 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::json;
 
-use crate::support::emulator::misp::{Emulator, TEST_KEY};
+use crate::support::emulator::misp::Emulator;
 use crate::support::emulator::ms::{Api, Config, Fault, MsEmulator, WORKSPACE};
 use crate::support::push::{command, ndjson, stix_range};
 
@@ -157,14 +157,8 @@ fn ioc_map_writes_into_a_fifo_and_leaves_it_a_fifo() {
 }
 
 fn misp_pull(emu: &Emulator) -> Command {
-    let mut c = Command::new(crate::support::pull::BIN);
-    c.args(["--retry-wait", "50ms", "--overlap", "0s"])
-        .env("MISP_URL", &emu.url)
-        .env("MISP_KEY", TEST_KEY)
-        .env_remove("HTTPS_PROXY")
-        .env_remove("HTTP_PROXY")
-        .env_remove("https_proxy")
-        .env_remove("http_proxy");
+    let mut c = crate::support::pull::command(emu);
+    c.args(["--overlap", "0s"]);
     c
 }
 

@@ -9,18 +9,11 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::support::emulator::misp::{Emulator, Fault, TEST_KEY};
-use crate::support::pull::{lines, stderr, BIN};
+use crate::support::pull::{command, lines, stderr};
 
 fn cmd(emu: &Emulator, args: &[&str]) -> Command {
-    let mut c = Command::new(BIN);
-    c.args(args)
-        .args(["--retry-wait", "50ms"])
-        .env("MISP_URL", &emu.url)
-        .env("MISP_KEY", TEST_KEY)
-        .env_remove("HTTPS_PROXY")
-        .env_remove("HTTP_PROXY")
-        .env_remove("https_proxy")
-        .env_remove("http_proxy");
+    let mut c = command(emu);
+    c.args(args);
     c
 }
 

@@ -14,8 +14,7 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::{json, Value};
 
-use crate::support::emulator::misp::{Emulator, TEST_KEY};
-use crate::support::pull::BIN as PULL;
+use crate::support::emulator::misp::Emulator;
 
 const MAP: &str = env!("CARGO_BIN_EXE_ioc-map");
 /// ioc-map's clock: 2026-03-10T00:00:00Z.
@@ -163,13 +162,9 @@ fn seed(emu: &Emulator) {
 const ATTRIBUTES: u32 = 12;
 
 fn pull(emu: &Emulator, scope: &str, out: &Path) {
-    let o = Command::new(PULL)
+    let o = crate::support::pull::command(emu)
         .args(["--scope", scope, "--page-size", "2", "-o"])
         .arg(out)
-        .env("MISP_URL", &emu.url)
-        .env("MISP_KEY", TEST_KEY)
-        .env_remove("HTTPS_PROXY")
-        .env_remove("HTTP_PROXY")
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));

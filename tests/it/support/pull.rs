@@ -1,10 +1,26 @@
-//! Reading a misp-pull run: shared by misp_pull.rs and misp_pull_feeds.rs.
+//! Running misp-pull and reading a run: shared by the tests that pull.
 
-use std::process::Output;
+use std::process::{Command, Output};
 
 use serde_json::Value;
 
+use crate::support::emulator::misp::{Emulator, TEST_KEY};
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_misp-pull");
+
+/// misp-pull against `emu` (its URL and the test key), with short retry
+/// waits and no proxy from the environment.
+pub fn command(emu: &Emulator) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(["--retry-wait", "50ms"])
+        .env("MISP_URL", &emu.url)
+        .env("MISP_KEY", TEST_KEY)
+        .env_remove("HTTPS_PROXY")
+        .env_remove("HTTP_PROXY")
+        .env_remove("https_proxy")
+        .env_remove("http_proxy");
+    c
+}
 
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
