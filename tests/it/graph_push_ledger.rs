@@ -267,32 +267,11 @@ fn misp_event(attrs: &[(u32, &str, bool)]) -> String {
 
 /// ioc-map's STIX records for `input`, mapped at `now`.
 fn ioc_map(now: &str, input: &str) -> Vec<Value> {
-    use std::io::Write;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ioc-map"))
-        .args(["--now", now])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ioc-map"));
+    cmd.args(["--now", now]);
+    let run = run_cmd(cmd, input.as_bytes());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.results()
 }
 
 #[test]

@@ -8,13 +8,13 @@
 //! attribute line that says nothing about its event's tags.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
 use serde_json::{json, Value};
 
 use crate::support::emulator::misp::Emulator;
+use crate::support::push::run_cmd;
 
 const MAP: &str = env!("CARGO_BIN_EXE_ioc-map");
 /// ioc-map's clock: 2026-03-10T00:00:00Z.
@@ -376,27 +376,16 @@ fn old_shape(n: u32, own_tags: &[&str], inherited: &[&str]) -> String {
 fn map_stdin(lines: &[String], flags: &[&str]) -> (BTreeMap<String, String>, String) {
     let dir = tempfile::tempdir().unwrap();
     let skipped = dir.path().join("skipped.ndjson");
-    let mut child = Command::new(MAP)
-        .args(["--now", NOW])
+    let mut cmd = Command::new(MAP);
+    cmd.args(["--now", NOW])
         .args(flags)
         .arg("--skipped")
-        .arg(&skipped)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(lines.join("\n").as_bytes())
-        .unwrap();
-    let o: Output = child.wait_with_output().unwrap();
-    let stderr = text(&o.stderr);
-    assert_eq!(o.status.code(), Some(0), "{stderr}");
+        .arg(&skipped);
+    let run = run_cmd(cmd, lines.join("\n").as_bytes());
+    let stderr = run.stderr;
+    assert_eq!(run.code, 0, "{stderr}");
     let mut decisions = BTreeMap::new();
-    for v in text(&o.stdout).lines() {
+    for v in run.stdout.lines() {
         let v: Value = serde_json::from_str(v).unwrap();
         let id = v["id"].as_str().unwrap().trim_start_matches("indicator--");
         decisions.insert(id.to_string(), "mapped".to_string());

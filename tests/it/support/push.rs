@@ -127,18 +127,19 @@ pub fn command(emu: &MsEmulator, args: &[&str]) -> Command {
     cmd
 }
 
-/// Runs a command with `input` on stdin.
+/// Runs a command (graph-push, or any of the tools) with `input` on stdin,
+/// written by a thread so that a large input cannot block against the output.
 pub fn run_cmd(mut cmd: Command, input: &[u8]) -> Run {
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("graph-push starts");
+    let mut child = cmd.spawn().expect("the tool starts");
     let mut stdin = child.stdin.take().unwrap();
     let input = input.to_vec();
     let writer = std::thread::spawn(move || {
         let _ = stdin.write_all(&input);
     });
-    let out = child.wait_with_output().expect("graph-push ends");
+    let out = child.wait_with_output().expect("the tool ends");
     writer.join().unwrap();
     Run {
         code: out.status.code().unwrap_or(-1),
