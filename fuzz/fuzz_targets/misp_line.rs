@@ -6,30 +6,17 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use misp2ms::map::policy::allowlist::Allowlist;
-use misp2ms::map::indicator::Indicator;
-use misp2ms::map::mapper::{for_each_attribute, MapOptions, Mapper, Parts};
-use misp2ms::misp::model::Line;
 use misp2ms::io::output::Output;
 use misp2ms::map::format::stix::{StixOptions, StixWriter};
+use misp2ms::map::indicator::Indicator;
+use misp2ms::map::mapper::{for_each_attribute, MapOptions, Mapper, Parts};
+use misp2ms::map::policy::allowlist::Allowlist;
 use misp2ms::map::policy::warninglist::Warninglists;
+use misp2ms::misp::model::Line;
 
-fn unquote(s: &str) -> Option<(String, &str)> {
-    let mut chars = s.strip_prefix('\'')?.char_indices();
-    let mut out = String::new();
-    while let Some((i, c)) = chars.next() {
-        match c {
-            '\\' => match chars.next()? {
-                (_, '\\') => out.push('\\'),
-                (_, '\'') => out.push('\''),
-                _ => return None,
-            },
-            '\'' => return Some((out, &s[1 + i + 1..])),
-            c => out.push(c),
-        }
-    }
-    None
-}
+#[path = "../../tests/it/support/stix_literal.rs"]
+mod stix_literal;
+use stix_literal::unquote;
 
 fn check(sink: &mut StixWriter, ind: &Indicator) {
     if sink.record(ind).is_err() {

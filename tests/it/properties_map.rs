@@ -15,26 +15,9 @@ use misp2ms::time::parse_rfc3339;
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
-const UUID: &str = "8a6f0c1e-3b2d-4e5f-8a9b-0c1d2e3f4a5b";
+use crate::support::stix_literal::unquote;
 
-/// Reads a STIX string literal that starts at `s[0] == '\''`: its value and
-/// what follows it; `None` when it is not a well-formed literal.
-fn unquote(s: &str) -> Option<(String, &str)> {
-    let mut chars = s.strip_prefix('\'')?.char_indices();
-    let mut out = String::new();
-    while let Some((i, c)) = chars.next() {
-        match c {
-            '\\' => match chars.next()? {
-                (_, '\\') => out.push('\\'),
-                (_, '\'') => out.push('\''),
-                _ => return None,
-            },
-            '\'' => return Some((out, &s[1 + i + 1..])),
-            c => out.push(c),
-        }
-    }
-    None
-}
+const UUID: &str = "8a6f0c1e-3b2d-4e5f-8a9b-0c1d2e3f4a5b";
 
 /// The literal of a one-comparison pattern `[path = 'literal']`.
 fn pattern_literal(pattern: &str) -> Option<String> {

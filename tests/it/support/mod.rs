@@ -6,3 +6,4 @@ pub mod feed;
 pub mod pipeline;
 pub mod pull;
 pub mod push;
+pub mod stix_literal;
