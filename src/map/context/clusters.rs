@@ -3,6 +3,7 @@
 //! its own (attribute-level `Galaxy[]` and galaxy tags, which add to the
 //! event's), each cluster once.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use crate::map::context::galaxy::{parse_tag, Cluster};
@@ -95,10 +96,37 @@ pub struct Resolver {
     next_key: u64,
     event: Vec<Cluster>,
     own: Vec<Cluster>,
-    /// An attribute's `Galaxy` text and its clusters: attributes repeat the
-    /// same few, and reading one costs far more than looking it up.
-    own_galaxies: HashMap<Box<str>, Vec<Cluster>>,
-    own_galaxy_bytes: usize,
+    own_galaxies: KeptGalaxies,
+}
+
+/// Attribute-level `Galaxy` texts and their clusters: attributes repeat the
+/// same few, and reading one costs far more than looking it up.
+#[derive(Default)]
+struct KeptGalaxies {
+    texts: HashMap<Box<str>, Vec<Cluster>>,
+    bytes: usize,
+}
+
+impl KeptGalaxies {
+    /// The clusters of `text`, each as it is (none left out): read once and
+    /// kept, within [`OWN_GALAXIES_KEPT`] and [`OWN_GALAXY_BYTES_KEPT`].
+    fn clusters(&mut self, text: &str) -> Cow<'_, [Cluster]> {
+        if text.len() > OWN_GALAXY_BYTES_KEPT / 4 {
+            return Cow::Owned(clusters_of(&galaxies_in(text)).collect());
+        }
+        if !self.texts.contains_key(text) {
+            if self.texts.len() >= OWN_GALAXIES_KEPT
+                || self.bytes + text.len() > OWN_GALAXY_BYTES_KEPT
+            {
+                self.texts.clear();
+                self.bytes = 0;
+            }
+            self.bytes += text.len();
+            let clusters = clusters_of(&galaxies_in(text)).collect();
+            self.texts.insert(text.into(), clusters);
+        }
+        Cow::Borrowed(&self.texts[text])
+    }
 }
 
 impl Resolver {
@@ -152,67 +180,40 @@ impl Resolver {
     fn own_clusters(&mut self, attr: &Attribute<'_>) {
         self.own.clear();
         if let Some(text) = attr.galaxy {
-            let resolved;
-            let clusters = match self.own_galaxies.get(text) {
-                Some(c) => c,
-                None => {
-                    resolved = resolve(text);
-                    if text.len() > OWN_GALAXY_BYTES_KEPT / 4 {
-                        &resolved
-                    } else {
-                        if self.own_galaxies.len() >= OWN_GALAXIES_KEPT
-                            || self.own_galaxy_bytes + text.len() > OWN_GALAXY_BYTES_KEPT
-                        {
-                            self.own_galaxies.clear();
-                            self.own_galaxy_bytes = 0;
-                        }
-                        self.own_galaxy_bytes += text.len();
-                        self.own_galaxies.entry(text.into()).or_insert(resolved)
-                    }
-                }
-            };
-            // Left out exactly as `add_galaxies` would.
-            for c in clusters {
-                if !self.event.iter().chain(&self.own).any(|k| k.same(c)) {
-                    self.own.push(c.clone());
-                }
-            }
+            let clusters = self.own_galaxies.clusters(text);
+            add_clusters(&mut self.own, &self.event, clusters.iter().cloned());
         }
         add_tags(&mut self.own, &self.event, &attr.tags);
     }
 }
 
-/// The clusters of an attribute's `Galaxy` text, each as it is (none left out).
-fn resolve(text: &str) -> Vec<Cluster> {
-    galaxies_in(text)
-        .iter()
-        .flat_map(|g| {
-            g.clusters
-                .iter()
-                .filter_map(|c| Cluster::from_misp(g.kind.as_deref(), c))
-        })
-        .collect()
+/// The clusters of `galaxies`, each as it is (none left out).
+fn clusters_of<'g>(galaxies: &'g [Galaxy<'_>]) -> impl Iterator<Item = Cluster> + 'g {
+    galaxies.iter().flat_map(|g| {
+        g.clusters
+            .iter()
+            .filter_map(|c| Cluster::from_misp(g.kind.as_deref(), c))
+    })
 }
 
 /// Adds the clusters of `galaxies`, then of the galaxy tags among `tags`
 /// (not local ones), to `out`, leaving out those already in `before` or `out`
 /// (the same tag name or the same id).
 fn add(out: &mut Vec<Cluster>, before: &[Cluster], galaxies: &[Galaxy<'_>], tags: &[Tag<'_>]) {
-    add_galaxies(out, before, galaxies);
+    add_clusters(out, before, clusters_of(galaxies));
     add_tags(out, before, tags);
 }
 
-/// The clusters of `galaxies` not in `before` or `out` (the same tag name or
-/// the same id), added to `out`.
-fn add_galaxies(out: &mut Vec<Cluster>, before: &[Cluster], galaxies: &[Galaxy<'_>]) {
-    for g in galaxies {
-        for c in &g.clusters {
-            let Some(c) = Cluster::from_misp(g.kind.as_deref(), c) else {
-                continue;
-            };
-            if !before.iter().chain(out.iter()).any(|k| k.same(&c)) {
-                out.push(c);
-            }
+/// Adds those of `clusters` not in `before` or `out` (the same tag name or
+/// the same id) to `out`.
+fn add_clusters(
+    out: &mut Vec<Cluster>,
+    before: &[Cluster],
+    clusters: impl IntoIterator<Item = Cluster>,
+) {
+    for c in clusters {
+        if !before.iter().chain(out.iter()).any(|k| k.same(&c)) {
+            out.push(c);
         }
     }
 }
