@@ -428,10 +428,9 @@ fn fetch(
             what: what.clone(),
         };
         // What this batch has written, so that a retried response writes nothing twice:
-        // events by id; attributes by id and uuid, so that two attributes that share an
-        // id (MISP's ids are unique, generated data's may not be) are both written.
-        let mut written: HashSet<i64> = HashSet::new();
-        let mut written_attributes: HashSet<(i64, u128)> = HashSet::new();
+        // events by id (uuid 0); attributes by id and uuid, so that two attributes that
+        // share an id (MISP's ids are unique, generated data's may not be) are both written.
+        let mut written: HashSet<(i64, u128)> = HashSet::new();
         let mut events_seen: HashSet<i64> = HashSet::new();
         let mut on_element = |e: &[u8]| -> Result<()> {
             stop_if_interrupted(interrupt)?;
@@ -454,7 +453,7 @@ fn fetch(
                     if ids.binary_search(&id).is_err() {
                         return Err(bad_answer(&url, format!("{what}: MISP returned event {id}, which was not asked for (the server ignored the eventid filter)")));
                     }
-                    if !written.insert(id) {
+                    if !written.insert((id, 0)) {
                         return Ok(());
                     }
                     out.write_line(e)?;
@@ -475,7 +474,7 @@ fn fetch(
                     if ids.binary_search(&event_id).is_err() {
                         return Err(bad_answer(&url, format!("{what}: MISP returned an attribute of event {event_id}, which was not asked for (the server ignored the eventid filter)")));
                     }
-                    if !written_attributes.insert((id, info.uuid.unwrap_or(0))) {
+                    if !written.insert((id, info.uuid.unwrap_or(0))) {
                         return Ok(());
                     }
                     events_seen.insert(event_id);
