@@ -15,7 +15,7 @@ use crate::misp::fields::{
 };
 use serde_json::value::RawValue;
 
-use crate::misp::galaxy::{galaxies, galaxies_in, Galaxy};
+use crate::misp::galaxy::{galaxies, Galaxy};
 pub(crate) use crate::misp::scalar::Str;
 use crate::misp::scalar::{cow_str, opt_bool, opt_i64, opt_str};
 
@@ -73,8 +73,8 @@ pub struct Attribute<'a> {
     /// Only on a line: `{"response": …}`.
     pub response: Option<Box<OneOrMany<Line<'a>>>>,
     /// `Galaxy`: the clusters attached to this attribute, as JSON text, read
-    /// by [`Attribute::galaxies`] when asked for (most attributes have none,
-    /// and a text costs nothing to drop, millions of times).
+    /// (by `galaxies_in`) only when `map::context` asks for them: most
+    /// attributes have none, and a text costs nothing to drop, millions of times.
     pub galaxy: Option<&'a str>,
 }
 
@@ -261,11 +261,6 @@ impl<'a> Attribute<'a> {
         } else {
             LineKind::Unknown
         }
-    }
-
-    /// The galaxies attached to the attribute (read from `galaxy`, leniently).
-    pub fn galaxies(&self) -> Vec<Galaxy<'a>> {
-        self.galaxy.map_or_else(Vec::new, galaxies_in)
     }
 
     /// Tags that came from the event (`"inherited": 1` with `includeEventTags`).
