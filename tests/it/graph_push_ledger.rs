@@ -205,6 +205,56 @@ fn retire_missing_retires_what_left_the_input_within_its_guard() {
 }
 
 #[test]
+fn a_graph_retirement_deactivates_the_indicator() {
+    // The tiIndicator page's way to deactivate: `isActive: false`, besides an
+    // expiry of now. A record that says so is a retirement by itself.
+    let emu = MsEmulator::start(Config::default());
+    let dir = tempfile::tempdir().unwrap();
+    let l = dir.path().join("l").to_str().unwrap().to_string();
+    let input = dir.path().join("full.ndjson");
+    let records: Vec<Value> = (0..20).map(graph).collect();
+    write_ndjson(&input, &records);
+    let inp = input.to_str().unwrap();
+    let args = ["--target", "graph", "--ledger", &l, "--retire-missing", inp];
+    let first = run_cmd(command(&emu, &args), b"");
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert_eq!(first.count("accepted"), 20);
+
+    write_ndjson(&input, &records[1..]);
+    let run = run_cmd(command(&emu, &args), b"");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.assert_accounted(20);
+    assert_eq!(run.count("unchanged"), 19);
+    let gone = records[0]["externalId"].as_str().unwrap();
+    let held = emu.graph_indicators();
+    let sent = &held[gone].last().unwrap().sent;
+    assert_eq!(sent["isActive"], false, "{sent}");
+    assert_eq!(sent["expirationDateTime"], NOW, "{sent}");
+    assert_eq!(sent["domainName"], records[0]["domainName"], "{sent}");
+    let kept = records[1]["externalId"].as_str().unwrap();
+    assert_eq!(held[kept].len(), 1, "unchanged: sent once");
+
+    // A replay of the retirement (from --failed, say) is still one.
+    let replay = dir.path().join("replay.ndjson");
+    write_ndjson(&replay, std::slice::from_ref(sent));
+    let again = run_cmd(
+        command(
+            &emu,
+            &[
+                "--target",
+                "graph",
+                "--ledger",
+                &l,
+                replay.to_str().unwrap(),
+            ],
+        ),
+        b"",
+    );
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(again.count("unchanged"), 1, "{}", again.stdout);
+}
+
+#[test]
 fn a_ledger_belongs_to_one_target_and_workspace() {
     let emu = MsEmulator::start(Config::default());
     let dir = tempfile::tempdir().unwrap();

@@ -176,6 +176,8 @@ impl Run {
                     "expirationDateTime".into(),
                     Value::String(time::fmt_secs(&now)),
                 );
+                // The tiIndicator page's way to deactivate an indicator.
+                o.insert("isActive".into(), Value::Bool(false));
             }
         }
         rec
