@@ -5,17 +5,13 @@
 //! reader waiting on a silent producer still notices a signal.
 
 use std::fmt;
-use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Condvar, Mutex};
+use std::io::{self, BufRead};
+use std::sync::Arc;
 use std::time::Duration;
 
-use flate2::read::MultiGzDecoder;
-
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::io::open::{display_name, is_stream, open, stream_error};
+use crate::io::read_ahead::{StreamReader, Wait};
 
 /// The default longest accepted line (docs/design.md#memory).
 pub const DEFAULT_MAX_LINE: usize = 256 * 1024 * 1024;
@@ -61,78 +57,6 @@ pub struct Lines {
 enum Source {
     Direct(Box<dyn BufRead>),
     Thread(StreamReader),
-}
-
-/// Whether an input argument is a stream (stdin, a pipe, a device) rather
-/// than a regular file: it may wait without end, and cannot be read again.
-/// Stdin redirected from a regular file is a file.
-fn is_stream(arg: &str) -> bool {
-    if arg == "-" {
-        use std::os::fd::AsFd;
-        let stdin_is_file = io::stdin()
-            .as_fd()
-            .try_clone_to_owned()
-            .and_then(|fd| File::from(fd).metadata())
-            .is_ok_and(|m| m.is_file());
-        return !stdin_is_file;
-    }
-    std::fs::metadata(arg).is_ok_and(|m| !m.is_file())
-}
-
-/// The display name of an input argument.
-fn display_name(arg: &str) -> Arc<str> {
-    if arg == "-" {
-        Arc::from("stdin")
-    } else {
-        Arc::from(arg)
-    }
-}
-
-/// Opens one input (`-` = stdin), decompressing gzip when the magic bytes say so.
-pub fn open(arg: &str) -> Result<Box<dyn BufRead>> {
-    let (gzip, reader) = open_raw(arg)?;
-    if gzip {
-        Ok(Box::new(BufReader::with_capacity(
-            256 * 1024,
-            MultiGzDecoder::new(reader),
-        )))
-    } else {
-        Ok(Box::new(reader))
-    }
-}
-
-/// Opens one input (`-` = stdin) and tells whether it is gzip: its first two
-/// bytes (however the producer wrote them), still to be read.
-fn open_raw(arg: &str) -> Result<(bool, BufReader<Box<dyn Read>>)> {
-    let mut raw: Box<dyn Read> = if arg == "-" {
-        Box::new(io::stdin())
-    } else {
-        Box::new(File::open(arg).map_err(|e| Error::io(arg, e))?)
-    };
-    let mut head = [0u8; 2];
-    let mut got = 0;
-    while got < head.len() {
-        match raw.read(&mut head[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(read_error(arg, e)),
-        }
-    }
-    let gzip = head == [0x1f, 0x8b];
-    let raw: Box<dyn Read> = Box::new(io::Cursor::new(head[..got].to_vec()).chain(raw));
-    Ok((gzip, BufReader::with_capacity(256 * 1024, raw)))
-}
-
-fn read_error(arg: &str, e: io::Error) -> Error {
-    if arg == "-" {
-        Error::Stream {
-            what: "stdin",
-            source: e,
-        }
-    } else {
-        Error::io(PathBuf::from(arg), e)
-    }
 }
 
 impl Lines {
@@ -261,248 +185,6 @@ impl Lines {
     }
 }
 
-fn stream_error(name: &str, e: io::Error) -> Error {
-    Error::Stream {
-        what: "input",
-        source: io::Error::new(e.kind(), format!("{name}: {e}")),
-    }
-}
-
-/// How far a stream's thread reads ahead: this many bytes of lines (or one
-/// line, however long). Once there, it waits until the reader has taken half
-/// of them: one wake-up per 2 MiB, not one per line.
-const READ_AHEAD_BYTES: usize = 4 << 20;
-/// The thread hands its lines over in chunks of up to this many bytes, and
-/// sooner whenever its next read could wait (so no line waits with it).
-const CHUNK_BYTES: usize = 1 << 20;
-
-/// Lines a stream's thread has read: their bytes (line endings included),
-/// one after another, and where each ends and whether it was too long to keep
-/// (then it has no bytes).
-#[derive(Default)]
-struct Chunk {
-    data: Vec<u8>,
-    lines: Vec<(usize, bool)>,
-}
-
-/// What a stream's thread sends.
-enum Msg {
-    Lines(Chunk),
-    End,
-    Failed(Error),
-}
-
-/// The bytes a stream's thread has read and the reader not yet taken.
-#[derive(Default)]
-struct Ahead {
-    bytes: AtomicUsize,
-    /// The thread waits for room (the reader then wakes it).
-    waiting: AtomicBool,
-    lock: Mutex<()>,
-    room: Condvar,
-}
-
-impl Ahead {
-    /// The thread waits while the chunks ahead fill the budget, and then until
-    /// half of it is free.
-    fn wait_for_room(&self, len: usize) {
-        let full = |ahead: usize| ahead > 0 && ahead + len > READ_AHEAD_BYTES;
-        if !full(self.bytes.load(Ordering::SeqCst)) {
-            return;
-        }
-        let mut guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        self.waiting.store(true, Ordering::SeqCst);
-        let wait = |ahead: usize| full(ahead) || ahead > READ_AHEAD_BYTES / 2;
-        while wait(self.bytes.load(Ordering::SeqCst)) {
-            guard = self
-                .room
-                .wait_timeout(guard, Duration::from_millis(100))
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
-        self.waiting.store(false, Ordering::SeqCst);
-    }
-
-    /// The reader took `len` bytes: wakes a waiting thread once half the
-    /// budget is free again.
-    fn taken(&self, len: usize) {
-        let after = self.bytes.fetch_sub(len, Ordering::SeqCst) - len;
-        if self.waiting.load(Ordering::SeqCst) && after <= READ_AHEAD_BYTES / 2 {
-            let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-            self.room.notify_one();
-        }
-    }
-}
-
-/// How long the reader waits for a stream's next line.
-enum Wait {
-    /// Not at all: only what the thread has read already.
-    No,
-    /// Up to this long (`None`: as long as it takes).
-    Up(Option<Duration>),
-}
-
-/// A stream read on a thread of its own. The thread also opens the stream (a
-/// FIFO's open waits for a writer; telling gzip waits for the first bytes).
-/// Dropped, it lets the thread end at its next chunk, or with the process if
-/// the stream never sends one.
-struct StreamReader {
-    rx: Receiver<Msg>,
-    ahead: Arc<Ahead>,
-    /// The chunk being read: it, the next line's index and start.
-    chunk: Option<(Chunk, usize, usize)>,
-    ended: bool,
-}
-
-impl StreamReader {
-    fn spawn(arg: &str, max_line: usize) -> Result<Self> {
-        let (tx, rx) = mpsc::channel();
-        let ahead = Arc::new(Ahead::default());
-        let (arg_owned, shared) = (arg.to_string(), Arc::clone(&ahead));
-        std::thread::Builder::new()
-            .name("input".into())
-            .spawn(move || read_stream(&arg_owned, max_line, &tx, &shared))
-            .map_err(|e| Error::Other(format!("cannot start the input thread: {e}")))?;
-        Ok(StreamReader {
-            rx,
-            ahead,
-            chunk: None,
-            ended: false,
-        })
-    }
-
-    /// The next line into `buf` (with its ending): `Some(Ok(Some(too_long)))`;
-    /// `Some(Ok(None))` at the end of the stream; `None` if the wait ran out.
-    fn next_line(&mut self, buf: &mut Vec<u8>, wait: Wait) -> Option<Result<Option<bool>>> {
-        loop {
-            if let Some((chunk, next, start)) = &mut self.chunk {
-                if let Some(&(end, too_long)) = chunk.lines.get(*next) {
-                    buf.clear();
-                    buf.extend_from_slice(&chunk.data[*start..end]);
-                    (*next, *start) = (*next + 1, end);
-                    return Some(Ok(Some(too_long)));
-                }
-                self.ahead.taken(chunk.data.len());
-                self.chunk = None;
-            }
-            if self.ended {
-                return Some(Ok(None));
-            }
-            let msg = match wait {
-                Wait::No => self.rx.try_recv().unwrap_or(Msg::End),
-                Wait::Up(None) => self.rx.recv().unwrap_or(Msg::End),
-                Wait::Up(Some(w)) => match self.rx.recv_timeout(w) {
-                    Ok(msg) => msg,
-                    Err(RecvTimeoutError::Timeout) => return None,
-                    Err(RecvTimeoutError::Disconnected) => Msg::End,
-                },
-            };
-            match msg {
-                Msg::Lines(chunk) => self.chunk = Some((chunk, 0, 0)),
-                Msg::End => self.ended = true,
-                Msg::Failed(e) => {
-                    self.ended = true;
-                    return Some(Err(e));
-                }
-            }
-        }
-    }
-}
-
-/// The body of a stream's thread: opens `arg` (telling gzip by its magic
-/// bytes, as [`open`] does) and hands its lines over.
-fn read_stream(arg: &str, max_line: usize, tx: &Sender<Msg>, ahead: &Ahead) {
-    let (gzip, reader) = match open_raw(arg) {
-        Ok(opened) => opened,
-        Err(e) => {
-            let _ = tx.send(Msg::Failed(e));
-            return;
-        }
-    };
-    let name = display_name(arg);
-    let hand_over = |chunk: Chunk| {
-        let len = chunk.data.len();
-        ahead.wait_for_room(len);
-        ahead.bytes.fetch_add(len, Ordering::SeqCst);
-        tx.send(Msg::Lines(chunk)).is_ok()
-    };
-    let end = if gzip {
-        let decoded = BufReader::with_capacity(256 * 1024, MultiGzDecoder::new(reader));
-        pump(decoded, max_line, hand_over)
-    } else {
-        pump(reader, max_line, hand_over)
-    };
-    let _ = match end {
-        Ok(true) => tx.send(Msg::End),
-        Ok(false) => Ok(()), // the reader is gone
-        Err(e) => tx.send(Msg::Failed(stream_error(&name, e))),
-    };
-}
-
-/// Splits what `reader` gives into lines (as [`read_line_limited`] does) and
-/// hands them over in chunks. Ok(false) if `hand_over` found no one to take them.
-fn pump<R: Read>(
-    mut reader: BufReader<R>,
-    max_line: usize,
-    mut hand_over: impl FnMut(Chunk) -> bool,
-) -> io::Result<bool> {
-    let mut chunk = Chunk::default();
-    // Where the line being read starts in `chunk.data`; whether it is too long.
-    let (mut start, mut too_long) = (0, false);
-    // The complete lines of `chunk`, handed over; the partial one stays.
-    let mut send = |chunk: &mut Chunk, start: &mut usize| {
-        let rest = chunk.data.split_off(*start);
-        *start = 0;
-        hand_over(std::mem::replace(
-            chunk,
-            Chunk {
-                data: rest,
-                lines: Vec::new(),
-            },
-        ))
-    };
-    loop {
-        // The next read may wait for the producer: no complete line waits with it.
-        if (reader.buffer().is_empty() || chunk.data.len() >= CHUNK_BYTES)
-            && !chunk.lines.is_empty()
-            && !send(&mut chunk, &mut start)
-        {
-            return Ok(false);
-        }
-        let available = match reader.fill_buf() {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if available.is_empty() {
-            // The end: a last line without its line ending is a line too.
-            if chunk.data.len() > start || too_long {
-                chunk.lines.push((chunk.data.len(), too_long));
-                start = chunk.data.len();
-            }
-            return Ok(chunk.lines.is_empty() || send(&mut chunk, &mut start));
-        }
-        let (take, done) = match memchr(available) {
-            Some(i) => (i + 1, true),
-            None => (available.len(), false),
-        };
-        if !too_long {
-            let content = if done { take - 1 } else { take };
-            if chunk.data.len() - start + content > max_line {
-                too_long = true;
-                chunk.data.truncate(start);
-            } else {
-                chunk.data.extend_from_slice(&available[..take]);
-            }
-        }
-        reader.consume(take);
-        if done {
-            chunk.lines.push((chunk.data.len(), too_long));
-            (start, too_long) = (chunk.data.len(), false);
-        }
-    }
-}
-
 /// Reads up to and including the next `\n`. Stops storing bytes once the line
 /// exceeds `max` (the rest of the line is consumed and dropped). Returns the
 /// number of bytes consumed and whether the line was too long.
@@ -522,7 +204,7 @@ fn read_line_limited(
         if chunk.is_empty() {
             return Ok((consumed, too_long));
         }
-        let (take, done) = match memchr(chunk) {
+        let (take, done) = match memchr::memchr(b'\n', chunk) {
             Some(i) => (i + 1, true),
             None => (chunk.len(), false),
         };
@@ -543,14 +225,11 @@ fn read_line_limited(
     }
 }
 
-fn memchr(hay: &[u8]) -> Option<usize> {
-    memchr::memchr(b'\n', hay)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Write;
+    use std::time::Duration;
 
     /// Every line's number and text (`None`: too long).
     fn read_all(lines: &mut Lines) -> Vec<(u64, Option<String>)> {
@@ -666,7 +345,8 @@ mod tests {
             let Some((_, Source::Thread(s), _)) = &lines.current else {
                 continue;
             };
-            assert!(s.ahead.bytes.load(Ordering::SeqCst) <= READ_AHEAD_BYTES);
+            let (ahead, budget) = s.ahead_and_budget();
+            assert!(ahead <= budget, "{ahead} bytes read ahead");
         }
         writer.join().unwrap();
         assert_eq!(n, 12);

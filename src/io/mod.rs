@@ -2,4 +2,6 @@
 
 pub mod input;
 pub mod ndjson;
+mod open;
 pub mod output;
+mod read_ahead;
