@@ -59,7 +59,7 @@ impl Entry {
     }
 
     /// This run's input held the key (or this run sent it).
-    pub(super) fn seen(&self) -> bool {
+    pub fn seen(&self) -> bool {
         self.word & SEEN != 0
     }
 

@@ -13,6 +13,10 @@ use crate::io::input::{Lines, Next, Polled};
 use crate::push::record::{self, RecordKind};
 use crate::push::setup::{counted, TOOL};
 use crate::push::targets::Target;
+
+/// How `refused` names an end skipped as never sent (a retirement of a key the
+/// target never had): its relationships can never be sent.
+const SKIPPED_NEVER_SENT: &str = "skipped as never sent";
 use crate::time;
 
 /// How long the intake waits on a silent stream before it looks for a signal
@@ -193,6 +197,12 @@ impl Run {
             }
         };
         let end_ms = facts.valid_end.as_ref().map_or(i64::MAX, record::millis);
+        if ends.is_some() && facts.live && entry.is_some_and(|e| !e.live()) {
+            // A retired relationship is revoked, and STIX allows no version
+            // after a revocation (docs/design.md#context-objects).
+            let reason = "revoked earlier: a revoked STIX object takes no later version";
+            return self.status(&facts.key, "skipped", Some(reason), &source);
+        }
         if let Some(e) = entry {
             let refresh_ms = self.opts.refresh_before.as_millis() as i64;
             let unchanged = e.content_hash == facts.content_hash
@@ -220,6 +230,8 @@ impl Run {
                 }
             }
         } else if !facts.live && self.ledger.is_some() {
+            // Its relationships, if any, could never be sent: see `settle`.
+            self.refused.insert(facts.key_hash, SKIPPED_NEVER_SENT);
             return self.status(&facts.key, "skipped", Some("never sent"), &source);
         }
         let was_active = entry.is_some_and(|e| e.active(self.now_ms));
@@ -340,8 +352,9 @@ impl Run {
     }
 
     /// A relationship whose ends are no longer on their way: into the batch if
-    /// both were accepted; otherwise `skipped`, and kept in `--failed` so that a
-    /// replay sends it once its ends are there.
+    /// both were accepted; otherwise `skipped`, and kept in `--failed` (once a
+    /// run) so that a replay sends it once its ends are there; not when an end
+    /// was skipped as never sent, which no replay can change.
     fn settle(&mut self, h: Held) -> Result<()> {
         let missing: Vec<String> = h.ends.iter().filter_map(|e| self.end_missing(e)).collect();
         let reason = missing.join("; ");
@@ -351,8 +364,13 @@ impl Run {
         }
         let p = h.pending;
         self.on_the_way.remove(&p.facts.key_hash);
-        if let Some(f) = self.failed_out.as_mut() {
-            f.write_line(&p.line)?;
+        let can_come = h.ends.iter().all(|e| {
+            self.refused.get(&record::key_hash(RecordKind::Stix, e)) != Some(&SKIPPED_NEVER_SENT)
+        });
+        if can_come && self.kept_relationships.insert(p.facts.key_hash) {
+            if let Some(f) = self.failed_out.as_mut() {
+                f.write_line(&p.line)?;
+            }
         }
         self.status(&p.facts.key, "skipped", Some(&reason), &p.source)
     }

@@ -70,9 +70,11 @@ pub(super) struct Run {
     pub(super) on_the_way: HashSet<u128>,
     /// Relationships whose ends are still on their way, in input order.
     pub(super) held: VecDeque<Held>,
-    /// Keys whose record this run saw rejected or failed (and not accepted since):
-    /// a relationship to one is skipped.
+    /// Keys whose record this run saw rejected, failed or skipped as never
+    /// sent (and not accepted since): a relationship to one is skipped.
     pub(super) refused: HashMap<u128, &'static str>,
+    /// Skipped relationships this run kept in `--failed`: each once.
+    pub(super) kept_relationships: HashSet<u128>,
     pub(super) out: Output,
     pub(super) failed_out: Option<Output>,
     pub(super) rejected_out: Option<Output>,
@@ -170,6 +172,7 @@ impl Run {
             on_the_way: HashSet::new(),
             held: VecDeque::new(),
             refused: HashMap::new(),
+            kept_relationships: HashSet::new(),
             out: Output::stdout(),
             failed_out,
             rejected_out,

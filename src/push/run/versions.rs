@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::push::ledger::Entry;
-use crate::push::record::{self, Facts};
+use crate::push::record::{self, Facts, RecordKind};
 use crate::push::setup::TOOL;
 use crate::push::targets::Target;
 use crate::time;
@@ -66,16 +66,27 @@ impl Run {
         let Some(ledger) = self.ledger.as_mut() else {
             return Ok(());
         };
-        let live = ledger.active_count(self.now_ms);
-        // Shared context objects describe the world, not this input: one
-        // absent from it is left alone (docs/design.md#context-objects), and
-        // neither counted against --max-retire nor said to be retired.
+        let mut live = ledger.active_count(self.now_ms);
+        // Left alone (docs/design.md#context-objects), neither counted against
+        // --max-retire nor said to be retired: a shared context object, which
+        // describes the world, not this input; and a relationship whose
+        // indicator left the input or lapsed, as it lapses with it. The latter
+        // are not counted among the live keys either.
         let mut missing = Vec::new();
         for key_hash in ledger.missing(self.now_ms) {
             let entry = ledger.get(key_hash).expect("listed keys are indexed");
-            if !record::is_shared(&ledger.stored(&entry)?.1) {
-                missing.push(key_hash);
+            let stored = ledger.stored(&entry)?.1;
+            if record::is_shared(&stored) {
+                continue;
             }
+            if let Some(Ok([source, _])) = record::relationship_ends(&stored) {
+                let from = ledger.get(record::key_hash(RecordKind::Stix, &source));
+                if !from.is_some_and(|e| e.active(self.now_ms) && e.seen()) {
+                    live -= 1;
+                    continue;
+                }
+            }
+            missing.push(key_hash);
         }
         let limit = (live as f64 * self.opts.max_retire / 100.0).floor() as usize;
         if missing.len() > limit && !self.opts.force {

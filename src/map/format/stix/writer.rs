@@ -467,7 +467,11 @@ impl FormatWriter for StixWriter {
                 Ok(()) => {
                     self.buf.push(b'\n');
                     written += 1;
-                    if self.opts.context == ContextMode::Objects && !ctx.is_empty() {
+                    // A retirement ends the indicator, not its links: the
+                    // relationships sent with it lapse with it. A revocation
+                    // (`--revoke`) revokes them too (docs/design.md#context-objects).
+                    let links = !ind.retired || ind.revoked;
+                    if self.opts.context == ContextMode::Objects && !ctx.is_empty() && links {
                         self.relationships(ind, ctx);
                     }
                 }
