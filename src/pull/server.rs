@@ -410,9 +410,12 @@ fn fetch(
                 // What ioc-map's policy reads of the event travels with each
                 // attribute, so that both scopes reach the same decisions
                 // (docs/design.md#tlp-and-confidence): the event's tags, also
-                // as inherited tags, and its threat level, dates and creator.
+                // as inherited tags, and its threat level, dates and creator;
+                // and its galaxy clusters whole, uuids included, as ioc-map's
+                // context reads them from events (docs/design.md#context-objects).
                 b.insert("includeEventTags".into(), json!(1));
                 b.insert("includeContext".into(), json!(1));
+                b.insert("includeGalaxy".into(), json!(1));
             }
         }
         let bytes = serde_json::to_vec(&b).expect("a JSON map serialises");

@@ -487,6 +487,7 @@ fn attributes_scope() {
     assert_eq!(attr_requests[0].body["order"], json!("Attribute.id asc"));
     assert_eq!(attr_requests[0].body["includeEventTags"], json!(1));
     assert_eq!(attr_requests[0].body["includeContext"], json!(1));
+    assert_eq!(attr_requests[0].body["includeGalaxy"], json!(1));
     // The flags that asked for them still work, and change nothing.
     let again = pull(
         &emu,

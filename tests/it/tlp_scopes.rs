@@ -470,3 +470,90 @@ fn without_the_events_publish_time_the_expiry_is_earlier_never_later() {
     let (d, _) = map_stdin(&[a.to_string()], &[]);
     assert_eq!(d[&attr_uuid(1)], "mapped");
 }
+
+/// A MISP galaxy cluster in the export shape, with its tag.
+fn cluster(kind: &str, uuid: &str, value: &str, id: &str) -> (Value, Value) {
+    let tag = format!("misp-galaxy:{kind}=\"{value} - {id}\"");
+    let galaxy = json!({"id": "7", "uuid": "c4e851fa-775f-11e7-8163-b774922098cd",
+        "name": kind, "type": kind, "namespace": "mitre-attack",
+        "GalaxyCluster": [{"id": "41", "uuid": uuid, "collection_uuid": "dcb864dc-775f-11e7-9fbb-1f41b4996683",
+            "type": kind, "value": format!("{value} - {id}"), "tag_name": tag,
+            "description": format!("{value}."), "galaxy_id": "7",
+            "meta": {"external_id": [id], "refs": [format!("https://attack.mitre.org/{id}")]}}]});
+    let tag =
+        json!({"id": "12", "name": tag, "colour": "#0088cc", "exportable": true, "local": false});
+    (galaxy, tag)
+}
+
+#[test]
+fn both_scopes_write_the_same_context_objects() {
+    // An event with an ATT&CK technique and an intrusion set (clusters with
+    // their own uuids, and their tags), one attribute with a technique of its
+    // own: the attributes scope asks for includeGalaxy, so it sees the same
+    // clusters, and ioc-map names the same objects (not UUIDv5s of bare tags).
+    let emu = Emulator::start(0);
+    let (phishing, phishing_tag) = cluster(
+        "mitre-attack-pattern",
+        "a62a8db3-f23a-4d8f-afd6-9dbc77e7813b",
+        "Phishing",
+        "T1566",
+    );
+    let (apt28, apt28_tag) = cluster(
+        "mitre-intrusion-set",
+        "bef4c620-0787-42a8-a96d-b7eb6e85917c",
+        "APT28",
+        "G0007",
+    );
+    let (ps, ps_tag) = cluster(
+        "mitre-attack-pattern",
+        "970a3432-3237-47ad-bcca-7d8cbb217736",
+        "PowerShell",
+        "T1059.001",
+    );
+    let mut own = attr(2, "domain", "own-technique.example.com", &[]);
+    own["Tag"] = json!([ps_tag]);
+    own["Galaxy"] = json!([ps]);
+    let mut e = event(
+        1,
+        &["tlp:green"],
+        "2",
+        vec![attr(1, "domain", "event-only.example.com", &[]), own],
+        vec![],
+    );
+    let tags = e["Event"]["Tag"].as_array_mut().unwrap();
+    tags.extend([phishing_tag, apt28_tag]);
+    e["Event"]["Galaxy"] = json!([phishing, apt28]);
+    emu.add_event(e);
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut context = Vec::new();
+    for scope in ["events", "attributes"] {
+        let pulled = dir.path().join(format!("{scope}.ndjson"));
+        pull(&emu, scope, &pulled);
+        let o = Command::new(MAP)
+            .args(["--now", NOW, "--context", "objects"])
+            .arg(&pulled)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        let records: BTreeMap<String, Value> = text(&o.stdout)
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|r| r["type"] != "indicator")
+            .map(|r| (r["id"].as_str().unwrap().to_string(), r))
+            .collect();
+        context.push(records);
+    }
+    assert_eq!(context[0], context[1]);
+    let ids: Vec<&str> = context[0].keys().map(String::as_str).collect();
+    for want in [
+        "attack-pattern--a62a8db3-f23a-4d8f-afd6-9dbc77e7813b",
+        "attack-pattern--970a3432-3237-47ad-bcca-7d8cbb217736",
+        "threat-actor--bef4c620-0787-42a8-a96d-b7eb6e85917c",
+    ] {
+        assert!(ids.contains(&want), "{want} in {ids:?}");
+    }
+    // The identity, the three objects and five links (two to each of the
+    // event's, one to the attribute's own technique).
+    assert_eq!(ids.len(), 1 + 3 + 5, "{ids:?}");
+}

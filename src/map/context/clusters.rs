@@ -95,6 +95,8 @@ pub struct Resolver {
     next_key: u64,
     event: Vec<Cluster>,
     own: Vec<Cluster>,
+    /// `own` holds all of the attribute's clusters, the event's included.
+    own_whole: bool,
     own_galaxies: KeptGalaxies,
 }
 
@@ -156,7 +158,7 @@ impl Resolver {
             self.own_clusters(attr);
         }
         Context {
-            event: &self.event,
+            event: if self.own_whole { &[] } else { &self.event },
             own: &self.own,
             key: if self.own.is_empty() && !self.event.is_empty() {
                 self.event_key
@@ -180,12 +182,32 @@ impl Resolver {
         self.event_key = self.next_key;
     }
 
-    /// The clusters of `attr` not among its event's.
+    /// The clusters of `attr` not among its event's; or, when its `Galaxy`
+    /// knows the uuid of an event cluster that came from a bare tag, all of
+    /// its clusters (`own_whole`), that one replaced.
     #[inline(never)]
     fn own_clusters(&mut self, attr: &Attribute<'_>) {
         self.own.clear();
+        self.own_whole = false;
         if let Some(text) = attr.galaxy {
             let clusters = self.own_galaxies.clusters(text);
+            // MISP's attributes answer (includeGalaxy) gives an attribute its
+            // event's clusters whole in its `Galaxy`, while its `Event` has
+            // only their tags: the same cluster, with and without its uuid.
+            let known = |e: &Cluster| {
+                clusters
+                    .iter()
+                    .find(|c| !e.own_uuid && c.own_uuid && c.tag == e.tag)
+            };
+            if self.event.iter().any(|e| known(e).is_some()) {
+                self.own_whole = true;
+                for e in &self.event {
+                    self.own.push(known(e).unwrap_or(e).clone());
+                }
+                add_clusters(&mut self.own, &[], clusters.iter().cloned());
+                add_tags(&mut self.own, &[], &attr.tags);
+                return;
+            }
             add_clusters(&mut self.own, &self.event, clusters.iter().cloned());
         }
         add_tags(&mut self.own, &self.event, &attr.tags);
@@ -323,8 +345,11 @@ mod tests {
         let LineKind::Event(e) = line.kind() else {
             panic!()
         };
-        let labels =
-            |c: Context<'_>| -> Vec<String> { c.own.iter().map(|c| c.label.clone()).collect() };
+        let labels = |c: Context<'_>| -> Vec<String> {
+            c.clusters()
+                .map(|c| format!("{} {}", c.label, c.uuid))
+                .collect()
+        };
         let mut kept = Resolver::default();
         kept.new_line();
         for a in &e.attributes {
@@ -335,14 +360,54 @@ mod tests {
                 labels(anew.context(Some(e), a))
             );
         }
-        // The event's Phishing leaves out the first cluster, not the second
-        // (the same uuid, another tag), nor the third.
-        let own = labels(kept.context(Some(e), &e.attributes[0]));
+        // The attribute's Phishing, with its uuid, stands for the event's,
+        // which has none; the second cluster has that uuid too, so it is the
+        // same object; the third is the attribute's own.
+        let all = labels(kept.context(Some(e), &e.attributes[0]));
+        let valid_accounts =
+            Cluster::from_tag("misp-galaxy:mitre-attack-pattern=\"Valid Accounts - T1078\"")
+                .unwrap()
+                .uuid;
         assert_eq!(
-            own,
+            all,
             [
-                "attack-pattern:Spearphishing",
-                "attack-pattern:Valid Accounts"
+                "attack-pattern:Phishing a62a8db3-f23a-4d8f-afd6-9dbc77e7813b".to_string(),
+                format!("attack-pattern:Valid Accounts {valid_accounts}")
+            ]
+        );
+        // Without a `Galaxy` of its own, the event's Phishing as it is.
+        let c = kept.context(Some(e), &e.attributes[2]);
+        assert!(c.clusters().all(|c| !c.own_uuid && c.name == "Phishing"));
+    }
+
+    #[test]
+    fn a_galaxy_with_the_uuid_stands_for_the_events_bare_tag() {
+        // MISP's attributes answer with includeGalaxy: the event's tags in
+        // the `Event` stub, its clusters whole in the attribute's `Galaxy`.
+        let line: Line<'_> = serde_json::from_str(
+            r#"{"Attribute":{"type":"domain","value":"a.example",
+            "Event":{"uuid":"e","Tag":[{"name":"misp-galaxy:mitre-attack-pattern=\"Phishing - T1566\""},
+                {"name":"misp-galaxy:threat-actor=\"Sofacy\""}]},
+            "Galaxy":[{"type":"mitre-attack-pattern","GalaxyCluster":[
+              {"uuid":"a62a8db3-f23a-4d8f-afd6-9dbc77e7813b","value":"Phishing - T1566",
+               "tag_name":"misp-galaxy:mitre-attack-pattern=\"Phishing - T1566\""}]}]}}"#,
+        )
+        .unwrap();
+        let LineKind::Attributes([a]) = line.kind() else {
+            panic!()
+        };
+        let mut r = Resolver::default();
+        r.new_line();
+        let c = r.context(a.event.as_deref(), a);
+        let got: Vec<(String, bool)> = c
+            .clusters()
+            .map(|c| (c.label.clone(), c.own_uuid))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("attack-pattern:Phishing".to_string(), true),
+                ("threat-actor:Sofacy".to_string(), false)
             ]
         );
     }

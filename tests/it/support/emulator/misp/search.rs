@@ -235,6 +235,7 @@ pub(super) struct Query {
     pub(super) order: Option<String>,
     pub(super) include_event_tags: bool,
     pub(super) include_context: bool,
+    pub(super) include_galaxy: bool,
 }
 
 impl Query {
@@ -276,6 +277,7 @@ impl Query {
             order: b.get("order").and_then(|o| o.as_str()).map(str::to_string),
             include_event_tags: as_bool(b.get("includeEventTags")).unwrap_or(false),
             include_context: as_bool(b.get("includeContext")).unwrap_or(false),
+            include_galaxy: as_bool(b.get("includeGalaxy")).unwrap_or(false),
         }
     }
 
@@ -535,6 +537,22 @@ impl Inner {
                 }
                 let mut row = a.as_object().unwrap().clone();
                 row.remove("ShadowAttribute");
+                // includeGalaxy: the clusters of the attribute's galaxy tags,
+                // then those of its event's, in one `Galaxy` list
+                // (MispAttribute.php, fetchAttributes: array_merge_recursive of
+                // the two massageTags results); without it, no `Galaxy`.
+                let own = row.remove("Galaxy");
+                if q.include_galaxy {
+                    let mut galaxies = own
+                        .as_ref()
+                        .and_then(|g| g.as_array())
+                        .cloned()
+                        .unwrap_or_default();
+                    if let Some(g) = ev.get("Galaxy").and_then(|g| g.as_array()) {
+                        galaxies.extend(g.iter().cloned());
+                    }
+                    row.insert("Galaxy".into(), json!(galaxies));
+                }
                 if q.include_event_tags && !inherited.is_empty() {
                     let mut tags = row
                         .get("Tag")
