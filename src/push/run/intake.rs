@@ -13,11 +13,11 @@ use crate::io::input::{Lines, Next, Polled};
 use crate::push::record::{self, RecordKind};
 use crate::push::setup::{counted, TOOL};
 use crate::push::targets::Target;
+use crate::time;
 
 /// How `refused` names an end skipped as never sent (a retirement of a key the
 /// target never had): its relationships can never be sent.
 const SKIPPED_NEVER_SENT: &str = "skipped as never sent";
-use crate::time;
 
 /// How long the intake waits on a silent stream before it looks for a signal
 /// (and for answers) again.

@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::io::output::Output;
 use crate::json::write as jsonw;
 use crate::map::context::{Context, ContextMode};
+use crate::map::format::stix::limits::{DESCRIPTION_MAX, NAME_MAX};
 use crate::map::format::stix::memo::Memo;
 use crate::map::format::stix::objects::{self, Written, INDICATES};
 use crate::map::format::stix::pattern;
@@ -52,8 +53,6 @@ pub fn tlp_marking(tlp: Tlp) -> &'static str {
         Tlp::Red => "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed",
     }
 }
-
-use crate::map::format::stix::limits::{DESCRIPTION_MAX, NAME_MAX};
 
 /// Pending records are passed on in blocks of at least this size: as large as
 /// the output's own buffer, which then writes them without copying.
