@@ -260,6 +260,40 @@ fn a_relationship_to_an_end_not_yet_sent_is_skipped_and_kept() {
     assert!(!emu.stix_current(WORKSPACE).contains_key(id(&early)));
 }
 
+/// A ledger in a folder of its own, against a new emulator: `records` pushed
+/// once, then each [`Ledgered::retire`] a `--retire-missing` run on a file.
+struct Ledgered {
+    emu: MsEmulator,
+    dir: tempfile::TempDir,
+}
+
+impl Ledgered {
+    fn start(records: &[Value]) -> Self {
+        let l = Ledgered {
+            emu: MsEmulator::start(Config::default()),
+            dir: tempfile::tempdir().unwrap(),
+        };
+        let run = push(&l.emu, &["--ledger", &l.ledger()], records);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        l
+    }
+
+    fn ledger(&self) -> String {
+        self.dir.path().join("ledger").to_str().unwrap().to_string()
+    }
+
+    /// `--retire-missing` with `flags` on `input`, written to a file.
+    fn retire(&self, input: &[Value], flags: &[&str]) -> Run {
+        let file = self.dir.path().join("input.ndjson");
+        write_ndjson(&file, input);
+        let l = self.ledger();
+        let mut args = vec!["--ledger", l.as_str(), "--retire-missing"];
+        args.extend_from_slice(flags);
+        args.push(file.to_str().unwrap());
+        run_cmd(command(&self.emu, &args), b"")
+    }
+}
+
 /// A run of [`input`] with a ledger, then `--retire-missing` with `flags` on
 /// the records `gone` leaves out: the emulator, the records left out, those
 /// kept, and the second run.
@@ -267,22 +301,11 @@ fn retire_missing(
     gone: impl Fn(&Value) -> bool,
     flags: &[&str],
 ) -> (MsEmulator, Vec<Value>, Vec<Value>, Run) {
-    let emu = MsEmulator::start(Config::default());
-    let tmp = tempfile::tempdir().unwrap();
-    let ledger = tmp.path().join("ledger");
-    let l = ledger.to_str().unwrap();
     let records = input();
-    let run = push(&emu, &["--ledger", l], &records);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-
+    let l = Ledgered::start(&records);
     let (left, kept): (Vec<Value>, Vec<Value>) = records.into_iter().partition(gone);
-    let file = tmp.path().join("input.ndjson");
-    write_ndjson(&file, &kept);
-    let mut args = vec!["--ledger", l, "--retire-missing"];
-    args.extend_from_slice(flags);
-    args.push(file.to_str().unwrap());
-    let run = run_cmd(command(&emu, &args), b"");
-    (emu, left, kept, run)
+    let run = l.retire(&kept, flags);
+    (l.emu, left, kept, run)
 }
 
 #[test]
@@ -332,35 +355,23 @@ fn links_of_a_lapsed_indicator_lapse_with_it() {
     // x2 lapses (its validity ends before the second run) and leaves the
     // input, as ioc-map leaves out what has expired: nothing is retired, and
     // its link is not held against --max-retire (one key of ten would be 10 %).
-    let emu = MsEmulator::start(Config::default());
-    let tmp = tempfile::tempdir().unwrap();
-    let l = tmp.path().join("ledger").to_str().unwrap().to_string();
     let x2 = id(&indicator(2)).to_string();
     let mut records = input();
     for r in records.iter_mut().filter(|r| r["id"] == x2.as_str()) {
         r["valid_until"] = json!("2027-01-01T00:00:00.000Z");
     }
-    let run = push(&emu, &["--ledger", &l], &records);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    let l = Ledgered::start(&records);
     let kept: Vec<Value> = records
         .into_iter()
         .filter(|r| r["id"] != x2.as_str() && r["source_ref"] != x2.as_str())
         .collect();
-    let file = tmp.path().join("input.ndjson");
-    write_ndjson(&file, &kept);
     let later = ["--now", "2027-02-01T00:00:00Z", "--max-retire", "5"];
-    let args = [
-        &["--ledger", l.as_str(), "--retire-missing"][..],
-        &later[..],
-        &[file.to_str().unwrap()],
-    ]
-    .concat();
-    let run = run_cmd(command(&emu, &args), b"");
+    let run = l.retire(&kept, &later);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(!run.stderr.contains("retiring"), "{}", run.stderr);
     assert_eq!(run.count("unchanged"), kept.len(), "{}", run.stdout);
     let link = indicates(&x2, PHISHING);
-    assert_eq!(emu.stix_all(WORKSPACE)[id(&link)].len(), 1, "sent once");
+    assert_eq!(l.emu.stix_all(WORKSPACE)[id(&link)].len(), 1, "sent once");
 }
 
 #[test]
@@ -368,22 +379,20 @@ fn a_revoked_link_is_not_sent_again() {
     // x0's link to the actor left the input while x0 stayed: revoked. When it
     // comes back it is skipped: STIX takes no version after a revocation.
     let x0_apt28 = indicates(id(&indicator(0)), APT28);
-    let gone = |r: &Value| r["id"] == x0_apt28["id"];
-    let emu = MsEmulator::start(Config::default());
-    let tmp = tempfile::tempdir().unwrap();
-    let l = tmp.path().join("ledger").to_str().unwrap().to_string();
     let records = input();
-    assert_eq!(push(&emu, &["--ledger", &l], &records).code, 0);
-    let file = tmp.path().join("input.ndjson");
-    let kept: Vec<Value> = records.iter().filter(|r| !gone(r)).cloned().collect();
-    write_ndjson(&file, &kept);
-    let f = file.to_str().unwrap();
-    let args = ["--ledger", l.as_str(), "--retire-missing", "--force", f];
-    assert_eq!(run_cmd(command(&emu, &args), b"").code, 0);
-    assert_eq!(emu.stix_current(WORKSPACE)[id(&x0_apt28)]["revoked"], true);
+    let l = Ledgered::start(&records);
+    let kept: Vec<Value> = records
+        .iter()
+        .filter(|r| r["id"] != x0_apt28["id"])
+        .cloned()
+        .collect();
+    assert_eq!(l.retire(&kept, &["--force"]).code, 0);
+    assert_eq!(
+        l.emu.stix_current(WORKSPACE)[id(&x0_apt28)]["revoked"],
+        true
+    );
 
-    write_ndjson(&file, &records);
-    let run = run_cmd(command(&emu, &args), b"");
+    let run = l.retire(&records, &["--force"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let skipped = run.with_status("skipped");
     assert_eq!(skipped.len(), 1, "{}", run.stdout);
@@ -397,7 +406,7 @@ fn a_revoked_link_is_not_sent_again() {
         skipped[0]
     );
     assert_eq!(
-        emu.stix_all(WORKSPACE)[id(&x0_apt28)].len(),
+        l.emu.stix_all(WORKSPACE)[id(&x0_apt28)].len(),
         2,
         "no third version"
     );

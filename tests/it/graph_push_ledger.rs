@@ -2,6 +2,8 @@
 //! version bumps with the first `created` kept, never sent, refresh before
 //! lapsing, `--retire-missing` with its guard, and restoration.
 
+use std::path::{Path, PathBuf};
+
 use serde_json::{json, Value};
 
 use crate::support::emulator::ms::{Api, Config, MsEmulator, WORKSPACE};
@@ -112,31 +114,40 @@ fn a_validity_about_to_lapse_is_refreshed() {
     assert_eq!(held["modified"], "2026-03-02T10:15:00.001Z");
 }
 
+/// Deleted in MISP: `--retire-missing` (after `args`) with a ledger in `dir`
+/// on all of `records` (each accepted), then on all but the first (exit 0,
+/// every other record unchanged). The second run, the ledger and the input file.
+fn first_of_gone(
+    emu: &MsEmulator,
+    dir: &Path,
+    records: &[Value],
+    args: &[&str],
+) -> (Run, String, PathBuf) {
+    let l = dir.join("l").to_str().unwrap().to_string();
+    let input = dir.join("full.ndjson");
+    let inp = input.to_str().unwrap();
+    let args = [args, &["--ledger", &l, "--retire-missing", inp]].concat();
+    write_ndjson(&input, records);
+    let first = run_cmd(command(emu, &args), b"");
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert_eq!(first.count("accepted"), records.len());
+
+    write_ndjson(&input, &records[1..]);
+    let run = run_cmd(command(emu, &args), b"");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.assert_accounted(records.len());
+    assert_eq!(run.count("unchanged"), records.len() - 1);
+    (run, l, input)
+}
+
 #[test]
 fn retire_missing_retires_what_left_the_input_within_its_guard() {
     let emu = MsEmulator::start(Config::default());
     let dir = tempfile::tempdir().unwrap();
-    let l = dir.path().join("l").to_str().unwrap().to_string();
-    let input = dir.path().join("full.ndjson");
     let records = stix_range(20);
-    write_ndjson(&input, &records);
-    let inp = input.to_str().unwrap();
-    let first = run_cmd(
-        command(&emu, &["--ledger", &l, "--retire-missing", inp]),
-        b"",
-    );
-    assert_eq!(first.code, 0, "{}", first.stderr);
-    assert_eq!(first.count("accepted"), 20);
-
     // One attribute deleted in MISP: 1 of 20 live keys (5%) is retired.
-    write_ndjson(&input, &records[1..]);
-    let run = run_cmd(
-        command(&emu, &["--ledger", &l, "--retire-missing", inp]),
-        b"",
-    );
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    run.assert_accounted(20);
-    assert_eq!(run.count("unchanged"), 19);
+    let (run, l, input) = first_of_gone(&emu, dir.path(), &records, &[]);
+    let inp = input.to_str().unwrap();
     let retired: Vec<Value> = run
         .results()
         .into_iter()
@@ -210,21 +221,8 @@ fn a_graph_retirement_deactivates_the_indicator() {
     // expiry of now. A record that says so is a retirement by itself.
     let emu = MsEmulator::start(Config::default());
     let dir = tempfile::tempdir().unwrap();
-    let l = dir.path().join("l").to_str().unwrap().to_string();
-    let input = dir.path().join("full.ndjson");
     let records: Vec<Value> = (0..20).map(graph).collect();
-    write_ndjson(&input, &records);
-    let inp = input.to_str().unwrap();
-    let args = ["--target", "graph", "--ledger", &l, "--retire-missing", inp];
-    let first = run_cmd(command(&emu, &args), b"");
-    assert_eq!(first.code, 0, "{}", first.stderr);
-    assert_eq!(first.count("accepted"), 20);
-
-    write_ndjson(&input, &records[1..]);
-    let run = run_cmd(command(&emu, &args), b"");
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    run.assert_accounted(20);
-    assert_eq!(run.count("unchanged"), 19);
+    let (_, l, _) = first_of_gone(&emu, dir.path(), &records, &["--target", "graph"]);
     let gone = records[0]["externalId"].as_str().unwrap();
     let held = emu.graph_indicators();
     let sent = &held[gone].last().unwrap().sent;
