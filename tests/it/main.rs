@@ -27,6 +27,7 @@ mod ioc_map_utf8;
 mod misp_pull;
 mod misp_pull_feeds;
 mod misp_sync;
+mod ms_emulator_assertions;
 mod ms_emulator_selftest;
 mod pipeline;
 mod properties;

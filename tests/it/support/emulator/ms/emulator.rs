@@ -106,6 +106,8 @@ pub(super) struct State {
     pub(super) tokens: HashMap<String, TokenInfo>,
     /// The `jti` of every client assertion seen: one is good for one request.
     pub(super) seen_jti: std::collections::HashSet<String>,
+    /// The header of each client assertion accepted, oldest first.
+    pub(super) assertion_headers: Vec<Value>,
     pub(super) windows: HashMap<(Api, String), VecDeque<Instant>>,
     pub(super) faults: VecDeque<FaultRule>,
     pub(super) store: Store,
@@ -140,6 +142,7 @@ impl MsEmulator {
                 cfg,
                 tokens: HashMap::new(),
                 seen_jti: Default::default(),
+                assertion_headers: Vec::new(),
                 windows: HashMap::new(),
                 faults: VecDeque::new(),
                 store: Store::default(),
@@ -228,13 +231,20 @@ impl MsEmulator {
         issue(&mut st, client_id, audience, lifetime)
     }
 
+    /// The header (`alg`, thumbprints, `x5c`) of each client assertion the token
+    /// endpoint accepted, oldest first: what the client really sent.
+    pub fn assertion_headers(&self) -> Vec<Value> {
+        self.shared.state().assertion_headers.clone()
+    }
+
     pub fn stats(&self) -> Stats {
         self.shared.state().stats.clone()
     }
     pub fn log(&self) -> Vec<LogEntry> {
         self.shared.state().log.clone()
     }
-    /// Clears store, log, stats, throttling windows and faults; tokens stay valid.
+    /// Clears store, log, assertion headers, stats, throttling windows and faults;
+    /// tokens stay valid.
     pub fn reset(&self) {
         reset(&mut self.shared.state())
     }
@@ -300,6 +310,7 @@ pub(super) fn reset(st: &mut State) {
     st.faults.clear();
     st.store = Store::default();
     st.log.clear();
+    st.assertion_headers.clear();
     st.stats = Stats::default();
 }
 

@@ -97,10 +97,9 @@ pub(super) fn token(st: &mut State, req: &Request, ctx: &mut Ctx) -> Response {
         }
         let host = req.header("host").unwrap_or("");
         let token_url = format!("http://{host}/{tenant}/oauth2/v2.0/token");
-        if let Err((code, msg)) =
-            check_assertion(assertion, &client_id, &token_url, &st.cfg, &mut st.seen_jti)
-        {
-            return aad_error(bad_client, "invalid_client", code, &msg);
+        match check_assertion(assertion, &client_id, &token_url, &st.cfg, &mut st.seen_jti) {
+            Ok(header) => st.assertion_headers.push(header),
+            Err((code, msg)) => return aad_error(bad_client, "invalid_client", code, &msg),
         }
     } else {
         match secret {
@@ -150,14 +149,14 @@ pub(super) fn basic_credentials(req: &Request) -> Option<(String, String)> {
 
 /// Checks a client assertion JWT's structure and claims (a `jti` not seen
 /// before), and its signature and thumbprint when a client certificate is
-/// configured (`Config::client_certificate_pem`).
+/// configured (`Config::client_certificate_pem`). Gives back its header.
 pub(super) fn check_assertion(
     jwt: &str,
     client_id: &str,
     token_url: &str,
     cfg: &Config,
     seen_jti: &mut std::collections::HashSet<String>,
-) -> Result<(), (u32, String)> {
+) -> Result<Value, (u32, String)> {
     let federated = cfg.federated.as_ref();
     let malformed = |why: &str| (50027, format!("JWT token is invalid or malformed: {why}."));
     let parts: Vec<&str> = jwt.split('.').collect();
@@ -197,7 +196,7 @@ pub(super) fn check_assertion(
             .is_some_and(|a| aud_has(a, FEDERATED_AUDIENCE))
     }) {
         return if claim("iss") == issuer && claim("sub") == subject {
-            Ok(())
+            Ok(header)
         } else {
             Err((700213, format!("No matching federated identity record found for presented assertion subject '{}'.", claim("sub"))))
         };
@@ -227,14 +226,17 @@ pub(super) fn check_assertion(
             "the jti was used in an earlier assertion (replay)",
         ));
     }
-    match &cfg.client_certificate_pem {
-        Some(pem) => check_signature(&parts, &header, alg, pem),
-        None => Ok(()),
+    if let Some(pem) = &cfg.client_certificate_pem {
+        check_signature(&parts, &header, alg, pem)?;
     }
+    Ok(header)
 }
 
-/// RS256 or PS256 over `header.payload` with the configured key; when the PEM holds
-/// the certificate too, `x5t` (SHA-1) or `x5t#S256` (SHA-256) must be its thumbprint.
+/// RS256 (PKCS#1 v1.5) or PS256 (PSS, salt as long as the hash) over `header.payload`
+/// with the configured key, the padding `alg` names; when the PEM holds the certificate
+/// too, `x5t` (SHA-1) and `x5t#S256` (SHA-256), whichever are present, must be its
+/// thumbprints (Entra accepts either; what it does with a wrong one beside a right one is
+/// undocumented: refused here, so that a client bug shows).
 fn check_signature(
     parts: &[&str],
     header: &Value,
@@ -245,9 +247,9 @@ fn check_signature(
     let (key, cert) =
         client_key(pem).map_err(|e| (500, format!("emulator client certificate: {e}")))?;
     if let Some((x5t, x5t_s256)) = cert.as_deref().map(thumbprints) {
-        let matches = header.get("x5t").and_then(Value::as_str) == Some(x5t.as_str())
-            || header.get("x5t#S256").and_then(Value::as_str) == Some(x5t_s256.as_str());
-        if !matches {
+        let named =
+            |field: &str, want: &str| header.get(field).is_none_or(|v| v.as_str() == Some(want));
+        if !(named("x5t", &x5t) && named("x5t#S256", &x5t_s256)) {
             return Err((700027, "The certificate with the thumbprint in x5t/x5t#S256 is not registered on the application.".into()));
         }
     }

@@ -15,7 +15,8 @@
 //! - `POST /{tenant}/oauth2/v2.0/token`: client credentials with `client_secret` (form or
 //!   `Authorization: Basic`), a client assertion JWT (structure, `aud` = this token URL,
 //!   `iss` = `sub` = client id, `exp`/`nbf`, `jti`; the signature and the certificate thumbprint
-//!   when `Config::client_certificate_pem` is set), or a
+//!   when `Config::client_certificate_pem` is set; `assertion_headers` gives back the
+//!   header of each one accepted), or a
 //!   federated token (`aud` `api://AzureADTokenExchange`, issuer/subject as configured).
 //!   Errors are Entra's JSON bodies (AADSTS90002 unknown tenant, 700016 unknown client,
 //!   7000215 wrong secret with `Config::invalid_client_status`, 7000218, 1002012, 500011).
@@ -41,7 +42,8 @@
 //! requests. Control endpoints (never logged, throttled or faulted): `GET /_emulator/stats`,
 //! `GET /_emulator/log[?since=SEQ]`, `GET /_emulator/store`, `POST /_emulator/faults`,
 //! `POST /_emulator/latency` (`{"ms": 200}`), `POST /_emulator/expire-tokens`,
-//! `POST /_emulator/reset` (store, log, stats, windows and faults; tokens stay valid).
+//! `POST /_emulator/reset` (store, log, assertion headers, stats, windows and faults;
+//! tokens stay valid).
 //!
 //! Layout: config.rs (settings, faults), emulator.rs (the handle, the state, what it
 //! stores), pipeline.rs (each request: faults, latency, authorisation, throttling,
