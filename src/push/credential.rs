@@ -24,8 +24,8 @@ pub enum Credential {
 
 pub struct CertCredential {
     key: jsonwebtoken::EncodingKey,
-    /// base64url SHA-1 thumbprint of the certificate (the JWT `x5t` header).
-    x5t: String,
+    /// base64url SHA-256 thumbprint of the certificate (the JWT `x5t#S256` header).
+    x5t_s256: String,
     /// The certificate chain (standard base64 DER), sent as `x5c` when asked for.
     x5c: Option<Vec<String>>,
 }
@@ -42,7 +42,7 @@ impl fmt::Debug for Credential {
 
 impl fmt::Debug for CertCredential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "CertCredential(x5t={})", self.x5t)
+        write!(f, "CertCredential(x5t#S256={})", self.x5t_s256)
     }
 }
 
@@ -111,18 +111,19 @@ impl CertCredential {
                 )))
             }
         };
-        let x5t = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(sha1_smol::Sha1::from(&certs[0]).digest().bytes());
+        let x5t_s256 = thumbprint_s256(&certs[0]);
         let x5c = send_chain.then(|| {
             certs
                 .iter()
                 .map(|c| base64::engine::general_purpose::STANDARD.encode(c))
                 .collect()
         });
-        Ok(CertCredential { key, x5t, x5c })
+        Ok(CertCredential { key, x5t_s256, x5c })
     }
 
-    /// A client assertion for `token_url` (docs/design.md#entra-id-tokens), valid for ten minutes.
+    /// A client assertion for `token_url` (docs/design.md#entra-id-tokens), valid for ten
+    /// minutes: PS256 with the `x5t#S256` thumbprint, as Microsoft's current
+    /// certificate-credentials page asks (no SHA-1 `x5t`: the page no longer lists it).
     pub(super) fn assertion(&self, client_id: &str, token_url: &str) -> Result<String> {
         let now = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -133,12 +134,18 @@ impl CertCredential {
             "jti": uuid::Uuid::new_v4().to_string(),
             "iat": now, "nbf": now, "exp": now + ASSERTION_LIFETIME_SECS,
         });
-        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
-        header.x5t = Some(self.x5t.clone());
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::PS256);
+        header.x5t_s256 = Some(self.x5t_s256.clone());
         header.x5c = self.x5c.clone();
         jsonwebtoken::encode(&header, &claims, &self.key)
             .map_err(|e| Error::Auth(format!("cannot sign the client assertion: {e}")))
     }
+}
+
+/// base64url SHA-256 of a certificate's DER: its `x5t#S256`.
+fn thumbprint_s256(der: &[u8]) -> String {
+    use sha2::Digest;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(der))
 }
 
 /// How long a client assertion is valid: one token request, with room for clock skew.
@@ -378,6 +385,12 @@ mod tests {
     fn secrets_never_show_in_debug() {
         let c = Credential::Secret("s3cr3t-value".into());
         assert!(!format!("{c:?}").contains("s3cr3t"));
+        // A certificate shows its public thumbprint only, never its key.
+        let cert = CertCredential::load(Path::new(FIXTURE), None, true).unwrap();
+        assert_eq!(
+            format!("{:?}", Credential::Certificate(Box::new(cert))),
+            "Certificate(CertCredential(x5t#S256=uUMJQbjhXpSLZcCZUbmjj1QgONaqd6PwdRJMr1mstXE))"
+        );
     }
 
     #[test]
@@ -392,19 +405,21 @@ mod tests {
 
     #[test]
     fn certificate_assertion_names_the_thumbprint_and_the_token_url() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/graph-push/test-client-cert.pem"
-        );
-        let cert = CertCredential::load(Path::new(path), None, false).unwrap();
-        // base64url(SHA-1(DER)), as `openssl x509 -outform DER | openssl dgst -sha1` gives.
-        assert_eq!(cert.x5t, "hHveM_28Ap0jPjxm1PzxMvkdwxQ");
+        let cert = CertCredential::load(Path::new(FIXTURE), None, false).unwrap();
+        // base64url(SHA-256(DER)), as `openssl x509 -outform DER | openssl dgst -sha256` gives.
+        let s256 = "uUMJQbjhXpSLZcCZUbmjj1QgONaqd6PwdRJMr1mstXE";
+        assert_eq!(cert.x5t_s256, s256);
         let jwt = cert
             .assertion("client-1", "https://login.example/t/oauth2/v2.0/token")
             .unwrap();
         let header = jsonwebtoken::decode_header(&jwt).unwrap();
-        assert_eq!(header.alg, jsonwebtoken::Algorithm::RS256);
-        assert_eq!(header.x5t.as_deref(), Some("hHveM_28Ap0jPjxm1PzxMvkdwxQ"));
+        // The current certificate-credentials page: PS256 and x5t#S256 only.
+        assert_eq!(header.alg, jsonwebtoken::Algorithm::PS256);
+        assert_eq!(header.typ.as_deref(), Some("JWT"));
+        assert_eq!(header.x5t_s256.as_deref(), Some(s256));
+        assert_eq!(header.x5t, None, "no SHA-1 thumbprint");
+        assert_eq!(header.x5c, None, "x5c only when asked for");
+        assert_ps256_signed(&jwt);
         let payload = jwt.split('.').nth(1).unwrap();
         let claims: Value = serde_json::from_slice(
             &base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -421,6 +436,17 @@ mod tests {
         let again = claims_of(&cert.assertion("client-1", "u").unwrap());
         assert_ne!(again["jti"], claims["jti"]);
         assert!(!claims["jti"].as_str().unwrap().is_empty());
+    }
+
+    /// The signature verifies as RSASSA-PSS SHA-256 with the fixture's public key.
+    fn assert_ps256_signed(jwt: &str) {
+        let pem = std::fs::read_to_string(FIXTURE).unwrap();
+        let key = rcgen::KeyPair::from_pem(&private_key_block(pem.as_bytes()).unwrap()).unwrap();
+        let public =
+            jsonwebtoken::DecodingKey::from_rsa_pem(key.public_key_pem().as_bytes()).unwrap();
+        let mut check = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::PS256);
+        check.validate_aud = false;
+        jsonwebtoken::decode::<Value>(jwt, &public, &check).expect("a PS256 signature");
     }
 
     fn claims_of(jwt: &str) -> Value {
@@ -480,11 +506,6 @@ mod tests {
         writer.write().unwrap()
     }
 
-    fn x5t_of(der: &[u8]) -> String {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(sha1_smol::Sha1::from(der).digest().bytes())
-    }
-
     #[test]
     fn pkcs12_files_are_read_by_content_with_their_chain() {
         let (key, leaf, ca) = key_and_chain();
@@ -493,22 +514,29 @@ mod tests {
             let path = dir.path().join(name);
             std::fs::write(&path, pfx(&key, &[&leaf, &ca], "pw ü", legacy)).unwrap();
             let cert = CertCredential::load(&path, Some("pw ü"), true).unwrap();
-            assert_eq!(cert.x5t, x5t_of(&leaf), "{name}");
+            assert_eq!(cert.x5t_s256, thumbprint_s256(&leaf), "{name}");
             let std = base64::engine::general_purpose::STANDARD;
             assert_eq!(
                 cert.x5c.as_deref().unwrap(),
                 [std.encode(&leaf), std.encode(&ca)],
                 "{name}: the app's certificate first, then its issuer"
             );
-            let header = jsonwebtoken::decode_header(&cert.assertion("c", "u").unwrap()).unwrap();
-            assert_eq!(header.x5t.as_deref(), Some(x5t_of(&leaf).as_str()));
+            let jwt = cert.assertion("c", "u").unwrap();
+            assert_ps256_signed(&jwt);
+            let header = jsonwebtoken::decode_header(&jwt).unwrap();
+            assert_eq!(header.alg, jsonwebtoken::Algorithm::PS256, "{name}");
+            assert_eq!(
+                header.x5t_s256.as_deref(),
+                Some(thumbprint_s256(&leaf).as_str())
+            );
+            assert_eq!(header.x5t, None, "{name}");
         }
         // Base64 of the PFX, as a Key Vault secret value holds it.
         let path = dir.path().join("kv-secret.txt");
         let b64 = base64::engine::general_purpose::STANDARD.encode(pfx(&key, &[&leaf], "", false));
         std::fs::write(&path, format!("{b64}\n")).unwrap();
         let cert = CertCredential::load(&path, None, false).unwrap();
-        assert_eq!(cert.x5t, x5t_of(&leaf));
+        assert_eq!(cert.x5t_s256, thumbprint_s256(&leaf));
         // The PEM beside it: the same thumbprint from the same certificate.
         let pem_path = dir.path().join("app.pfx");
         let cert_pem = format!(
@@ -519,8 +547,8 @@ mod tests {
         std::fs::write(&pem_path, cert_pem).unwrap();
         let cert = CertCredential::load(&pem_path, Some("ignored"), false).unwrap();
         assert_eq!(
-            cert.x5t,
-            x5t_of(&leaf),
+            cert.x5t_s256,
+            thumbprint_s256(&leaf),
             "a PEM file named .pfx is still PEM"
         );
     }

@@ -1,13 +1,15 @@
 //! graph-push's certificate credentials as Azure users hold them: a PEM file,
 //! a PKCS#12 (.pfx/.p12) file with `AZURE_CLIENT_CERTIFICATE_PASSWORD`, made
 //! here and by `openssl pkcs12 -export`, each told by its content. The
-//! emulator's Entra ID checks every assertion: signature, `x5t` of the
-//! certificate the test made, `aud`, `iss` = `sub`, a fresh `jti`, `exp`.
+//! emulator's Entra ID checks every assertion: the PS256 signature, `x5t#S256`
+//! of the certificate the test made, `aud`, `iss` = `sub`, a fresh `jti`, `exp`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::emulator::ms::{Config, MsEmulator};
+use serde_json::json;
+
+use crate::support::emulator::ms::{thumbprints, Config, MsEmulator};
 use crate::support::push::*;
 
 const KEY_SOURCE: &str = concat!(
@@ -139,8 +141,12 @@ fn pem_and_pfx_certificates_get_tokens_from_entra() {
         }
     }
     // One token per run, each asked for with a signed assertion the emulator
-    // checked against the certificate made above.
+    // checked against the certificate made above: PS256, naming that
+    // certificate by its SHA-256 thumbprint whichever file held it.
     assert_eq!(emu.stats().tokens_issued, files.len() as u64);
+    let (_, x5t_s256) = thumbprints(&cert.cert_der);
+    let want = json!({"alg": "PS256", "typ": "JWT", "x5t#S256": x5t_s256});
+    assert_eq!(emu.assertion_headers(), vec![want; files.len()]);
 
     // The same files against an app that has another certificate: refused.
     let other = Cert::new().emulator();
@@ -233,6 +239,13 @@ fn openssl_pkcs12_export_files_are_read() {
         let run = push_with(&emu, &rc2, Some("rc2 pw"), 30);
         assert_eq!(run.code, 0, "{}", run.stderr);
     }
+    // Every file names the certificate it was exported from.
+    let (_, x5t_s256) = thumbprints(&cert.cert_der);
+    let headers = emu.assertion_headers();
+    assert!(headers.len() >= 3, "{headers:?}");
+    assert!(headers
+        .iter()
+        .all(|h| h["x5t#S256"] == x5t_s256 && h["alg"] == "PS256"));
     // The wrong password for openssl's file, too.
     let run = push_with(&emu, &modern, Some("not it"), 40);
     assert_eq!(run.code, 4, "{}", run.stderr);

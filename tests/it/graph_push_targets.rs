@@ -4,7 +4,7 @@
 use base64::Engine as _;
 use serde_json::{json, Value};
 
-use crate::support::emulator::ms::{Api, Config, Fault, MsEmulator};
+use crate::support::emulator::ms::{client_key, thumbprints, Api, Config, Fault, MsEmulator};
 use crate::support::push::*;
 
 fn assert_defender_holds(emu: &MsEmulator, records: &[Value], run: &Run) {
@@ -218,6 +218,27 @@ fn certificate_credentials() {
     run.assert_accounted(3);
     assert_sentinel_holds(&emu, &records, &run);
     assert_eq!(emu.stats().tokens_issued, 1);
+    // What Entra received: PS256 and the certificate's SHA-256 thumbprint, as the
+    // current certificate-credentials page asks (docs/design.md#entra-id-tokens).
+    let pem = std::fs::read_to_string(CERT).unwrap();
+    let der = client_key(&pem).unwrap().1.unwrap();
+    let (_, x5t_s256) = thumbprints(&der);
+    assert_eq!(
+        emu.assertion_headers(),
+        [json!({"alg": "PS256", "typ": "JWT", "x5t#S256": x5t_s256})]
+    );
+    // With the chain asked for, `x5c` too: the one certificate of the PEM.
+    let mut cmd = command(&emu, &[]);
+    cmd.env_remove("AZURE_CLIENT_SECRET")
+        .env("AZURE_CLIENT_CERTIFICATE_PATH", CERT)
+        .env("AZURE_CLIENT_SEND_CERTIFICATE_CHAIN", "true");
+    let run = run_cmd(cmd, &ndjson(&stix_range(1)));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let x5c = base64::engine::general_purpose::STANDARD.encode(&der);
+    assert_eq!(
+        emu.assertion_headers()[1],
+        json!({"alg": "PS256", "typ": "JWT", "x5t#S256": x5t_s256, "x5c": [x5c]})
+    );
 
     // Another app's certificate: refused, exit 4.
     let other = concat!(
