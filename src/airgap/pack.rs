@@ -12,6 +12,7 @@ use crate::airgap::manifest::{check_name, FileEntry, Manifest, FORMAT, MANIFEST,
 use crate::airgap::measure::{measure, MeasureError, Tee};
 use crate::airgap::signing_keys::{key_id, read_secret_key};
 use crate::cli::exit;
+use crate::cli::words::count;
 use crate::error::{Error, Result};
 use crate::io::output::write_atomic;
 use crate::time::{fmt_millis, Timestamp};
@@ -131,11 +132,11 @@ pub fn pack(p: &Pack) -> Result<i32> {
         write_atomic(f, format!("{sequence}\n").as_bytes())?;
     }
     eprintln!(
-        "{TOOL}: packed {}: sequence {sequence}, {} files, {} records, {} bytes, key id {}",
+        "{TOOL}: packed {}: sequence {sequence}, {}, {}, {}, key id {}",
         p.out.display(),
-        manifest.files.len(),
-        manifest.records(),
-        manifest.bytes(),
+        count(manifest.files.len() as u64, "file", "files"),
+        count(manifest.records(), "record", "records"),
+        count(manifest.bytes(), "byte", "bytes"),
         manifest.key_id
     );
     Ok(exit::OK)

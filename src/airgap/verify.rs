@@ -16,6 +16,7 @@ use crate::airgap::manifest::{check_name, Manifest, FORMAT, MANIFEST, SIGNATURE,
 use crate::airgap::measure::{measure, MeasureError};
 use crate::airgap::signing_keys::{key_id, read_public_key};
 use crate::airgap::staging::Staging;
+use crate::cli::words::count;
 use crate::error::{Error, Result};
 use crate::time::Timestamp;
 
@@ -203,16 +204,16 @@ pub fn check(c: &Check) -> Result<i32> {
         None => "verified".to_string(),
     };
     eprintln!(
-        "{TOOL}: {}: {done}: sequence {}, created {} by {} {}, key id {}, {} files, {} records, {} bytes",
+        "{TOOL}: {}: {done}: sequence {}, created {} by {} {}, key id {}, {}, {}, {}",
         c.bundle.display(),
         manifest.sequence,
         manifest.created,
         manifest.tool,
         manifest.version,
         manifest.key_id,
-        manifest.files.len(),
-        manifest.records(),
-        manifest.bytes()
+        count(manifest.files.len() as u64, "file", "files"),
+        count(manifest.records(), "record", "records"),
+        count(manifest.bytes(), "byte", "bytes")
     );
     Ok(code)
 }

@@ -5,3 +5,4 @@ pub mod exit;
 pub mod generate;
 pub mod interrupt;
 pub mod progress;
+pub mod words;

@@ -40,5 +40,15 @@ mod tests {
             feed_value_uuid("b", "domain", "x.example")
         );
         assert_eq!(part_uuid("u", "t").get_version_num(), 5);
+        // The values themselves (Python's uuid.uuid5 with NAMESPACE gives the
+        // same): a changed namespace or name layout fails here.
+        assert_eq!(
+            part_uuid("8a6f0c1e-3b2d-4e5f-8a9b-0c1d2e3f4a5b", "ip-dst").to_string(),
+            "d6debf3a-f2c6-59f0-8b03-935cfe2b8b1d"
+        );
+        assert_eq!(
+            feed_value_uuid("a", "domain", "x.example").to_string(),
+            "810a0cac-6bef-519a-bd91-3ff701bfc81c"
+        );
     }
 }

@@ -6,4 +6,3 @@ pub mod filters;
 pub mod pulled;
 pub mod server;
 pub mod state;
-pub mod words;

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Map, Value};
 
 use crate::cli::interrupt::Interrupt;
+use crate::cli::words::count;
 use crate::error::{Error, Result};
 use crate::http::HttpOptions;
 use crate::io::output::Output;
@@ -25,7 +26,6 @@ use crate::pull::api::{Client, Request, RetryPolicy, Secret};
 use crate::pull::filters::Filters;
 use crate::pull::pulled::{attribute_count, attribute_info, event_id, event_info};
 use crate::pull::state::{Mark, State};
-use crate::pull::words::count;
 use crate::time::Timestamp;
 
 /// `--scope`.

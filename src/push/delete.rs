@@ -10,11 +10,12 @@ use serde_json::Value;
 
 use crate::cli::exit;
 use crate::cli::interrupt::Interrupt;
+use crate::cli::words::count;
 use crate::error::{Error, Result};
 use crate::io::input::{Lines, Next};
 use crate::io::output::Output;
 use crate::push::pacer::Pacer;
-use crate::push::setup::{common_setup, counted, token_source, Options};
+use crate::push::setup::{common_setup, token_source, Options};
 use crate::push::targets::{self, Target};
 use crate::push::uploader::{Stats, Uploader};
 
@@ -213,12 +214,12 @@ pub fn run(opts: Options, interrupt: Interrupt) -> Result<i32> {
     }
     eprintln!(
         "{TOOL}: delete by external id: {}: {} deleted, {} rejected, {} failed, {}; {}; {:.1}s",
-        counted(counts.ids, "id"),
+        count(counts.ids, "id", "ids"),
         counts.accepted,
         counts.rejected,
         counts.failed,
-        counted(malformed, "malformed line"),
-        counted(Stats::get(&stats.requests), "request"),
+        count(malformed, "malformed line", "malformed lines"),
+        count(Stats::get(&stats.requests), "request", "requests"),
         started.elapsed().as_secs_f64()
     );
     if let Some(code) = interrupt.exit_code() {

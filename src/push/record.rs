@@ -34,7 +34,7 @@ impl RecordKind {
     }
 }
 
-/// The STIX object types Sentinel's upload API takes (docs/graph-push.md#context-objects):
+/// The STIX object types Sentinel's upload API takes (docs/graph-push.md#context-objects---target-sentinel):
 /// indicators, the shared objects that give them context, and relationships.
 pub const SHARED_STIX_TYPES: &[&str] = &["identity", "attack-pattern", "threat-actor"];
 

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::cli::interrupt::Interrupt;
+use crate::cli::words::count;
 use crate::error::{Error, Result};
 use crate::http::HttpOptions;
 use crate::io::output::Output;
@@ -193,9 +194,9 @@ pub(super) fn summary(opts: &Options, c: &Counts, stats: &Stats, started: Instan
         eprintln!(
             "{TOOL}: dry run: {}: {} would be sent in {}, {} unchanged, {} stale, \
              {} skipped, {} malformed; {:.1}s",
-            counted(c.records, "record"),
+            count(c.records, "record", "records"),
             c.would_send,
-            counted(c.dry_requests, "request"),
+            count(c.dry_requests, "request", "requests"),
             c.unchanged,
             c.stale,
             c.skipped,
@@ -207,7 +208,7 @@ pub(super) fn summary(opts: &Options, c: &Counts, stats: &Stats, started: Instan
     let ledger = if c.from_ledger > 0 {
         format!(
             " ({} from the ledger)",
-            counted(c.from_ledger, "retirement")
+            count(c.from_ledger, "retirement", "retirements")
         )
     } else {
         String::new()
@@ -215,7 +216,7 @@ pub(super) fn summary(opts: &Options, c: &Counts, stats: &Stats, started: Instan
     eprintln!(
         "{TOOL}: {}{ledger}: {} accepted, {} unchanged, {} stale, {} skipped, {} rejected, \
          {} failed ({} malformed); {}, {} throttled (429), {} retried, {} split; {:.1}s",
-        counted(c.records, "record"),
+        count(c.records, "record", "records"),
         c.accepted,
         c.unchanged,
         c.stale,
@@ -223,19 +224,10 @@ pub(super) fn summary(opts: &Options, c: &Counts, stats: &Stats, started: Instan
         c.rejected,
         c.failed,
         c.malformed,
-        counted(Stats::get(&stats.requests), "request"),
+        count(Stats::get(&stats.requests), "request", "requests"),
         Stats::get(&stats.throttled),
         Stats::get(&stats.retried),
         Stats::get(&stats.splits),
         secs
     );
-}
-
-/// `1 record`, `2 records`: a count and its noun, for graph-push's messages.
-pub(crate) fn counted(n: u64, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
-    }
 }

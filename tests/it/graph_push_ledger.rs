@@ -92,6 +92,31 @@ fn an_old_replay_is_stale_and_a_retirement_never_sent_is_skipped() {
 }
 
 #[test]
+fn a_lapsed_record_is_skipped_with_a_ledger_and_sent_without_one() {
+    // Live by its own fields (its validity ends after its `modified`), but
+    // over at graph-push's now.
+    let mut lapsed = stix(7);
+    lapsed["valid_until"] = json!("2026-11-01T00:00:00.000Z");
+    let emu = MsEmulator::start(Config::default());
+    let dir = tempfile::tempdir().unwrap();
+    let l = dir.path().join("l").to_str().unwrap().to_string();
+    let run = push(&emu, &["--ledger", &l], &[lapsed.clone()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let skipped = run.with_status("skipped");
+    assert_eq!(skipped.len(), 1, "{}", run.stdout);
+    assert_eq!(skipped[0]["reason"], "never sent");
+    assert!(emu.stix_current(WORKSPACE).is_empty());
+    // Without a ledger no key is known to be new: it goes, and ends
+    // whatever the target held under its id.
+    let run = push(&emu, &[], &[lapsed.clone()]);
+    assert_eq!(run.count("accepted"), 1, "{}", run.stdout);
+    assert_eq!(
+        emu.stix_current(WORKSPACE)[lapsed["id"].as_str().unwrap()]["valid_until"],
+        lapsed["valid_until"]
+    );
+}
+
+#[test]
 fn a_validity_about_to_lapse_is_refreshed() {
     let emu = MsEmulator::start(Config::default());
     let dir = tempfile::tempdir().unwrap();

@@ -6,11 +6,13 @@
 //! with `-o`). The binary runs in the fixtures directory, so the `FILE:LINE`
 //! sources do not depend on the checkout.
 //!
-//! To add a case: add one line to `cases!` below, `NAME: golden("FORMAT", "ARG", …);`
-//! (or `golden_csv` for a format that writes a file), then run
-//! `UPDATE_GOLDEN=1 cargo test --test it ioc_map_golden::NAME` to write its
-//! expected files (`types.FORMAT.*`), check them, and commit them. The same
-//! variable rewrites every expected file after an intended change of output.
+//! To add a case: add one line to `cases!` below,
+//! `NAME: golden("FIXTURE.CASE", "FORMAT", "ARG", …);` (FIXTURE `types` or
+//! `context`, CASE a name of its own: the expected files are
+//! `expected/FIXTURE.CASE.*`), then run
+//! `UPDATE_GOLDEN=1 cargo test --test it ioc_map_golden::NAME` to write them,
+//! check them, and commit them. The same variable rewrites every expected file
+//! after an intended change of output.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -88,107 +90,63 @@ fn run_on(input: &str, format: &str, extra: &[&str], dir: &Path) -> (String, Str
     )
 }
 
-fn golden(format: &str, extra: &[&str]) {
-    let dir = tempfile::tempdir().unwrap();
-    let (stdout, skipped, summary) = run(format, extra, dir.path());
-    check(&format!("types.{format}.ndjson"), &stdout);
-    check(&format!("types.{format}.skipped.ndjson"), &skipped);
-    check(&format!("types.{format}.summary"), &summary);
-}
-
-/// The CSV formats write files only: stdout stays empty, the file is the record.
-fn golden_csv(format: &str, extra: &[&str]) {
+/// One golden case: ioc-map in `format` over the fixture that `stem` names
+/// (`types.stix` reads `types.ndjson`), its output compared with
+/// `expected/STEM.*`: `.ndjson` (stdout; `.csv`, the file written with `-o`,
+/// for the CSV formats, whose stdout stays empty), `.skipped.ndjson`, `.summary`.
+fn golden(stem: &str, format: &str, extra: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("out.csv");
-    let mut args = vec!["-o", csv.to_str().unwrap()];
-    args.extend_from_slice(extra);
-    let (stdout, skipped, summary) = run(format, &args, dir.path());
-    assert_eq!(stdout, "");
-    check(
-        &format!("types.{format}.csv"),
-        &std::fs::read_to_string(&csv).unwrap(),
-    );
-    check(&format!("types.{format}.skipped.ndjson"), &skipped);
-    check(&format!("types.{format}.summary"), &summary);
+    let mut args = extra.to_vec();
+    let writes_file = format.ends_with("-csv");
+    if writes_file {
+        args.extend(["-o", csv.to_str().unwrap()]);
+    }
+    let fixture = stem.split('.').next().unwrap();
+    let input = format!("{fixture}.ndjson");
+    let (stdout, skipped, summary) = run_on(&input, format, &args, dir.path());
+    if writes_file {
+        assert_eq!(stdout, "");
+        check(
+            &format!("{stem}.csv"),
+            &std::fs::read_to_string(&csv).unwrap(),
+        );
+    } else {
+        check(&format!("{stem}.ndjson"), &stdout);
+    }
+    check(&format!("{stem}.skipped.ndjson"), &skipped);
+    check(&format!("{stem}.summary"), &summary);
 }
 
-/// One `#[test] fn NAME` per line: the format and the extra arguments.
+/// One `#[test] fn NAME` per line: the expected files' stem, the format and
+/// the extra arguments.
 macro_rules! cases {
-    ($($name:ident: $check:ident($format:literal $(, $arg:literal)*);)*) => {
+    ($($name:ident: golden($stem:literal, $format:literal $(, $arg:literal)*);)*) => {
         $(#[test]
         fn $name() {
-            $check($format, &[$($arg),*]);
+            golden($stem, $format, &[$($arg),*]);
         })*
     };
 }
 
-// `--context none`: indicators only, as ioc-map wrote them before it read
-// galaxies; the context is pinned by `tests/it/ioc_map_context.rs`.
 cases! {
-    stix: golden("stix", "--context", "none", "--misp-url", "https://misp.example.org/");
-    defender: golden("defender", "--context", "none");
-    tiindicator: golden("tiindicator", "--context", "none", "--azure-tenant-id", "00000000-0000-0000-0000-0000000000aa");
-    sentinel_csv: golden_csv("sentinel-csv", "--context", "none");
-    defender_csv: golden_csv("defender-csv", "--context", "none", "--max-rows", "0");
-}
-
-/// The galaxy fixture (`context.ndjson`: an event in MISP's export shape with
-/// event and attribute clusters, a feed event with bare galaxy tags, a bare
-/// attribute with inherited tags, an event without context) with the context
-/// a format carries, into `context.NAME.*`.
-fn golden_context(name: &str, format: &str, extra: &[&str]) {
-    let dir = tempfile::tempdir().unwrap();
-    let csv = dir.path().join("out.csv");
-    let mut args = extra.to_vec();
-    if format.ends_with("-csv") {
-        args.extend(["-o", csv.to_str().unwrap()]);
-    }
-    let (stdout, skipped, summary) = run_on("context.ndjson", format, &args, dir.path());
-    if format.ends_with("-csv") {
-        assert_eq!(stdout, "");
-        check(
-            &format!("context.{name}.csv"),
-            &std::fs::read_to_string(&csv).unwrap(),
-        );
-    } else {
-        check(&format!("context.{name}.ndjson"), &stdout);
-    }
-    check(&format!("context.{name}.skipped.ndjson"), &skipped);
-    check(&format!("context.{name}.summary"), &summary);
-}
-
-#[test]
-fn context_stix_objects() {
-    golden_context("stix-objects", "stix", &["--context", "objects"]);
-}
-
-#[test]
-fn context_stix_inline() {
-    golden_context("stix-inline", "stix", &[]);
-}
-
-#[test]
-fn context_stix_none() {
-    golden_context("stix-none", "stix", &["--context", "none"]);
-}
-
-#[test]
-fn context_tiindicator() {
-    golden_context(
-        "tiindicator",
-        "tiindicator",
-        &["--azure-tenant-id", "00000000-0000-0000-0000-0000000000aa"],
-    );
-}
-
-#[test]
-fn context_defender_csv() {
-    golden_context("defender-csv", "defender-csv", &[]);
-}
-
-#[test]
-fn context_sentinel_csv() {
-    golden_context("sentinel-csv", "sentinel-csv", &[]);
+    // `types.ndjson` with `--context none`: indicators only, as ioc-map wrote
+    // them before it read galaxies; the context is pinned by
+    // `tests/it/ioc_map_context.rs` and the `context.*` cases.
+    stix: golden("types.stix", "stix", "--context", "none", "--misp-url", "https://misp.example.org/");
+    defender: golden("types.defender", "defender", "--context", "none");
+    tiindicator: golden("types.tiindicator", "tiindicator", "--context", "none", "--azure-tenant-id", "00000000-0000-0000-0000-0000000000aa");
+    sentinel_csv: golden("types.sentinel-csv", "sentinel-csv", "--context", "none");
+    defender_csv: golden("types.defender-csv", "defender-csv", "--context", "none", "--max-rows", "0");
+    // `context.ndjson`: an event in MISP's export shape with event and
+    // attribute clusters, a feed event with bare galaxy tags, a bare attribute
+    // with inherited tags, an event without context; each format's context.
+    context_stix_objects: golden("context.stix-objects", "stix", "--context", "objects");
+    context_stix_inline: golden("context.stix-inline", "stix");
+    context_stix_none: golden("context.stix-none", "stix", "--context", "none");
+    context_tiindicator: golden("context.tiindicator", "tiindicator", "--azure-tenant-id", "00000000-0000-0000-0000-0000000000aa");
+    context_defender_csv: golden("context.defender-csv", "defender-csv");
+    context_sentinel_csv: golden("context.sentinel-csv", "sentinel-csv");
 }
 
 /// `--max-rows 3` splits the same rows into numbered files, each with the header.

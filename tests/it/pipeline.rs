@@ -202,7 +202,7 @@ fn pipeline_creates_updates_and_retires() {
 }
 
 #[test]
-fn faults_lose_nothing_and_the_state_commits_as_contract_7_says() {
+fn faults_lose_nothing_and_the_state_commits_only_after_0_or_3() {
     let misp = misp_emulator();
     let ms = ms_emulator();
     let tmp = tempfile::tempdir().unwrap();

@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 
 use crate::cli::interrupt::Interrupt;
+use crate::cli::words::count;
 use crate::error::{Error, Result};
 use crate::misp::stream::{for_each_element, Shape, StreamError};
 use crate::pull::api::Request;
@@ -18,7 +19,6 @@ use crate::pull::filters::Filters;
 use crate::pull::pulled::event_info;
 use crate::pull::server::RunOptions;
 use crate::pull::state::{Mark, State};
-use crate::pull::words::count;
 
 /// Where a feed lives.
 #[derive(Debug, Clone)]

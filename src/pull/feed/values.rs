@@ -10,12 +10,12 @@ use std::time::SystemTime;
 
 use serde_json::json;
 
+use crate::cli::words::count;
 use crate::error::{Error, Result};
 use crate::misp::ids::feed_value_uuid;
 use crate::pull::feed::csv::csv_cells;
 use crate::pull::feed::freetext;
 use crate::pull::server::RunOptions;
-use crate::pull::words::count;
 
 /// CSV or freetext.
 #[derive(Debug, Clone)]

@@ -1,4 +1,4 @@
-//! The ledger on disk (docs/graph-push.md#ledger-ledger-file): a header line,
+//! The ledger on disk (docs/graph-push.md#ledger---ledger-file): a header line,
 //! then an append-only journal of frames (frame.rs), one per accepted record,
 //! written only after the remote accepted it (a crash can lose the last frames,
 //! which makes the next run resend them, but can never mark an unsent record as

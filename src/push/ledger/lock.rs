@@ -1,4 +1,4 @@
-//! One writer per ledger (docs/graph-push.md#ledger-ledger-file): a run that
+//! One writer per ledger (docs/graph-push.md#ledger---ledger-file): a run that
 //! writes a ledger holds an exclusive lock on `LEDGER.lock` from before it reads
 //! the ledger until it has written its last line. The lock is the operating
 //! system's (`flock`), so it ends with the process however the process ends: a

@@ -8,10 +8,11 @@ use serde_json::Value;
 
 use super::start::{Held, Pending, Run, Source};
 use super::versions;
+use crate::cli::words::count;
 use crate::error::{Error, Result};
 use crate::io::input::{Lines, Next, Polled};
 use crate::push::record::{self, RecordKind};
-use crate::push::setup::{counted, TOOL};
+use crate::push::setup::TOOL;
 use crate::push::targets::Target;
 use crate::time;
 
@@ -116,7 +117,7 @@ impl Run {
             };
             eprintln!(
                 "{TOOL}: {} not read before the stop {kept_in}",
-                counted(kept, "input line")
+                count(kept, "input line", "input lines")
             );
         }
         Ok(())

@@ -6,10 +6,11 @@ use serde::Serialize;
 
 use super::start::{Done, Pending, Run};
 use crate::cli::exit;
+use crate::cli::words::count;
 use crate::error::{Error, Result};
 use crate::push::ledger::{Accepted, Entry};
 use crate::push::record::{self, Facts};
-use crate::push::setup::{counted, summary, TOOL};
+use crate::push::setup::{summary, TOOL};
 use crate::push::uploader::{Outcome, Stats};
 
 #[derive(Serialize)]
@@ -153,7 +154,7 @@ impl Run {
             "{TOOL}: warning: {} {held} at the tenant cap (--max-active {}): kept are the \
              indicators already live, then the records first in input order; sort the input \
              to choose which go first",
-            counted(capped, "Defender record"),
+            count(capped, "Defender record", "Defender records"),
             self.opts.max_active
         );
     }
@@ -169,12 +170,12 @@ impl Run {
         };
         self.progress.set_message(format!(
             "{}, {} accepted, {} unchanged, {} failed, {} rejected, {}, {} throttled{waiting}",
-            counted(c.records, "record"),
+            count(c.records, "record", "records"),
             c.accepted,
             c.unchanged,
             c.failed,
             c.rejected,
-            counted(Stats::get(&self.stats.requests), "request"),
+            count(Stats::get(&self.stats.requests), "request", "requests"),
             Stats::get(&self.stats.throttled),
         ));
     }
