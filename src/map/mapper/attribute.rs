@@ -215,16 +215,18 @@ impl Mapper {
 
         // Sinks may reuse parts between indicators (see `ContextKey`): one
         // event's name (its `info`; without one the name is the type),
-        // creator and references; and for its attributes without tags of
-        // their own, labels and kill-chain phases by category.
+        // creator and references; and for its attributes without labels
+        // (or phases) of their own, labels (and kill-chain phases by
+        // category). A TLP or confidence tag alone changes neither.
         let named = ev.ctx.info.as_deref().is_some_and(|i| !trim(i).is_empty());
-        let untagged = inherited.is_empty() && own.is_empty();
+        let event_labels = inherited.labels.is_empty() && own.labels.is_empty();
+        let event_phases = inherited.kill_chain.is_empty() && own.kill_chain.is_empty();
         let category_ix = attr.category.as_deref().and_then(category_index);
         let key = ContextKey {
             event: if named { ev.id } else { 0 },
-            labels: if untagged { ev.id } else { 0 },
+            labels: if event_labels { ev.id } else { 0 },
             kill_chain: match category_ix {
-                Some(c) if untagged => ev.id << 5 | c,
+                Some(c) if event_phases => ev.id << 5 | c,
                 _ => 0,
             },
         };
