@@ -299,8 +299,19 @@ impl Mapper {
                         set_unique(&mut slot.labels, labels.chain(own.labels.iter().copied()));
                     }
                     if key.kill_chain == 0 || slot.context.kill_chain != key.kill_chain {
-                        let category = attr.category.as_deref().map(|c| (c, category_ix));
-                        self.set_kill_chain(slot, category, ev, &inherited, &own);
+                        match category_ix {
+                            // The same event's phases under another category
+                            // (an event's categories alternate): only the first changes.
+                            Some(c)
+                                if key.kill_chain != 0 && slot.context.kill_chain >> 5 == ev.id =>
+                            {
+                                set(&mut slot.kill_chain[0].1, CATEGORY_SLUGS[c as usize - 1]);
+                            }
+                            _ => {
+                                let category = attr.category.as_deref().map(|c| (c, category_ix));
+                                self.set_kill_chain(slot, category, ev, &inherited, &own);
+                            }
+                        }
                     }
                     slot.context = key;
                     parts.commit();
