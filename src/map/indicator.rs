@@ -318,10 +318,11 @@ pub struct Indicator {
 pub struct ContextKey {
     /// Same non-zero key: same event (name, creator, references).
     pub event: u64,
-    /// Same non-zero key: same labels (an event's attributes without tags of
-    /// their own).
+    /// Same non-zero key: same labels (an event's attributes without labels
+    /// of their own).
     pub labels: u64,
-    /// Same non-zero key: same kill-chain phases (those attributes, of one category).
+    /// Same non-zero key: same kill-chain phases (an event's attributes
+    /// without phases of their own, of one category).
     pub kill_chain: u64,
 }
 

@@ -43,6 +43,27 @@ pub struct Mapper {
     /// Attributes whose TLP came from `--default-tlp` because nothing told
     /// their event's TLP (see [`Mapper::unknown_event_tlp`]).
     unknown_event_tlp: std::cell::Cell<u64>,
+    /// The last `first_seen` and `last_seen` read: feeds repeat them over an
+    /// event's or object's attributes, and chrono's parse costs far more
+    /// than comparing the text.
+    first_seen: LastTime,
+    last_seen: LastTime,
+}
+
+/// One remembered time text and the time it reads as.
+#[derive(Default)]
+struct LastTime(std::cell::RefCell<(String, Option<Timestamp>)>);
+
+impl LastTime {
+    /// [`time::parse_misp_time`] of `s`, remembered while `s` repeats.
+    fn parse(&self, s: &str) -> Option<Timestamp> {
+        let mut last = self.0.borrow_mut();
+        if last.0 != s {
+            last.1 = time::parse_misp_time(s);
+            set(&mut last.0, s);
+        }
+        last.1
+    }
 }
 
 impl Mapper {
@@ -53,6 +74,8 @@ impl Mapper {
             warninglists,
             until: std::cell::RefCell::new(Vec::with_capacity(UNTIL_CACHED)),
             unknown_event_tlp: std::cell::Cell::new(0),
+            first_seen: LastTime::default(),
+            last_seen: LastTime::default(),
         }
     }
 
@@ -192,16 +215,18 @@ impl Mapper {
 
         // Sinks may reuse parts between indicators (see `ContextKey`): one
         // event's name (its `info`; without one the name is the type),
-        // creator and references; and for its attributes without tags of
-        // their own, labels and kill-chain phases by category.
+        // creator and references; and for its attributes without labels
+        // (or phases) of their own, labels (and kill-chain phases by
+        // category). A TLP or confidence tag alone changes neither.
         let named = ev.ctx.info.as_deref().is_some_and(|i| !trim(i).is_empty());
-        let untagged = inherited.is_empty() && own.is_empty();
+        let event_labels = inherited.labels.is_empty() && own.labels.is_empty();
+        let event_phases = inherited.kill_chain.is_empty() && own.kill_chain.is_empty();
         let category_ix = attr.category.as_deref().and_then(category_index);
         let key = ContextKey {
             event: if named { ev.id } else { 0 },
-            labels: if untagged { ev.id } else { 0 },
+            labels: if event_labels { ev.id } else { 0 },
             kill_chain: match category_ix {
-                Some(c) if untagged => ev.id << 5 | c,
+                Some(c) if event_phases => ev.id << 5 | c,
                 _ => 0,
             },
         };
@@ -274,8 +299,19 @@ impl Mapper {
                         set_unique(&mut slot.labels, labels.chain(own.labels.iter().copied()));
                     }
                     if key.kill_chain == 0 || slot.context.kill_chain != key.kill_chain {
-                        let category = attr.category.as_deref().map(|c| (c, category_ix));
-                        self.set_kill_chain(slot, category, ev, &inherited, &own);
+                        match category_ix {
+                            // The same event's phases under another category
+                            // (an event's categories alternate): only the first changes.
+                            Some(c)
+                                if key.kill_chain != 0 && slot.context.kill_chain >> 5 == ev.id =>
+                            {
+                                set(&mut slot.kill_chain[0].1, CATEGORY_SLUGS[c as usize - 1]);
+                            }
+                            _ => {
+                                let category = attr.category.as_deref().map(|c| (c, category_ix));
+                                self.set_kill_chain(slot, category, ev, &inherited, &own);
+                            }
+                        }
                     }
                     slot.context = key;
                     parts.commit();
@@ -424,16 +460,26 @@ impl Mapper {
             .flatten()
             .fold(attr_ts, Timestamp::max);
         let created = ev.date.map_or(attr_ts, |d| d.min(modified));
-        let seen = |s: Option<&str>, what: &str| -> Result<Option<Timestamp>, SkipReason> {
-            match s.map(str::trim).filter(|s| !s.is_empty()) {
-                None => Ok(None),
-                Some(s) => time::parse_misp_time(s)
-                    .map(Some)
-                    .ok_or_else(|| malformed(format!("{what} {s:?} is not a time"))),
-            }
+        let seen = |s: Option<&str>, last: &LastTime, what: &str| match s
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            None => Ok(None),
+            Some(s) => last
+                .parse(s)
+                .map(Some)
+                .ok_or_else(|| malformed(format!("{what} {s:?} is not a time"))),
         };
-        let first_seen = seen(attr.first_seen.as_deref().or(obj.first_seen), "first_seen")?;
-        let last_seen = seen(attr.last_seen.as_deref().or(obj.last_seen), "last_seen")?;
+        let first_seen = seen(
+            attr.first_seen.as_deref().or(obj.first_seen),
+            &self.first_seen,
+            "first_seen",
+        )?;
+        let last_seen = seen(
+            attr.last_seen.as_deref().or(obj.last_seen),
+            &self.last_seen,
+            "last_seen",
+        )?;
         let reference = match self.opts.expire_from {
             ExpireFrom::Misp => ev.publish.map_or(attr_ts, |p| p.max(attr_ts)),
             ExpireFrom::Now => time::start_of_day(&self.opts.now),

@@ -80,11 +80,4 @@ impl<'t> TagSummary<'t> {
             self.labels.push(name);
         }
     }
-
-    pub(super) fn is_empty(&self) -> bool {
-        self.tlp.is_none()
-            && !self.confidence_tagged
-            && self.labels.is_empty()
-            && self.kill_chain.is_empty()
-    }
 }
