@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::cli::exit;
 use crate::cli::interrupt::Interrupt;
+use crate::cli::words::count;
 use crate::error::{Error, Result};
 use crate::io::input::{Lines, Location};
 use crate::io::ndjson::{Record, Records};
@@ -77,27 +78,29 @@ impl Stats {
         } else {
             format!(" ({})", reasons.join(", "))
         };
-        let n = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         let retired = if self.retirements > 0 {
-            format!(" ({})", n(self.retirements, "retirement", "retirements"))
+            format!(
+                " ({})",
+                count(self.retirements, "retirement", "retirements")
+            )
         } else {
             String::new()
         };
         let objects = if self.context_objects > 0 {
             format!(
                 ", {} written",
-                n(self.context_objects, "context object", "context objects")
+                count(self.context_objects, "context object", "context objects")
             )
         } else {
             String::new()
         };
         format!(
             "ioc-map: {}, {}: {} mapped, {skipped} skipped{reasons}, {} written{retired}{objects}, {}",
-            n(lines, "line", "lines"),
-            n(self.attributes, "attribute", "attributes"),
+            count(lines, "line", "lines"),
+            count(self.attributes, "attribute", "attributes"),
             self.mapped,
-            n(self.written, "indicator", "indicators"),
-            n(self.bad_lines, "bad line", "bad lines")
+            count(self.written, "indicator", "indicators"),
+            count(self.bad_lines, "bad line", "bad lines")
         )
     }
 }

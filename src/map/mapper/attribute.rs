@@ -48,6 +48,9 @@ pub struct Mapper {
     /// than comparing the text.
     first_seen: LastTime,
     last_seen: LastTime,
+    /// The start of `opts.now`'s day: `--expire-from now`'s reference time,
+    /// the same for the whole run.
+    today: Timestamp,
 }
 
 /// One remembered time text and the time it reads as.
@@ -69,13 +72,14 @@ impl LastTime {
 impl Mapper {
     pub fn new(opts: MapOptions, allowlist: Allowlist, warninglists: Warninglists) -> Self {
         Mapper {
-            opts,
             allowlist,
             warninglists,
             until: std::cell::RefCell::new(Vec::with_capacity(UNTIL_CACHED)),
             unknown_event_tlp: std::cell::Cell::new(0),
             first_seen: LastTime::default(),
             last_seen: LastTime::default(),
+            today: time::start_of_day(&opts.now),
+            opts,
         }
     }
 
@@ -482,7 +486,7 @@ impl Mapper {
         )?;
         let reference = match self.opts.expire_from {
             ExpireFrom::Misp => ev.publish.map_or(attr_ts, |p| p.max(attr_ts)),
-            ExpireFrom::Now => time::start_of_day(&self.opts.now),
+            ExpireFrom::Now => self.today,
         };
         Ok(Times {
             created,
