@@ -17,6 +17,11 @@ pub fn next_escape(b: &[u8], mut i: usize) -> usize {
     #[cfg(target_arch = "x86_64")]
     match crate::json::simd::escape_by_16(b, i) {
         Ok(hit) => return hit,
+        // The last bytes as one more block of 16, overlapping bytes found
+        // clean (there are 16 from the start): no byte loop for the tail.
+        Err(rest) if rest < b.len() && b.len() >= i + 16 => {
+            return crate::json::simd::escape_by_16(b, b.len() - 16).unwrap_or(b.len());
+        }
         Err(rest) => i = rest,
     }
     const ONES: u64 = u64::MAX / 255;

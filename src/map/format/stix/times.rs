@@ -40,6 +40,7 @@ impl TimeTexts {
     /// 3 `valid_until`), quoted, from the cache when unchanged. The last
     /// field, `valid_until`, takes one of a few values per event (one per
     /// expiry), which alternate: it has [`UNTIL_CACHED`] entries.
+    #[inline]
     pub(super) fn write(&mut self, out: &mut Vec<u8>, mut i: usize, t: Timestamp) {
         if i == 3 {
             match self.stamps[3..].iter().position(|(last, _)| *last == t) {
@@ -50,29 +51,37 @@ impl TimeTexts {
                 }
             }
         }
-        let (last, text) = &mut self.stamps[i];
-        if *last != t || text[0] != b'"' {
-            let date = t.date_naive();
-            let written = text[0] == b'"';
-            let digits: &mut [u8; 24] = (&mut text[1..25]).try_into().expect("24 bytes");
-            match self.days.iter().find(|(d, _)| *d == Some(date)) {
-                // A text written before: only the date and time are new.
-                Some((_, ymd)) if written => Millis(t).on_date(ymd, digits),
-                _ => {
-                    let Some(fixed) = Millis(t).fixed() else {
-                        jsonw::time(out, Millis(t)); // outside years 0–9999: not cached
-                        return;
-                    };
-                    *digits = fixed;
-                    text[0] = b'"';
-                    text[25] = b'"';
-                    let ymd = fixed[..10].try_into().expect("10 bytes");
-                    self.days[self.day_next] = (Some(date), ymd);
-                    self.day_next = (self.day_next + 1) % DAYS_CACHED;
-                }
-            }
-            *last = t;
+        // The usual case, written where it is called; a new text out of line.
+        match &self.stamps[i] {
+            (last, text) if *last == t && text[0] == b'"' => out.extend_from_slice(text),
+            _ => self.write_new(out, i, t),
         }
+    }
+
+    /// [`TimeTexts::write`] of a time whose text is not in entry `i`: it is now.
+    #[inline(never)]
+    fn write_new(&mut self, out: &mut Vec<u8>, i: usize, t: Timestamp) {
+        let (last, text) = &mut self.stamps[i];
+        let date = t.date_naive();
+        let written = text[0] == b'"';
+        let digits: &mut [u8; 24] = (&mut text[1..25]).try_into().expect("24 bytes");
+        match self.days.iter().find(|(d, _)| *d == Some(date)) {
+            // A text written before: only the date and time are new.
+            Some((_, ymd)) if written => Millis(t).on_date(ymd, digits),
+            _ => {
+                let Some(fixed) = Millis(t).fixed() else {
+                    jsonw::time(out, Millis(t)); // outside years 0–9999: not cached
+                    return;
+                };
+                *digits = fixed;
+                text[0] = b'"';
+                text[25] = b'"';
+                let ymd = fixed[..10].try_into().expect("10 bytes");
+                self.days[self.day_next] = (Some(date), ymd);
+                self.day_next = (self.day_next + 1) % DAYS_CACHED;
+            }
+        }
+        *last = t;
         out.extend_from_slice(text);
     }
 }

@@ -54,6 +54,9 @@ pub fn tlp_marking(tlp: Tlp) -> &'static str {
     }
 }
 
+/// The start of a record, up to its id's uuid.
+const RECORD_HEAD: &[u8] = b"{\"type\":\"indicator\",\"spec_version\":\"2.1\",\"id\":\"indicator--";
+
 /// Pending records are passed on in blocks of at least this size: as large as
 /// the output's own buffer, which then writes them without copying.
 const FLUSH_AT: usize = 256 * 1024;
@@ -90,6 +93,9 @@ pub struct StixWriter {
     /// The ATT&CK entries of `external_references` for the context of this
     /// key (see `attack_references`).
     attack_refs: (u64, Vec<u8>),
+    /// The end of the last record's part its relationships repeat (from its
+    /// id's closing quote to its creator: see `relationships`).
+    shared_end: usize,
     /// The part of an indicator's relationships they all share (see `relationships`).
     relationship_middle: Vec<u8>,
 }
@@ -118,6 +124,7 @@ impl StixWriter {
             last_context: 0,
             attack_refs: (0, Vec::new()),
             relationship_middle: Vec::new(),
+            shared_end: 0,
         }
     }
 
@@ -152,9 +159,7 @@ impl StixWriter {
             .as_deref()
             .map(trim)
             .filter(|u| !u.is_empty());
-        self.buf.extend_from_slice(
-            b"{\"type\":\"indicator\",\"spec_version\":\"2.1\",\"id\":\"indicator--",
-        );
+        self.buf.extend_from_slice(RECORD_HEAD);
         jsonw::uuid(&mut self.buf, ind.id);
         self.buf.push(b'"');
         self.buf.extend_from_slice(b",\"created\":");
@@ -183,6 +188,7 @@ impl StixWriter {
                     }
                 });
         }
+        self.shared_end = self.buf.len();
         if same {
             self.name_json.repeat(&mut self.buf);
         } else {
@@ -374,23 +380,21 @@ impl StixWriter {
     /// actor of its clusters, each a line, with the indicator's times,
     /// creator, revocation and marking.
     fn relationships(&mut self, ind: &Indicator, ctx: &Context<'_>) {
-        let mut source = [0u8; 11 + uuid::fmt::Hyphenated::LENGTH];
-        source[..11].copy_from_slice(b"indicator--");
-        ind.id.hyphenated().encode_lower(&mut source[11..]);
+        // The record just written (`start`) has the id, times and creator
+        // its relationships repeat: copied, not written again. (Its
+        // `modified` is the indicator's: a retirement has no relationships.)
+        let id_at = self.start + RECORD_HEAD.len() - "indicator--".len();
+        let id_end = id_at + "indicator--".len() + uuid::fmt::Hyphenated::LENGTH;
+        let source = &self.buf[id_at..id_end];
         // The relationships' ids hash the source once (see `relationship_uuid`).
-        let ids = objects::RelationshipIds::new(&source, INDICATES);
+        let ids = objects::RelationshipIds::new(source, INDICATES);
         // What the indicator's relationships share, built once: from the end
         // of the id to the target's, and after it.
         let mut middle = std::mem::take(&mut self.relationship_middle);
         middle.clear();
-        middle.extend_from_slice(b"\",\"created\":");
-        self.times.write(&mut middle, 0, ind.created);
-        middle.extend_from_slice(b",\"modified\":");
-        self.times.write(&mut middle, 1, ind.modified);
-        // The indicator's creator, as its record has it.
-        self.created_by.repeat(&mut middle);
+        middle.extend_from_slice(&self.buf[id_end..self.shared_end]);
         middle.extend_from_slice(b",\"relationship_type\":\"indicates\",\"source_ref\":\"");
-        middle.extend_from_slice(&source);
+        middle.extend_from_slice(&self.buf[id_at..id_end]);
         middle.extend_from_slice(b"\",\"target_ref\":\"");
         let end_at = middle.len();
         middle.push(b'"');
