@@ -241,3 +241,21 @@ pub fn assert_sentinel_holds(emu: &MsEmulator, expected: &[Value], run: &Run) {
         assert_eq!(got, *want, "{key} not held exactly as sent");
     }
 }
+
+/// bash (`-e -o pipefail`) running a documentation block's `script` in `dir`,
+/// on 127.0.0.1 without a proxy, with no credential of the caller's
+/// environment besides what the test sets.
+pub fn doc_block(script: &str, dir: &Path) -> Command {
+    let mut cmd = Command::new("bash");
+    cmd.args(["-e", "-o", "pipefail", "-c", script])
+        .current_dir(dir)
+        .env("NO_PROXY", "127.0.0.1,localhost");
+    for var in [
+        "AZURE_CLIENT_CERTIFICATE_PATH",
+        "AZURE_FEDERATED_TOKEN_FILE",
+        "HTTPS_PROXY",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
