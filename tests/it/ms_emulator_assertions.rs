@@ -28,21 +28,7 @@ fn client_assertion_is_checked() {
     let now = chrono::Utc::now().timestamp();
     let header = json!({"alg": "RS256", "typ": "JWT", "x5t": "aGFzaA"});
     let claims = json!({"aud": emu.token_url(), "iss": CLIENT_ID, "sub": CLIENT_ID, "jti": "1", "nbf": now, "exp": now + 600});
-    let send = |assertion: &str| {
-        token_request(
-            &emu,
-            &[
-                ("grant_type", "client_credentials"),
-                ("client_id", CLIENT_ID),
-                ("scope", DEFENDER_SCOPE),
-                (
-                    "client_assertion_type",
-                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                ),
-                ("client_assertion", assertion),
-            ],
-        )
-    };
+    let send = |assertion: &str| send_assertion(&emu, assertion);
     assert_eq!(send(&jwt(header.clone(), claims.clone())).status, 200);
     let with = |k: &str, v: Value| {
         let mut c = claims.clone();
@@ -136,6 +122,30 @@ fn with_payload_of(signed: &str, other: &str) -> String {
     format!("{}.{payload}.{}", parts[0], parts[2])
 }
 
+/// An emulator whose app has the `REGISTERED` certificate, and its
+/// thumbprints (`x5t`, `x5t#S256`).
+fn registered_emulator() -> (MsEmulator, (String, String)) {
+    let emu = MsEmulator::start(Config {
+        client_certificate_pem: Some(REGISTERED.into()),
+        ..Config::default()
+    });
+    (
+        emu,
+        thumbprints(&client_key(REGISTERED).unwrap().1.unwrap()),
+    )
+}
+
+/// Sends `assertion`, which must be refused as Entra refuses a bad
+/// certificate assertion (400, `invalid_client`, 700027); gives back the
+/// description. `why` names the case in a failure.
+fn refused(emu: &MsEmulator, assertion: &str, why: &str) -> String {
+    let r = send_assertion(emu, assertion);
+    assert_eq!(r.status, 400, "{why}: {}", r.body);
+    assert_eq!(r.json()["error"], "invalid_client", "{why}");
+    assert_eq!(r.json()["error_codes"], json!([700027]), "{why}");
+    r.json()["error_description"].as_str().unwrap().to_string()
+}
+
 /// Claims for this emulator, each call with a new `jti`.
 fn fresh_claims(emu: &MsEmulator) -> Value {
     let now = chrono::Utc::now().timestamp();
@@ -147,11 +157,7 @@ fn fresh_claims(emu: &MsEmulator) -> Value {
 /// assertions fail.
 #[test]
 fn client_assertion_signature_and_thumbprint() {
-    let emu = MsEmulator::start(Config {
-        client_certificate_pem: Some(REGISTERED.into()),
-        ..Config::default()
-    });
-    let (x5t, x5t_s256) = thumbprints(&client_key(REGISTERED).unwrap().1.unwrap());
+    let (emu, (x5t, x5t_s256)) = registered_emulator();
     let send = |assertion: &str| send_assertion(&emu, assertion);
     let rs256 = |header: Value| signed(Pad::Pkcs1, header, fresh_claims(&emu));
     let r = send(&rs256(json!({"alg": "RS256", "x5t#S256": x5t_s256})));
@@ -160,25 +166,18 @@ fn client_assertion_signature_and_thumbprint() {
         send(&rs256(json!({"alg": "RS256", "x5t": x5t}))).status,
         200
     );
-    let wrong_thumb = send(&rs256(json!({"alg": "RS256", "x5t": "AAAA"})));
-    assert_eq!(
-        (
-            wrong_thumb.status,
-            wrong_thumb.json()["error_codes"].clone()
-        ),
-        (400, json!([700027]))
+    refused(
+        &emu,
+        &rs256(json!({"alg": "RS256", "x5t": "AAAA"})),
+        "a wrong x5t",
     );
-    let unsigned = send(&jwt(
-        json!({"alg": "RS256", "x5t": x5t}),
-        fresh_claims(&emu),
-    ));
-    assert_eq!(unsigned.json()["error"], "invalid_client");
-    assert_eq!(unsigned.json()["error_codes"], json!([700027]));
+    let unsigned = jwt(json!({"alg": "RS256", "x5t": x5t}), fresh_claims(&emu));
+    refused(&emu, &unsigned, "unsigned");
     let tampered = with_payload_of(
         &rs256(json!({"alg": "RS256", "x5t": x5t})),
         &jwt(json!({}), fresh_claims(&emu)),
     );
-    assert_eq!(send(&tampered).json()["error_codes"], json!([700027]));
+    refused(&emu, &tampered, "payload changed after signing");
     // The same good assertion twice: the second is a replay.
     let once = rs256(json!({"alg": "RS256", "x5t": x5t}));
     assert_eq!(send(&once).status, 200);
@@ -192,11 +191,7 @@ fn client_assertion_signature_and_thumbprint() {
 /// thumbprint in the header must be the registered certificate's.
 #[test]
 fn ps256_assertions_are_verified_as_pss() {
-    let emu = MsEmulator::start(Config {
-        client_certificate_pem: Some(REGISTERED.into()),
-        ..Config::default()
-    });
-    let (x5t, s256) = thumbprints(&client_key(REGISTERED).unwrap().1.unwrap());
+    let (emu, (x5t, s256)) = registered_emulator();
     let (_, other_s256) = thumbprints(&client_key(OTHER).unwrap().1.unwrap());
     let ps256 = json!({"alg": "PS256", "typ": "JWT", "x5t#S256": s256});
     let good = send_assertion(&emu, &signed(Pad::Pss, ps256.clone(), fresh_claims(&emu)));
@@ -206,13 +201,6 @@ fn ps256_assertions_are_verified_as_pss() {
     assert_eq!(r.status, 200, "PS256 with x5t: {}", r.body);
     assert_eq!(emu.assertion_headers(), [ps256.clone(), sha1]);
 
-    let refused = |assertion: String, why: &str| {
-        let r = send_assertion(&emu, &assertion);
-        assert_eq!(r.status, 400, "{why}: {}", r.body);
-        assert_eq!(r.json()["error"], "invalid_client", "{why}");
-        assert_eq!(r.json()["error_codes"], json!([700027]), "{why}");
-        r.json()["error_description"].as_str().unwrap().to_string()
-    };
     let bad_signature = [
         (
             signed(Pad::Pkcs1, ps256.clone(), fresh_claims(&emu)),
@@ -239,7 +227,7 @@ fn ps256_assertions_are_verified_as_pss() {
         ),
     ];
     for (assertion, why) in bad_signature {
-        let text = refused(assertion, why);
+        let text = refused(&emu, &assertion, why);
         assert!(text.contains("signature validation"), "{why}: {text}");
     }
     let unregistered = [
@@ -261,7 +249,7 @@ fn ps256_assertions_are_verified_as_pss() {
         ),
     ];
     for (header, why) in unregistered {
-        let text = refused(signed(Pad::Pss, header, fresh_claims(&emu)), why);
+        let text = refused(&emu, &signed(Pad::Pss, header, fresh_claims(&emu)), why);
         assert!(text.contains("not registered"), "{why}: {text}");
     }
     assert_eq!(
