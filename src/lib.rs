@@ -4,7 +4,7 @@
 //! everything lives here.
 //!
 //! `unsafe` is denied in the whole crate except `json::simd`, the one module
-//! that allows it (SSE2 byte scans on the hot path).
+//! that allows it (SSE2 byte scans and SHA-1 lanes on the hot path).
 #![deny(unsafe_code)]
 
 /// `misp-airgap`: signed bundles of NDJSON for a one-way transfer.
@@ -17,7 +17,7 @@ pub mod error;
 pub mod http;
 /// NDJSON input (gzip too), JSON records framed from it, atomic `-o FILE` output.
 pub mod io;
-/// The hot-path JSON writer and the SIMD byte scans (the crate's only `unsafe`).
+/// The hot-path JSON writer and the SIMD code (the crate's only `unsafe`).
 pub mod json;
 /// `ioc-map`: MISP events to indicator records (STIX, Defender, tiIndicator, CSV).
 pub mod map;

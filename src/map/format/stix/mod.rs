@@ -14,6 +14,7 @@ mod limits;
 mod memo;
 mod objects;
 mod pattern;
+mod relationship_ids;
 mod times;
 mod writer;
 

@@ -6,7 +6,6 @@
 
 use std::collections::HashSet;
 
-use sha1::{Digest, Sha1};
 use uuid::Uuid;
 
 use crate::json::write as jsonw;
@@ -19,9 +18,6 @@ use crate::misp::ids::NAMESPACE;
 /// (neither MISP's `Orgc` nor a cluster has a time of its own), so that a
 /// shared object written again is the same version.
 pub const SHARED_TIME: &str = "1970-01-01T00:00:00.000Z";
-
-/// The relationship type from an indicator to what it points at.
-pub const INDICATES: &str = "indicates";
 
 /// The kinds of shared object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -167,37 +163,13 @@ pub(super) fn attack_reference(out: &mut Vec<u8>, id: &str, url: &str) {
 }
 
 /// The id of a relationship: UUIDv5(NS, `"<source id>|<type>|<target id>"`),
-/// the ids in full (`indicator--…`).
+/// the ids in full (`indicator--…`). The writer computes the same ids in
+/// batches ([`super::relationship_ids`]).
 pub fn relationship_uuid(source: &str, relationship_type: &str, target: &str) -> Uuid {
-    RelationshipIds::new(source.as_bytes(), relationship_type).to(target)
-}
-
-/// The ids of the relationships of one type from one source
-/// ([`relationship_uuid`]): the namespace, source and type hashed once, each
-/// target's id finished from there (SHA-1 of the `sha1` crate, which uses the
-/// processor's SHA instructions where there are some).
-pub(super) struct RelationshipIds(Sha1);
-
-impl RelationshipIds {
-    pub(super) fn new(source: &[u8], relationship_type: &str) -> Self {
-        let mut h = Sha1::new();
-        h.update(NAMESPACE.as_bytes());
-        h.update(source);
-        h.update(b"|");
-        h.update(relationship_type.as_bytes());
-        h.update(b"|");
-        RelationshipIds(h)
-    }
-
-    /// The id of the relationship to `target`.
-    pub(super) fn to(&self, target: &str) -> Uuid {
-        let mut h = self.0.clone();
-        h.update(target.as_bytes());
-        let digest = h.finalize();
-        let mut bytes = [0u8; 16];
-        bytes.copy_from_slice(&digest[..16]);
-        uuid::Builder::from_sha1_bytes(bytes).into_uuid()
-    }
+    Uuid::new_v5(
+        &NAMESPACE,
+        format!("{source}|{relationship_type}|{target}").as_bytes(),
+    )
 }
 
 #[cfg(test)]
@@ -252,19 +224,21 @@ mod tests {
 
     #[test]
     fn relationship_ids_are_stable() {
-        let a = relationship_uuid("indicator--x", INDICATES, "attack-pattern--y");
-        // A UUIDv5 as the uuid crate makes one.
+        let a = relationship_uuid("indicator--x", "indicates", "attack-pattern--y");
+        // Values computed apart, with Python's uuid.uuid5 and the namespace.
+        assert_eq!(a.to_string(), "f38de33f-9447-543c-b234-8044a998565f");
         assert_eq!(
-            a,
-            Uuid::new_v5(&NAMESPACE, b"indicator--x|indicates|attack-pattern--y")
-        );
-        assert_eq!(
-            a,
-            relationship_uuid("indicator--x", INDICATES, "attack-pattern--y")
+            relationship_uuid(
+                "indicator--1c4f2d3e-5a6b-4c7d-8e9f-0a1b2c3d4e5f",
+                "indicates",
+                "attack-pattern--a62a8db3-f23a-4d8f-afd6-9dbc77e7813b"
+            )
+            .to_string(),
+            "4036fbcc-9a86-5152-8d12-d952386e83bf"
         );
         assert_ne!(
             a,
-            relationship_uuid("indicator--x", INDICATES, "threat-actor--y")
+            relationship_uuid("indicator--x", "indicates", "threat-actor--y")
         );
         assert_eq!(a.get_version_num(), 5);
     }

@@ -10,8 +10,9 @@ use crate::json::write as jsonw;
 use crate::map::context::{Context, ContextMode};
 use crate::map::format::stix::limits::{DESCRIPTION_MAX, NAME_MAX};
 use crate::map::format::stix::memo::Memo;
-use crate::map::format::stix::objects::{self, Written, INDICATES};
+use crate::map::format::stix::objects::{self, Written};
 use crate::map::format::stix::pattern;
+use crate::map::format::stix::relationship_ids::{self, RelationshipIds, PLACEHOLDER};
 use crate::map::format::stix::times::TimeTexts;
 use crate::map::format::text;
 use crate::map::format::writer::{Emitted, FormatWriter};
@@ -98,6 +99,8 @@ pub struct StixWriter {
     shared_end: usize,
     /// The part of an indicator's relationships they all share (see `relationships`).
     relationship_middle: Vec<u8>,
+    /// The relationships written whose ids are still to be filled in.
+    relationship_ids: RelationshipIds,
 }
 
 impl StixWriter {
@@ -125,6 +128,7 @@ impl StixWriter {
             attack_refs: (0, Vec::new()),
             relationship_middle: Vec::new(),
             shared_end: 0,
+            relationship_ids: RelationshipIds::default(),
         }
     }
 
@@ -385,9 +389,7 @@ impl StixWriter {
         // `modified` is the indicator's: a retirement has no relationships.)
         let id_at = self.start + RECORD_HEAD.len() - "indicator--".len();
         let id_end = id_at + "indicator--".len() + uuid::fmt::Hyphenated::LENGTH;
-        let source = &self.buf[id_at..id_end];
-        // The relationships' ids hash the source once (see `relationship_uuid`).
-        let ids = objects::RelationshipIds::new(source, INDICATES);
+        debug_assert_eq!(id_end - id_at, relationship_ids::SOURCE_LEN);
         // What the indicator's relationships share, built once: from the end
         // of the id to the target's, and after it.
         let mut middle = std::mem::take(&mut self.relationship_middle);
@@ -415,9 +417,14 @@ impl StixWriter {
             self.buf.extend_from_slice(
                 b"{\"type\":\"relationship\",\"spec_version\":\"2.1\",\"id\":\"relationship--",
             );
-            jsonw::uuid(&mut self.buf, ids.to(target));
+            // The id is hashed with others' before the buffer is passed on.
+            let placeholder_at = self.buf.len();
+            self.buf.extend_from_slice(PLACEHOLDER);
             self.buf.extend_from_slice(middle_part);
+            let target_at = self.buf.len();
             self.buf.extend_from_slice(target.as_bytes());
+            self.relationship_ids
+                .wait(placeholder_at, id_at, target_at, target.len());
             self.buf.extend_from_slice(end_part);
             self.context_objects += 1;
         }
@@ -485,6 +492,7 @@ impl FormatWriter for StixWriter {
             }
         }
         if self.buf.len() >= FLUSH_AT {
+            self.relationship_ids.fill(&mut self.buf);
             self.out
                 .as_mut()
                 .expect("not finished")
@@ -503,6 +511,7 @@ impl FormatWriter for StixWriter {
 
     fn finish(mut self: Box<Self>) -> Result<()> {
         let mut out = self.out.take().expect("finished once");
+        self.relationship_ids.fill(&mut self.buf);
         out.write_bytes(&self.buf)?;
         self.buf.clear();
         out.finish()
@@ -515,6 +524,7 @@ impl FormatWriter for StixWriter {
 impl Drop for StixWriter {
     fn drop(&mut self) {
         if let Some(out) = &mut self.out {
+            self.relationship_ids.fill(&mut self.buf);
             let _ = out.write_bytes(&self.buf);
         }
     }

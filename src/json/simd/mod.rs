@@ -1,9 +1,12 @@
 //! The crate's only `unsafe` code: SSE2 byte scans on x86-64 (SSE2 is part of
 //! every x86-64 processor), each behind a safe function whose loads stay
-//! inside the slice or array it is given. Everywhere else `unsafe` does not
-//! compile: lib.rs denies `unsafe_code` and allows it on this module alone.
-//! Other targets get the portable code (here for the masks, in
-//! `json::write::next_escape` for escapes).
+//! inside the slice or array it is given, and SHA-1 in lanes
+//! ([`sha1_lanes`]). Everywhere else `unsafe` does not compile: lib.rs denies
+//! `unsafe_code` and allows it on this module alone. Other targets get the
+//! portable code (here for the masks, in `json::write::next_escape` for
+//! escapes, the `sha1` crate for hashing).
+
+pub mod sha1_lanes;
 
 /// The first byte that JSON must escape (`"`, `\`, a control character) in
 /// `b` at or after `i`, sixteen bytes at a time: `Ok(index)` when found,
