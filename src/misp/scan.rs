@@ -482,6 +482,24 @@ impl<'a> Scan<'a> {
     }
 
     fn opt_i64(&mut self) -> Option<Option<i64>> {
+        // MISP's usual forms, `"1795317989"` and `1795317989`, read at once:
+        // what `i64_text` and `str::parse` give for up to 18 digits.
+        let quoted = self.peek()? == b'"';
+        if let Some((v, end)) = digits(self.bytes, self.i + usize::from(quoted)) {
+            let after = self.bytes.get(end).copied();
+            let done = if quoted {
+                after == Some(b'"')
+            } else {
+                // Not a leading 0 (JSON's `0` alone), nor a longer or
+                // fractional number.
+                self.bytes[self.i] != b'0'
+                    && !matches!(after, Some(b'0'..=b'9' | b'.' | b'e' | b'E'))
+            };
+            if done {
+                self.i = end + usize::from(quoted);
+                return Some(Some(v));
+            }
+        }
         match self.peek()? {
             b'"' => match self.string()? {
                 (text, false) => i64_text(text).ok(),
@@ -633,6 +651,22 @@ impl<'a> Scan<'a> {
     }
 }
 
+/// The value of the ASCII digits at `i` (one to 18 of them, so that it fits),
+/// and where they end.
+#[inline(always)]
+fn digits(b: &[u8], start: usize) -> Option<(i64, usize)> {
+    let mut v = 0;
+    let mut i = start;
+    while let Some(d @ b'0'..=b'9') = b.get(i) {
+        if i - start == 18 {
+            break;
+        }
+        v = v * 10 + i64::from(d - b'0');
+        i += 1;
+    }
+    (i > start).then_some((v, i))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -704,6 +738,37 @@ mod tests {
         same(&format!(
             r#"{{"Event":{{"Attribute":[{{{many}"type":"a"}},{{{many}"value":"b"}}]}}}}"#
         ));
+    }
+
+    #[test]
+    fn reads_numbers_in_every_form() {
+        for ts in [
+            r#""1795317989""#,
+            "1795317989",
+            r#""0017""#,
+            "0",
+            "7",
+            r#""""#,
+            r#"" 12 ""#,
+            r#""123456789012345678""#,
+            r#""1234567890123456789""#,
+            "123456789012345678",
+            "1234567890123456789",
+            "12.5",
+            "1e3",
+            "-5",
+            r#""-5""#,
+            "null",
+        ] {
+            same(&format!(r#"{{"type":"a","timestamp":{ts}}}"#));
+        }
+        // Not JSON, or an escape (left to serde).
+        for ts in ["01", "1.", r#""1"#, "1x", r#""1\u0030""#] {
+            assert!(
+                line(&format!(r#"{{"type":"a","timestamp":{ts}}}"#)).is_none(),
+                "{ts}"
+            );
+        }
     }
 
     #[test]
