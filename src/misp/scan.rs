@@ -460,7 +460,24 @@ impl<'a> Scan<'a> {
             .map(Cow::Owned)
     }
 
+    /// Inlined for its usual case, a string without escapes: most of an
+    /// attribute's values (a call and its result in memory cost as much as
+    /// scanning a short string).
+    #[inline(always)]
     fn opt_str(&mut self) -> Option<Option<Str<'a>>> {
+        if self.peek()? == b'"' {
+            let start = self.i + 1;
+            let end = next_escape(self.bytes, start);
+            if self.bytes.get(end) == Some(&b'"') {
+                self.i = end + 1;
+                return Some(Some(Cow::Borrowed(&self.text[start..end])));
+            }
+        }
+        self.opt_str_rest()
+    }
+
+    #[inline(never)]
+    fn opt_str_rest(&mut self) -> Option<Option<Str<'a>>> {
         match self.peek()? {
             b'"' => self.str().map(Some),
             b'n' => self.literal(b"null").map(|()| None),
