@@ -416,18 +416,35 @@ impl<'a> Scan<'a> {
         Some(&self.text[start..i])
     }
 
-    fn literal(&mut self, word: &[u8]) -> Option<()> {
-        if !self.bytes[self.i..].starts_with(word) {
+    /// `word` next (its length known: compared without a call).
+    fn literal<const N: usize>(&mut self, word: &[u8; N]) -> Option<()> {
+        if self.bytes.get(self.i..self.i + N)? != word {
             return None;
         }
-        self.i += word.len();
+        self.i += N;
         Some(())
+    }
+
+    /// A string without escapes (`"` next), scanned in place: where its
+    /// text starts and ends. `None` (nothing read) for any other string.
+    #[inline(always)]
+    fn plain(&mut self) -> Option<(usize, usize)> {
+        let start = self.i + 1;
+        let end = next_escape(self.bytes, start);
+        if self.bytes.get(end) != Some(&b'"') {
+            return None;
+        }
+        self.i = end + 1;
+        Some((start, end))
     }
 
     /// Skips one value, checking it.
     fn skip(&mut self) -> Option<()> {
         match self.peek()? {
-            b'"' => self.string().map(drop),
+            b'"' => match self.plain() {
+                Some(_) => Some(()),
+                None => self.string().map(drop),
+            },
             b'{' => self.object(|s, _, _| s.skip()),
             b'[' => self.array(Self::skip),
             b't' => self.literal(b"true"),
@@ -466,10 +483,7 @@ impl<'a> Scan<'a> {
     #[inline(always)]
     fn opt_str(&mut self) -> Option<Option<Str<'a>>> {
         if self.peek()? == b'"' {
-            let start = self.i + 1;
-            let end = next_escape(self.bytes, start);
-            if self.bytes.get(end) == Some(&b'"') {
-                self.i = end + 1;
+            if let Some((start, end)) = self.plain() {
                 return Some(Some(Cow::Borrowed(&self.text[start..end])));
             }
         }
