@@ -471,7 +471,11 @@ impl<'a> Scan<'a> {
         if !escaped {
             return Some(Cow::Borrowed(text));
         }
-        // Escapes are rare: serde decodes them (and refuses lone surrogates).
+        // JSON's one-letter escapes (quotes in MISP's galaxy tags) decoded
+        // here; serde decodes `\u` (and refuses lone surrogates).
+        if let Some(text) = unescape(text) {
+            return Some(Cow::Owned(text));
+        }
         serde_json::from_str::<String>(&self.text[start..self.i])
             .ok()
             .map(Cow::Owned)
@@ -682,6 +686,30 @@ impl<'a> Scan<'a> {
     }
 }
 
+/// The text of a string (checked: only JSON's escapes) with its one-letter
+/// escapes decoded; `None` where it has a `\u` escape.
+fn unescape(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('\\') {
+        out.push_str(&rest[..at]);
+        out.push(match rest.as_bytes()[at + 1] {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            _ => return None,
+        });
+        rest = &rest[at + 2..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
 /// The value of the ASCII digits at `i` (one to 18 of them, so that it fits),
 /// and where they end.
 #[inline(always)]
@@ -799,6 +827,21 @@ mod tests {
                 line(&format!(r#"{{"type":"a","timestamp":{ts}}}"#)).is_none(),
                 "{ts}"
             );
+        }
+    }
+
+    #[test]
+    fn decodes_escapes_as_serde_does() {
+        for v in [
+            r#""a\"b\\c\/d\be\ff\ng\rh\ti""#,
+            r#""\\\"\\""#,
+            r#""\"x\"""#,
+            r#""caf\u00e9 \"x\"""#,
+            r#""\ud83d\ude00\n""#,
+        ] {
+            same(&format!(
+                r#"{{"type":"a","value":{v},"Tag":[{{"name":{v}}}],"Event":{{"info":{v}}}}}"#
+            ));
         }
     }
 
