@@ -61,9 +61,12 @@ struct Seen<'a, K> {
     /// From the opening quote to the colon: a key without escapes, checked
     /// when it was first read.
     text: &'a [u8],
-    /// Its first 16 bytes (zero-padded), and which of them count.
+    /// Its first 16 bytes and the next 16 (zero-padded), and which of
+    /// them count.
     head: u128,
     mask: u128,
+    tail: u128,
+    tail_mask: u128,
     field: K,
     /// The entry that came after it last time (`NONE`: unknown).
     next: u8,
@@ -78,14 +81,26 @@ impl<K> Seen<'_, K> {
     /// Whether `b[i..]` starts with this key.
     #[inline(always)]
     fn at(&self, b: &[u8], i: usize) -> bool {
-        match b.get(i..i + 16) {
-            Some(x) => {
-                let x = u128::from_le_bytes(x.try_into().expect("16 bytes"));
-                (x ^ self.head) & self.mask == 0
-                    && (self.text.len() <= 16
-                        || b.get(i + 16..i + self.text.len()) == Some(&self.text[16..]))
+        let block = |at: usize| {
+            b.get(at..at + 16)
+                .map(|x| u128::from_le_bytes(x.try_into().expect("16 bytes")))
+        };
+        let n = self.text.len();
+        let Some(x) = block(i) else {
+            return b.get(i..i + n) == Some(self.text);
+        };
+        if (x ^ self.head) & self.mask != 0 {
+            return false;
+        }
+        if n <= 16 {
+            return true;
+        }
+        match block(i + 16) {
+            Some(y) => {
+                (y ^ self.tail) & self.tail_mask == 0
+                    && (n <= 32 || b.get(i + 32..i + n) == Some(&self.text[32..]))
             }
-            None => b.get(i..i + self.text.len()) == Some(self.text),
+            None => b.get(i + 16..i + n) == Some(&self.text[16..]),
         }
     }
 }
@@ -131,15 +146,23 @@ impl<'a, K: Key> Keys<'a, K> {
         let next = match found {
             Some(n) => n as u8,
             None if self.seen.len() < MAX_KEYS => {
-                let mut head = [0u8; 16];
-                let n = text.len().min(16);
-                head[..n].copy_from_slice(&text[..n]);
-                let mut mask = [0u8; 16];
-                mask[..n].fill(0xff);
+                // Bytes `from..from + 16` of the text (zero-padded), and a
+                // mask of those that are there.
+                let block = |from: usize| {
+                    let (mut bytes, mut mask) = ([0u8; 16], [0u8; 16]);
+                    let part = text.get(from..).unwrap_or_default();
+                    let n = part.len().min(16);
+                    bytes[..n].copy_from_slice(&part[..n]);
+                    mask[..n].fill(0xff);
+                    (u128::from_le_bytes(bytes), u128::from_le_bytes(mask))
+                };
+                let ((head, mask), (tail, tail_mask)) = (block(0), block(16));
                 self.seen.push(Seen {
                     text,
-                    head: u128::from_le_bytes(head),
-                    mask: u128::from_le_bytes(mask),
+                    head,
+                    mask,
+                    tail,
+                    tail_mask,
                     field,
                     next: NONE,
                 });
@@ -716,6 +739,20 @@ fn unescape(text: &str) -> Option<String> {
 fn digits(b: &[u8], start: usize) -> Option<(i64, usize)> {
     let mut v = 0;
     let mut i = start;
+    // The first eight at once where they are all digits (a timestamp has ten).
+    if let Some(x) = b.get(i..i + 8) {
+        let x = u64::from_le_bytes(x.try_into().expect("8 bytes"));
+        const ONES: u64 = u64::MAX / 255;
+        // Each byte 0x30..=0x39: high nibble 3, and adding 6 keeps it 3.
+        let high = 0xf0 * ONES;
+        if x & high == 0x30 * ONES && x.wrapping_add(6 * ONES) & high == 0x30 * ONES {
+            // Lemire's eight-digit parse: pairs, then fours, then all eight.
+            let x = (x & 0x0f * ONES).wrapping_mul(2561) >> 8;
+            let x = (x & 0x00ff_00ff_00ff_00ff).wrapping_mul(6_553_601) >> 16;
+            v = ((x & 0x0000_ffff_0000_ffff).wrapping_mul(42_949_672_960_001) >> 32) as i64;
+            i += 8;
+        }
+    }
     while let Some(d @ b'0'..=b'9') = b.get(i) {
         if i - start == 18 {
             break;
@@ -842,6 +879,32 @@ mod tests {
             same(&format!(
                 r#"{{"type":"a","value":{v},"Tag":[{{"name":{v}}}],"Event":{{"info":{v}}}}}"#
             ));
+        }
+    }
+
+    #[test]
+    fn digits_as_str_parse_reads_them() {
+        for text in [
+            "0",
+            "7",
+            "12345678",
+            "87654321x",
+            "1795317989",
+            "99999999",
+            "00000000",
+            "123456789012345678",
+            "1234567890123456789",
+            "1234567/",
+            "12345678:",
+            "9:",
+            "1234567",
+            "",
+            "x",
+        ] {
+            let b = text.as_bytes();
+            let n = b.iter().take_while(|c| c.is_ascii_digit()).count().min(18);
+            let want = (n > 0).then(|| (text[..n].parse::<i64>().unwrap(), n));
+            assert_eq!(digits(b, 0), want, "{text}");
         }
     }
 
