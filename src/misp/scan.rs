@@ -14,6 +14,8 @@ use std::marker::PhantomData;
 
 use serde::de::DeserializeSeed;
 
+#[cfg(target_arch = "x86_64")]
+use crate::json::simd::escape_by_16;
 use crate::json::write::next_escape;
 use crate::misp::fields::{AttributeField, EventField, Key, ObjectField, TagField};
 use crate::misp::galaxy::Galaxies;
@@ -453,6 +455,14 @@ impl<'a> Scan<'a> {
     #[inline(always)]
     fn plain(&mut self) -> Option<(usize, usize)> {
         let start = self.i + 1;
+        // Sixteen bytes at a time here (inlined): a string is found whole
+        // this way but near the end of the line.
+        #[cfg(target_arch = "x86_64")]
+        let end = match escape_by_16(self.bytes, start) {
+            Ok(end) => end,
+            Err(rest) => next_escape(self.bytes, rest),
+        };
+        #[cfg(not(target_arch = "x86_64"))]
         let end = next_escape(self.bytes, start);
         if self.bytes.get(end) != Some(&b'"') {
             return None;
