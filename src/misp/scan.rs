@@ -606,7 +606,7 @@ impl<'a> Scan<'a> {
                 AttributeField::LastSeen => a.last_seen = s.opt_str()?,
                 AttributeField::ObjectRelation => a.object_relation = s.opt_str()?,
                 AttributeField::EventUuid => a.event_uuid = s.opt_str()?,
-                AttributeField::Tag => a.tags = s.list(0, Self::tag)?,
+                AttributeField::Tag => a.tags = s.list(4, Self::tag)?,
                 AttributeField::Event => {
                     a.event = match s.peek()? {
                         b'{' => Some(Box::new(s.event()?)),
@@ -637,7 +637,7 @@ impl<'a> Scan<'a> {
                 self.attribute(&mut one, true)?;
                 vec![one]
             }
-            b'[' => self.list(0, |s, a| s.attribute(a, true))?,
+            b'[' => self.list(16, |s, a| s.attribute(a, true))?,
             _ => return self.serde(PhantomData),
         };
         Some(Some(Box::new(OneOrMany(list))))
@@ -645,14 +645,19 @@ impl<'a> Scan<'a> {
 
     /// A list (`[` next), each element read by `one` into a default `T` in
     /// place (moving an attribute costs more than most of its fields), with
-    /// room for `capacity`.
+    /// room for `capacity` once it has one.
     fn list<T: Default>(
         &mut self,
         capacity: usize,
         mut one: impl FnMut(&mut Self, &mut T) -> Option<()>,
     ) -> Option<Vec<T>> {
-        let mut list = Vec::with_capacity(capacity);
+        let mut list = Vec::new();
         self.array(|s| {
+            if list.capacity() == 0 {
+                // At the first element (an empty list allocates nothing):
+                // growing a list from nothing cost as much as its tags.
+                list = Vec::with_capacity(capacity);
+            }
             list.push(T::default());
             one(s, list.last_mut().expect("just pushed"))
         })?;
@@ -686,11 +691,11 @@ impl<'a> Scan<'a> {
                 EventField::Timestamp => e.timestamp = s.opt_i64()?,
                 EventField::PublishTimestamp => e.publish_timestamp = s.opt_i64()?,
                 EventField::Orgc => e.orgc = s.serde(PhantomData)?,
-                EventField::Tag => e.tags = s.list(0, Self::tag)?,
+                EventField::Tag => e.tags = s.list(8, Self::tag)?,
                 EventField::Attribute => {
                     e.attributes = s.list(512, |s, a| s.attribute(a, false))?;
                 }
-                EventField::Object => e.objects = s.list(0, Self::misp_object)?,
+                EventField::Object => e.objects = s.list(16, Self::misp_object)?,
                 // Galaxies are rare and small beside an event's attributes:
                 // serde reads them, on the value's own text.
                 EventField::Galaxy => e.galaxies = s.serde(Galaxies)?,
@@ -711,7 +716,7 @@ impl<'a> Scan<'a> {
                 ObjectField::Deleted => o.deleted = s.opt_bool()?,
                 ObjectField::FirstSeen => o.first_seen = s.opt_str()?,
                 ObjectField::LastSeen => o.last_seen = s.opt_str()?,
-                ObjectField::Attribute => o.attributes = s.list(0, |s, a| s.attribute(a, false))?,
+                ObjectField::Attribute => o.attributes = s.list(8, |s, a| s.attribute(a, false))?,
                 ObjectField::Other => s.skip()?,
             }
             Some(())
