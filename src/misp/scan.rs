@@ -244,33 +244,6 @@ impl<'a> Scan<'a> {
         }
     }
 
-    /// An object (`{` next): `member` reads the value of each key, given
-    /// whether the key has escapes (never the case in MISP's keys).
-    fn object(
-        &mut self,
-        mut member: impl FnMut(&mut Self, &'a str, bool) -> Option<()>,
-    ) -> Option<()> {
-        self.open(b'{')?;
-        if self.peek()? == b'}' {
-            self.i += 1;
-            self.depth -= 1;
-            return Some(());
-        }
-        loop {
-            let (key, escaped) = self.string()?;
-            self.ws();
-            if self.peek()? != b':' {
-                return None;
-            }
-            self.i += 1;
-            self.ws();
-            member(self, key, escaped)?;
-            if !self.next(b'}')? {
-                return Some(());
-            }
-        }
-    }
-
     /// A MISP object (`{` next) whose keys are `K`'s: `member` reads the
     /// value of each (`Other` for a key the model skips). A key with escapes
     /// (none of MISP's has one) or given twice is left to serde, which words
@@ -478,12 +451,42 @@ impl<'a> Scan<'a> {
                 Some(_) => Some(()),
                 None => self.string().map(drop),
             },
-            b'{' => self.object(|s, _, _| s.skip()),
+            b'{' => self.skip_object(),
             b'[' => self.array(Self::skip),
             b't' => self.literal(b"true"),
             b'f' => self.literal(b"false"),
             b'n' => self.literal(b"null"),
             _ => self.number().map(drop),
+        }
+    }
+
+    /// Skips an object (`{` next), checking it; a key without escapes is
+    /// scanned in place (galaxies are skipped whole, and most of their
+    /// strings are keys).
+    fn skip_object(&mut self) -> Option<()> {
+        self.open(b'{')?;
+        if self.peek()? == b'}' {
+            self.i += 1;
+            self.depth -= 1;
+            return Some(());
+        }
+        loop {
+            if self.peek()? != b'"' {
+                return None;
+            }
+            if self.plain().is_none() {
+                self.string()?;
+            }
+            self.ws();
+            if self.peek()? != b':' {
+                return None;
+            }
+            self.i += 1;
+            self.ws();
+            self.skip()?;
+            if !self.next(b'}')? {
+                return Some(());
+            }
         }
     }
 
