@@ -460,6 +460,29 @@ impl<'a> Scan<'a> {
         }
     }
 
+    /// Skips one value, inlined for a string without escapes, a boolean or
+    /// a plain integer: what an attribute's keys the model skips hold
+    /// (`distribution`, `disable_correlation`, an event's attributes' `id`).
+    #[inline(always)]
+    fn skip_scalar(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'"' if self.plain().is_some() => return Some(()),
+            b't' => return self.literal(b"true"),
+            b'f' => return self.literal(b"false"),
+            b'1'..=b'9' => {
+                if let Some((_, end)) = digits(self.bytes, self.i) {
+                    // Not a longer or fractional number.
+                    if !matches!(self.bytes.get(end), Some(b'0'..=b'9' | b'.' | b'e' | b'E')) {
+                        self.i = end;
+                        return Some(());
+                    }
+                }
+            }
+            _ => {}
+        }
+        self.skip()
+    }
+
     /// Skips an object (`{` next), checking it; a key without escapes is
     /// scanned in place (galaxies are skipped whole, and most of their
     /// strings are keys).
@@ -596,7 +619,7 @@ impl<'a> Scan<'a> {
         self.fields(|s, field| {
             match field {
                 AttributeField::Id if keep_id => a.id = s.opt_str()?,
-                AttributeField::Id | AttributeField::Other => s.skip()?,
+                AttributeField::Id | AttributeField::Other => s.skip_scalar()?,
                 AttributeField::Uuid => a.uuid = s.opt_str()?,
                 AttributeField::Type => a.kind = s.opt_str()?,
                 AttributeField::Value => a.value = s.opt_str()?,
@@ -923,6 +946,37 @@ mod tests {
             let n = b.iter().take_while(|c| c.is_ascii_digit()).count().min(18);
             let want = (n > 0).then(|| (text[..n].parse::<i64>().unwrap(), n));
             assert_eq!(digits(b, 0), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn skips_what_the_model_does_not_read() {
+        let events = |v: &str| {
+            format!(
+                r#"{{"Event":{{"Attribute":[{{"id":{v},"distribution":{v},"type":"a"}},{{"id":{v},"distribution":{v},"type":"b"}}]}}}}"#
+            )
+        };
+        for v in [
+            "5",
+            r#""5""#,
+            "0",
+            "-1",
+            "1.5",
+            "1e5",
+            "12345678",
+            "123456789012345678",
+            "12345678901234567890",
+            "true",
+            "false",
+            "null",
+            r#""a\"b""#,
+            "[1,{}]",
+            r#"{"x":[true]}"#,
+        ] {
+            same(&events(v));
+        }
+        for v in ["01", "1.", "tru", "falsy", "1x", r#""a"#, "+1"] {
+            assert!(line(&events(v)).is_none(), "{v}");
         }
     }
 
