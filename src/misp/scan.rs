@@ -788,7 +788,7 @@ fn digits(b: &[u8], start: usize) -> Option<(i64, usize)> {
         let high = 0xf0 * ONES;
         if x & high == 0x30 * ONES && x.wrapping_add(6 * ONES) & high == 0x30 * ONES {
             // Lemire's eight-digit parse: pairs, then fours, then all eight.
-            let x = (x & 0x0f * ONES).wrapping_mul(2561) >> 8;
+            let x = (x & (0x0f * ONES)).wrapping_mul(2561) >> 8;
             let x = (x & 0x00ff_00ff_00ff_00ff).wrapping_mul(6_553_601) >> 16;
             v = ((x & 0x0000_ffff_0000_ffff).wrapping_mul(42_949_672_960_001) >> 32) as i64;
             i += 8;
