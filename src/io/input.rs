@@ -51,12 +51,70 @@ pub struct Lines {
     max_line: usize,
     files_only: bool,
     streams_on_thread: bool,
+    /// What a regular input is read into (`Direct`'s `pos..filled` not
+    /// returned yet); lent to a [`Text`] with the line it holds.
+    read: Vec<u8>,
+    lent: bool,
 }
 
 /// Where the current input's lines come from.
 enum Source {
-    Direct(Box<dyn BufRead>),
+    Direct(Direct),
     Thread(StreamReader),
+}
+
+/// An input read in this thread, into [`Lines`]'s `read`.
+struct Direct {
+    reader: Box<dyn BufRead>,
+    /// Where the next line starts.
+    pos: usize,
+    /// The end of the bytes read.
+    filled: usize,
+    eof: bool,
+}
+
+/// `read` starts this large and keeps this much room for each read (the
+/// input's own buffer size: larger reads bypass that buffer).
+const READ_BYTES: usize = 256 * 1024;
+const FIRST_BYTES: usize = 4 * READ_BYTES;
+
+/// A line's text, read by [`Lines::next_text`]: where it arrived whole in
+/// the buffer it was read into, that buffer, lent (no copy of the line).
+#[derive(Default)]
+pub struct Text {
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// `buf` is the input's read buffer, to be given back.
+    lent: bool,
+}
+
+impl Text {
+    /// Text of its own.
+    pub fn owned(buf: Vec<u8>) -> Self {
+        Text {
+            start: 0,
+            end: buf.len(),
+            buf,
+            lent: false,
+        }
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+}
+
+/// A line [`Lines::step`] found.
+enum Step {
+    /// In `read[start..end]`, or (`None`) in the caller's buffer.
+    Line(Location, Option<(usize, usize)>),
+    TooLong(Location),
+    End,
+    Idle,
 }
 
 impl Lines {
@@ -73,6 +131,8 @@ impl Lines {
             max_line,
             files_only: false,
             streams_on_thread: false,
+            read: Vec::new(),
+            lent: false,
         }
     }
 
@@ -127,17 +187,88 @@ impl Lines {
         self.poll(buf, Some(wait))
     }
 
+    /// Like [`Lines::next_line`], into `text`: a line that arrived whole
+    /// is not copied (`text` holds the read buffer until the next call).
+    pub fn next_text(&mut self, text: &mut Text) -> Result<Option<Next>> {
+        self.reclaim(text);
+        let step = self.step(&mut text.buf, None)?;
+        Ok(match step {
+            Step::Line(at, window) => {
+                match window {
+                    Some((start, end)) => {
+                        std::mem::swap(&mut self.read, &mut text.buf);
+                        (text.start, text.end, text.lent) = (start, end, true);
+                        self.lent = true;
+                    }
+                    None => (text.start, text.end) = (0, text.buf.len()),
+                }
+                Some(Next::Line(at))
+            }
+            Step::TooLong(at) => {
+                (text.start, text.end) = (0, 0);
+                Some(Next::TooLong(at))
+            }
+            Step::End => {
+                (text.start, text.end) = (0, 0);
+                None
+            }
+            Step::Idle => unreachable!("no wait, no idle"),
+        })
+    }
+
+    /// Takes back the read buffer `text` holds, if it does.
+    pub fn reclaim(&mut self, text: &mut Text) {
+        if text.lent {
+            std::mem::swap(&mut self.read, &mut text.buf);
+            self.lent = false;
+            *text = Text {
+                buf: std::mem::take(&mut text.buf),
+                ..Text::default()
+            };
+        }
+        text.buf.clear();
+    }
+
     fn poll(&mut self, buf: &mut Vec<u8>, wait: Option<Duration>) -> Result<Polled> {
+        Ok(match self.step(buf, wait)? {
+            Step::Line(at, window) => {
+                if let Some((start, end)) = window {
+                    buf.clear();
+                    buf.extend_from_slice(&self.read[start..end]);
+                }
+                Polled::Line(Next::Line(at))
+            }
+            Step::TooLong(at) => {
+                buf.clear();
+                Polled::Line(Next::TooLong(at))
+            }
+            Step::End => Polled::End,
+            Step::Idle => Polled::Idle,
+        })
+    }
+
+    /// The next non-blank line: in `read` (a regular input), or in `buf`
+    /// (a stream read on a thread).
+    fn step(&mut self, buf: &mut Vec<u8>, wait: Option<Duration>) -> Result<Step> {
+        assert!(
+            !self.lent,
+            "the read buffer is lent: Lines::reclaim it first"
+        );
         loop {
             if self.current.is_none() {
                 match self.pending.next() {
-                    None => return Ok(Polled::End),
+                    None => return Ok(Step::End),
                     Some(arg) if self.files_only && is_stream(&arg) => continue,
                     Some(arg) => {
                         let source = if self.streams_on_thread && is_stream(&arg) {
                             Source::Thread(StreamReader::spawn(&arg, self.max_line)?)
                         } else {
-                            Source::Direct(open(&arg)?)
+                            Source::Direct(Direct {
+                                reader: open(&arg)?,
+                                pos: 0,
+                                filled: 0,
+                                eof: false,
+                            })
                         };
                         self.current = Some((display_name(&arg), source, 0));
                     }
@@ -146,81 +277,122 @@ impl Lines {
             let files_only = self.files_only;
             let (name, source, line_no) = self.current.as_mut().expect("an input is open");
             buf.clear();
-            let (read, too_long) = match source {
-                Source::Direct(reader) => read_line_limited(reader.as_mut(), buf, self.max_line)
-                    .map_err(|e| stream_error(name, e))?,
+            let (mut window, too_long) = match source {
+                Source::Direct(d) => match d
+                    .next_line(&mut self.read, self.max_line)
+                    .map_err(|e| stream_error(name, e))?
+                {
+                    None => {
+                        self.current = None;
+                        continue;
+                    }
+                    Some((start, end, too_long)) => (Some((start, end)), too_long),
+                },
                 Source::Thread(stream) => {
                     // After a stop only what the thread has read already; else wait.
                     let wait = if files_only { Wait::No } else { Wait::Up(wait) };
                     match stream.next_line(buf, wait) {
-                        None => return Ok(Polled::Idle),
+                        None => return Ok(Step::Idle),
                         Some(got) => match got? {
-                            Some(too_long) => (1, too_long),
-                            None => (0, false),
+                            Some(too_long) => (None, too_long),
+                            None => {
+                                self.current = None;
+                                continue;
+                            }
                         },
                     }
                 }
             };
-            if read == 0 {
-                self.current = None;
-                continue;
-            }
             *line_no += 1;
             let at = Location {
                 file: name.clone(),
                 line: *line_no,
             };
             if too_long {
-                buf.clear();
-                return Ok(Polled::Line(Next::TooLong(at)));
+                return Ok(Step::TooLong(at));
             }
-            while matches!(buf.last(), Some(b'\n' | b'\r')) {
-                buf.pop();
-            }
-            if buf.iter().all(|b| b.is_ascii_whitespace()) {
+            let line = match window {
+                Some((start, mut end)) => {
+                    while end > start && matches!(self.read[end - 1], b'\n' | b'\r') {
+                        end -= 1;
+                    }
+                    window = Some((start, end));
+                    &self.read[start..end]
+                }
+                None => {
+                    while matches!(buf.last(), Some(b'\n' | b'\r')) {
+                        buf.pop();
+                    }
+                    &buf[..]
+                }
+            };
+            if line.iter().all(|b| b.is_ascii_whitespace()) {
                 continue;
             }
-            return Ok(Polled::Line(Next::Line(at)));
+            return Ok(Step::Line(at, window));
         }
     }
 }
 
-/// Reads up to and including the next `\n`. Stops storing bytes once the line
-/// exceeds `max` (the rest of the line is consumed and dropped). Returns the
-/// number of bytes consumed and whether the line was too long.
-fn read_line_limited(
-    r: &mut dyn BufRead,
-    buf: &mut Vec<u8>,
-    max: usize,
-) -> io::Result<(usize, bool)> {
-    let mut consumed = 0;
-    let mut too_long = false;
-    loop {
-        let chunk = match r.fill_buf() {
-            Ok(c) => c,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if chunk.is_empty() {
-            return Ok((consumed, too_long));
-        }
-        let (take, done) = match memchr::memchr(b'\n', chunk) {
-            Some(i) => (i + 1, true),
-            None => (chunk.len(), false),
-        };
-        if !too_long {
-            let content = if done { take - 1 } else { take };
-            if buf.len() + content > max {
-                too_long = true;
-                buf.clear();
-            } else {
-                buf.extend_from_slice(&chunk[..take]);
+impl Direct {
+    /// The next line in `read`: where it is (without its `\n`) and whether it
+    /// was too long to keep (then it is empty), or `None` at the end. A line
+    /// longer than `max` is read to its end without keeping its bytes.
+    fn next_line(
+        &mut self,
+        read: &mut Vec<u8>,
+        max: usize,
+    ) -> io::Result<Option<(usize, usize, bool)>> {
+        // How far the line has been searched for its end; whether it has
+        // any bytes, and is too long.
+        let mut searched = self.pos;
+        let (mut any, mut too_long) = (false, false);
+        loop {
+            if let Some(n) = memchr::memchr(b'\n', &read[searched..self.filled]) {
+                let (start, end) = (self.pos, searched + n);
+                self.pos = end + 1;
+                return Ok(Some(if too_long || end - start > max {
+                    (start, start, true)
+                } else {
+                    (start, end, false)
+                }));
             }
-        }
-        r.consume(take);
-        consumed += take;
-        if done {
-            return Ok((consumed, too_long));
+            any |= self.filled > self.pos;
+            if self.filled - self.pos > max {
+                // Too long: its bytes are dropped as they come.
+                too_long = true;
+                self.pos = self.filled;
+            }
+            if self.eof {
+                let start = self.pos;
+                self.pos = self.filled;
+                return Ok(any.then_some((
+                    start,
+                    if too_long { start } else { self.filled },
+                    too_long,
+                )));
+            }
+            // The line so far to the front, and room for a read at least the
+            // size of the input's buffer (so that it reads into `read` directly).
+            read.copy_within(self.pos..self.filled, 0);
+            self.filled -= self.pos;
+            self.pos = 0;
+            searched = self.filled;
+            if read.len() < self.filled + READ_BYTES {
+                let len = (self.filled + READ_BYTES)
+                    .max(2 * read.len())
+                    .max(FIRST_BYTES);
+                read.resize(len, 0);
+            }
+            let n = loop {
+                match self.reader.read(&mut read[self.filled..]) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                }
+            };
+            self.filled += n;
+            self.eof = n == 0;
         }
     }
 }
@@ -265,6 +437,47 @@ mod tests {
                 (5, Some("c".into()))
             ]
         );
+    }
+
+    #[test]
+    fn lent_text_gives_what_a_copy_gives() {
+        // Lines across reads, longer than the first buffer, too long to keep
+        // (between reads too), and blank; then a gzip of the same.
+        let mut plain = Vec::new();
+        for (i, len) in [10, 300_000, 5, FIRST_BYTES + 7, 0, 2_500_000, 3, 1_000_000]
+            .iter()
+            .enumerate()
+        {
+            plain.extend(std::iter::repeat_n(b'a' + i as u8, *len));
+            plain.extend_from_slice(if i % 2 == 0 { b"\r\n" } else { b"\n" });
+        }
+        plain.extend_from_slice(b"  \nlast");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&plain).unwrap();
+        let gz = gz.finish().unwrap();
+        for content in [&plain[..], &gz[..]] {
+            for max in [4, 1_000_000, 2_000_000, usize::MAX] {
+                let dir = tempfile::tempdir().unwrap();
+                let path = dir.path().join("in.ndjson");
+                std::fs::write(&path, content).unwrap();
+                let path = path.to_string_lossy().into_owned();
+                let mut lines = Lines::new(&[path.clone(), path], max);
+                let mut text = Text::default();
+                let mut got = Vec::new();
+                while let Some(next) = lines.next_text(&mut text).unwrap() {
+                    got.push(match next {
+                        Next::Line(at) => {
+                            (at.line, Some(String::from_utf8(text.to_vec()).unwrap()))
+                        }
+                        Next::TooLong(at) => (at.line, None),
+                    });
+                }
+                // The thread's reader (of its own) as the reference.
+                let mut want = piped_lines(content, max, 1 << 16);
+                want.extend(want.clone());
+                assert_eq!(got, want, "max {max}");
+            }
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! column 0 (`{` or `[`) ends the gathering, and JSON strings never span lines.
 
 use crate::error::Result;
-use crate::io::input::{Lines, Location, Next};
+use crate::io::input::{Lines, Location, Next, Text};
 use crate::json::framing::Framing;
 
 /// One record read.
@@ -22,8 +22,9 @@ pub struct Records {
     lines: Lines,
     max: usize,
     line: Vec<u8>,
-    /// The text of the current record.
-    pub text: Vec<u8>,
+    /// The text of the current record (a line read whole: the buffer it was
+    /// read into, lent until the next call).
+    pub text: Text,
     /// A line read ahead while gathering, to be returned next.
     held: Option<Location>,
     /// Physical lines read (non-blank).
@@ -36,7 +37,7 @@ impl Records {
             lines,
             max,
             line: Vec::new(),
-            text: Vec::new(),
+            text: Text::default(),
             held: None,
             lines_read: 0,
         }
@@ -52,16 +53,20 @@ impl Records {
 
     /// The next record; its text is in `self.text`.
     pub fn next_record(&mut self) -> Result<Option<Record>> {
-        let at = match self.held.take() {
-            Some(at) => at,
-            None => match self.next_line()? {
-                None => return Ok(None),
-                Some(Next::TooLong(at)) => return Ok(Some(Record::TooLong(at))),
-                Some(Next::Line(at)) => at,
-            },
-        };
-        std::mem::swap(&mut self.text, &mut self.line);
-        Ok(Some(Record::Json(at)))
+        if let Some(at) = self.held.take() {
+            self.lines.reclaim(&mut self.text);
+            self.text = Text::owned(std::mem::take(&mut self.line));
+            return Ok(Some(Record::Json(at)));
+        }
+        let next = self.lines.next_text(&mut self.text)?;
+        if next.is_some() {
+            self.lines_read += 1;
+        }
+        Ok(match next {
+            None => None,
+            Some(Next::TooLong(at)) => Some(Record::TooLong(at)),
+            Some(Next::Line(at)) => Some(Record::Json(at)),
+        })
     }
 
     /// Called when the current record failed to parse because it ended early:
@@ -75,6 +80,9 @@ impl Records {
                 "the line ends inside the JSON value",
             )));
         }
+        // The document's lines are gathered in a copy.
+        let mut doc = self.text.to_vec();
+        self.lines.reclaim(&mut self.text);
         loop {
             match self.next_line()? {
                 None => {
@@ -98,15 +106,15 @@ impl Records {
                             "the line ends inside the JSON value",
                         )));
                     }
-                    if self.text.len() + self.line.len() + 1 > self.max {
+                    if doc.len() + self.line.len() + 1 > self.max {
                         return Ok(Some(Record::Unfinished(
                             at.clone(),
                             "the document is longer than --max-line",
                         )));
                     }
                     d.scan(&self.line);
-                    self.text.push(b'\n');
-                    self.text.extend_from_slice(&self.line);
+                    doc.push(b'\n');
+                    doc.extend_from_slice(&self.line);
                     if d.in_str() {
                         return Ok(Some(Record::Unfinished(
                             at.clone(),
@@ -114,6 +122,7 @@ impl Records {
                         )));
                     }
                     if d.depth() <= 0 {
+                        self.text = Text::owned(doc);
                         return Ok(Some(Record::Json(at.clone())));
                     }
                 }

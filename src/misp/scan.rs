@@ -14,6 +14,8 @@ use std::marker::PhantomData;
 
 use serde::de::DeserializeSeed;
 
+#[cfg(target_arch = "x86_64")]
+use crate::json::simd::escape_by_16;
 use crate::json::write::next_escape;
 use crate::misp::fields::{AttributeField, EventField, Key, ObjectField, TagField};
 use crate::misp::galaxy::Galaxies;
@@ -32,6 +34,7 @@ pub fn line(text: &str) -> Option<Line<'_>> {
         bytes: text.as_bytes(),
         i: 0,
         depth: 0,
+        keys: AllKeys::default(),
     };
     s.ws();
     let mut line = Attribute::default();
@@ -48,6 +51,160 @@ struct Scan<'a> {
     i: usize,
     /// Objects and arrays open.
     depth: u32,
+    /// The keys of the objects read so far, by kind.
+    keys: AllKeys<'a>,
+}
+
+/// The key of an object member as the last object of its kind had it, so
+/// that the next object's keys are matched as bytes. MISP writes every
+/// attribute's keys in one order; matching `"key":` whole spares reading the
+/// key as a string and looking it up, about a third of the scan.
+struct Seen<'a, K> {
+    /// From the opening quote to the colon: a key without escapes, checked
+    /// when it was first read.
+    text: &'a [u8],
+    /// Its first 16 bytes and the next 16 (zero-padded), and which of
+    /// them count.
+    head: u128,
+    mask: u128,
+    tail: u128,
+    tail_mask: u128,
+    field: K,
+    /// The entry that came after it last time (`NONE`: unknown).
+    next: u8,
+}
+
+const NONE: u8 = u8::MAX;
+
+/// Keys remembered per kind of object (a few dozen at most).
+const MAX_KEYS: usize = 48;
+
+impl<K> Seen<'_, K> {
+    /// Whether `b[i..]` starts with this key.
+    #[inline(always)]
+    fn at(&self, b: &[u8], i: usize) -> bool {
+        let block = |at: usize| {
+            b.get(at..at + 16)
+                .map(|x| u128::from_le_bytes(x.try_into().expect("16 bytes")))
+        };
+        let n = self.text.len();
+        let Some(x) = block(i) else {
+            return b.get(i..i + n) == Some(self.text);
+        };
+        if (x ^ self.head) & self.mask != 0 {
+            return false;
+        }
+        if n <= 16 {
+            return true;
+        }
+        match block(i + 16) {
+            Some(y) => {
+                (y ^ self.tail) & self.tail_mask == 0
+                    && (n <= 32 || b.get(i + 32..i + n) == Some(&self.text[32..]))
+            }
+            None => b.get(i + 16..i + n) == Some(&self.text[16..]),
+        }
+    }
+}
+
+/// The keys seen of one kind of object, each with the one that followed it.
+struct Keys<'a, K> {
+    seen: Vec<Seen<'a, K>>,
+    /// The entry that came first last time.
+    first: u8,
+}
+
+impl<K> Default for Keys<'_, K> {
+    fn default() -> Self {
+        Keys {
+            seen: Vec::new(),
+            first: NONE,
+        }
+    }
+}
+
+impl<'a, K: Key> Keys<'a, K> {
+    /// The entry expected after `last` (`NONE`: the first key).
+    #[inline(always)]
+    fn after(&self, last: u8) -> u8 {
+        match self.seen.get(usize::from(last)) {
+            Some(k) => k.next,
+            None => self.first,
+        }
+    }
+
+    /// Notes that `next` came after `last`; gives `next`.
+    fn link(&mut self, last: u8, next: u8) -> u8 {
+        match self.seen.get_mut(usize::from(last)) {
+            Some(k) => k.next = next,
+            None => self.first = next,
+        }
+        next
+    }
+
+    /// Notes that `text` (`"key":`) came after `last`; gives its entry.
+    fn learn(&mut self, last: u8, text: &'a [u8], field: K) -> u8 {
+        let found = self.seen.iter().position(|k| k.text == text);
+        let next = match found {
+            Some(n) => n as u8,
+            None if self.seen.len() < MAX_KEYS => {
+                // Bytes `from..from + 16` of the text (zero-padded), and a
+                // mask of those that are there.
+                let block = |from: usize| {
+                    let (mut bytes, mut mask) = ([0u8; 16], [0u8; 16]);
+                    let part = text.get(from..).unwrap_or_default();
+                    let n = part.len().min(16);
+                    bytes[..n].copy_from_slice(&part[..n]);
+                    mask[..n].fill(0xff);
+                    (u128::from_le_bytes(bytes), u128::from_le_bytes(mask))
+                };
+                let ((head, mask), (tail, tail_mask)) = (block(0), block(16));
+                self.seen.push(Seen {
+                    text,
+                    head,
+                    mask,
+                    tail,
+                    tail_mask,
+                    field,
+                    next: NONE,
+                });
+                (self.seen.len() - 1) as u8
+            }
+            None => NONE,
+        };
+        self.link(last, next)
+    }
+}
+
+/// The keys of each kind of object read with [`Scan::fields`].
+#[derive(Default)]
+struct AllKeys<'a> {
+    attribute: Keys<'a, AttributeField>,
+    event: Keys<'a, EventField>,
+    object: Keys<'a, ObjectField>,
+    tag: Keys<'a, TagField>,
+}
+
+/// A field enum whose keys [`Scan::fields`] remembers.
+trait Cached<'a>: Key {
+    fn keys<'k>(all: &'k mut AllKeys<'a>) -> &'k mut Keys<'a, Self>;
+}
+
+macro_rules! cached {
+    ($($key:ident: $member:ident,)*) => {
+        $(impl<'a> Cached<'a> for $key {
+            fn keys<'k>(all: &'k mut AllKeys<'a>) -> &'k mut Keys<'a, Self> {
+                &mut all.$member
+            }
+        })*
+    };
+}
+
+cached! {
+    AttributeField: attribute,
+    EventField: event,
+    ObjectField: object,
+    TagField: tag,
 }
 
 impl<'a> Scan<'a> {
@@ -87,11 +244,14 @@ impl<'a> Scan<'a> {
         }
     }
 
-    /// An object (`{` next): `member` reads the value of each key, given
-    /// whether the key has escapes (never the case in MISP's keys).
-    fn object(
+    /// A MISP object (`{` next) whose keys are `K`'s: `member` reads the
+    /// value of each (`Other` for a key the model skips). A key with escapes
+    /// (none of MISP's has one) or given twice is left to serde, which words
+    /// the error.
+    #[inline(always)]
+    fn fields<K: Cached<'a>>(
         &mut self,
-        mut member: impl FnMut(&mut Self, &'a str, bool) -> Option<()>,
+        mut member: impl FnMut(&mut Self, K) -> Option<()>,
     ) -> Option<()> {
         self.open(b'{')?;
         if self.peek()? == b'}' {
@@ -99,41 +259,62 @@ impl<'a> Scan<'a> {
             self.depth -= 1;
             return Some(());
         }
-        loop {
-            let (key, escaped) = self.string()?;
-            self.ws();
-            if self.peek()? != b':' {
-                return None;
-            }
-            self.i += 1;
-            self.ws();
-            member(self, key, escaped)?;
-            if !self.next(b'}')? {
-                return Some(());
-            }
-        }
+        // Taken out while the members are read (an object of the same kind
+        // inside starts with none).
+        let mut keys = std::mem::take(K::keys(&mut self.keys));
+        let read = self.members(&mut keys, &mut member);
+        *K::keys(&mut self.keys) = keys;
+        read
     }
 
-    /// A MISP object (`{` next) whose keys are `K`'s: `member` reads the
-    /// value of each (`Other` for a key the model skips). A key with escapes
-    /// (none of MISP's has one) or given twice is left to serde, which words
-    /// the error.
-    #[inline(always)]
-    fn fields<K: Key>(&mut self, mut member: impl FnMut(&mut Self, K) -> Option<()>) -> Option<()> {
+    /// The members of an object whose `{` has been read, up to its `}`.
+    fn members<K: Key>(
+        &mut self,
+        keys: &mut Keys<'a, K>,
+        member: &mut impl FnMut(&mut Self, K) -> Option<()>,
+    ) -> Option<()> {
         let mut seen = 0u32;
-        self.object(|s, key, escaped| {
-            if escaped {
-                return None;
-            }
-            let field = K::of(key);
+        let mut last = NONE;
+        loop {
+            let next = keys.after(last);
+            let field = match keys.seen.get(usize::from(next)) {
+                Some(k) if k.at(self.bytes, self.i) => {
+                    // `"key":` as the last object had it: checked then.
+                    self.i += k.text.len();
+                    last = next;
+                    k.field
+                }
+                _ => {
+                    let start = self.i;
+                    let (key, escaped) = self.string()?;
+                    if escaped {
+                        return None;
+                    }
+                    let field = K::of(key);
+                    last = match self.bytes.get(self.i) {
+                        Some(b':') => keys.learn(last, &self.bytes[start..=self.i], field),
+                        _ => keys.link(last, NONE),
+                    };
+                    self.ws();
+                    if self.peek()? != b':' {
+                        return None;
+                    }
+                    self.i += 1;
+                    field
+                }
+            };
+            self.ws();
             if let Some(i) = field.index() {
                 if seen & 1 << i != 0 {
                     return None;
                 }
                 seen |= 1 << i;
             }
-            member(s, field)
-        })
+            member(self, field)?;
+            if !self.next(b'}')? {
+                return Some(());
+            }
+        }
     }
 
     /// An array (`[` next): `element` reads each element.
@@ -233,24 +414,102 @@ impl<'a> Scan<'a> {
         Some(&self.text[start..i])
     }
 
-    fn literal(&mut self, word: &[u8]) -> Option<()> {
-        if !self.bytes[self.i..].starts_with(word) {
+    /// `word` next (its length known: compared without a call).
+    fn literal<const N: usize>(&mut self, word: &[u8; N]) -> Option<()> {
+        if self.bytes.get(self.i..self.i + N)? != word {
             return None;
         }
-        self.i += word.len();
+        self.i += N;
         Some(())
+    }
+
+    /// A string without escapes (`"` next), scanned in place: where its
+    /// text starts and ends. `None` (nothing read) for any other string.
+    #[inline(always)]
+    fn plain(&mut self) -> Option<(usize, usize)> {
+        let start = self.i + 1;
+        // Sixteen bytes at a time here (inlined): a string is found whole
+        // this way but near the end of the line.
+        #[cfg(target_arch = "x86_64")]
+        let end = match escape_by_16(self.bytes, start) {
+            Ok(end) => end,
+            Err(rest) => next_escape(self.bytes, rest),
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let end = next_escape(self.bytes, start);
+        if self.bytes.get(end) != Some(&b'"') {
+            return None;
+        }
+        self.i = end + 1;
+        Some((start, end))
     }
 
     /// Skips one value, checking it.
     fn skip(&mut self) -> Option<()> {
         match self.peek()? {
-            b'"' => self.string().map(drop),
-            b'{' => self.object(|s, _, _| s.skip()),
+            b'"' => match self.plain() {
+                Some(_) => Some(()),
+                None => self.string().map(drop),
+            },
+            b'{' => self.skip_object(),
             b'[' => self.array(Self::skip),
             b't' => self.literal(b"true"),
             b'f' => self.literal(b"false"),
             b'n' => self.literal(b"null"),
             _ => self.number().map(drop),
+        }
+    }
+
+    /// Skips one value, inlined for a string without escapes, a boolean or
+    /// a plain integer: what an attribute's keys the model skips hold
+    /// (`distribution`, `disable_correlation`, an event's attributes' `id`).
+    #[inline(always)]
+    fn skip_scalar(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'"' if self.plain().is_some() => return Some(()),
+            b't' => return self.literal(b"true"),
+            b'f' => return self.literal(b"false"),
+            b'1'..=b'9' => {
+                if let Some((_, end)) = digits(self.bytes, self.i) {
+                    // Not a longer or fractional number.
+                    if !matches!(self.bytes.get(end), Some(b'0'..=b'9' | b'.' | b'e' | b'E')) {
+                        self.i = end;
+                        return Some(());
+                    }
+                }
+            }
+            _ => {}
+        }
+        self.skip()
+    }
+
+    /// Skips an object (`{` next), checking it; a key without escapes is
+    /// scanned in place (galaxies are skipped whole, and most of their
+    /// strings are keys).
+    fn skip_object(&mut self) -> Option<()> {
+        self.open(b'{')?;
+        if self.peek()? == b'}' {
+            self.i += 1;
+            self.depth -= 1;
+            return Some(());
+        }
+        loop {
+            if self.peek()? != b'"' {
+                return None;
+            }
+            if self.plain().is_none() {
+                self.string()?;
+            }
+            self.ws();
+            if self.peek()? != b':' {
+                return None;
+            }
+            self.i += 1;
+            self.ws();
+            self.skip()?;
+            if !self.next(b'}')? {
+                return Some(());
+            }
         }
     }
 
@@ -271,13 +530,31 @@ impl<'a> Scan<'a> {
         if !escaped {
             return Some(Cow::Borrowed(text));
         }
-        // Escapes are rare: serde decodes them (and refuses lone surrogates).
+        // JSON's one-letter escapes (quotes in MISP's galaxy tags) decoded
+        // here; serde decodes `\u` (and refuses lone surrogates).
+        if let Some(text) = unescape(text) {
+            return Some(Cow::Owned(text));
+        }
         serde_json::from_str::<String>(&self.text[start..self.i])
             .ok()
             .map(Cow::Owned)
     }
 
+    /// Inlined for its usual case, a string without escapes: most of an
+    /// attribute's values (a call and its result in memory cost as much as
+    /// scanning a short string).
+    #[inline(always)]
     fn opt_str(&mut self) -> Option<Option<Str<'a>>> {
+        if self.peek()? == b'"' {
+            if let Some((start, end)) = self.plain() {
+                return Some(Some(Cow::Borrowed(&self.text[start..end])));
+            }
+        }
+        self.opt_str_rest()
+    }
+
+    #[inline(never)]
+    fn opt_str_rest(&mut self) -> Option<Option<Str<'a>>> {
         match self.peek()? {
             b'"' => self.str().map(Some),
             b'n' => self.literal(b"null").map(|()| None),
@@ -299,6 +576,24 @@ impl<'a> Scan<'a> {
     }
 
     fn opt_i64(&mut self) -> Option<Option<i64>> {
+        // MISP's usual forms, `"1795317989"` and `1795317989`, read at once:
+        // what `i64_text` and `str::parse` give for up to 18 digits.
+        let quoted = self.peek()? == b'"';
+        if let Some((v, end)) = digits(self.bytes, self.i + usize::from(quoted)) {
+            let after = self.bytes.get(end).copied();
+            let done = if quoted {
+                after == Some(b'"')
+            } else {
+                // Not a leading 0 (JSON's `0` alone), nor a longer or
+                // fractional number.
+                self.bytes[self.i] != b'0'
+                    && !matches!(after, Some(b'0'..=b'9' | b'.' | b'e' | b'E'))
+            };
+            if done {
+                self.i = end + usize::from(quoted);
+                return Some(Some(v));
+            }
+        }
         match self.peek()? {
             b'"' => match self.string()? {
                 (text, false) => i64_text(text).ok(),
@@ -324,7 +619,7 @@ impl<'a> Scan<'a> {
         self.fields(|s, field| {
             match field {
                 AttributeField::Id if keep_id => a.id = s.opt_str()?,
-                AttributeField::Id | AttributeField::Other => s.skip()?,
+                AttributeField::Id | AttributeField::Other => s.skip_scalar()?,
                 AttributeField::Uuid => a.uuid = s.opt_str()?,
                 AttributeField::Type => a.kind = s.opt_str()?,
                 AttributeField::Value => a.value = s.opt_str()?,
@@ -337,7 +632,7 @@ impl<'a> Scan<'a> {
                 AttributeField::LastSeen => a.last_seen = s.opt_str()?,
                 AttributeField::ObjectRelation => a.object_relation = s.opt_str()?,
                 AttributeField::EventUuid => a.event_uuid = s.opt_str()?,
-                AttributeField::Tag => a.tags = s.list(0, Self::tag)?,
+                AttributeField::Tag => a.tags = s.list(4, Self::tag)?,
                 AttributeField::Event => {
                     a.event = match s.peek()? {
                         b'{' => Some(Box::new(s.event()?)),
@@ -368,7 +663,7 @@ impl<'a> Scan<'a> {
                 self.attribute(&mut one, true)?;
                 vec![one]
             }
-            b'[' => self.list(0, |s, a| s.attribute(a, true))?,
+            b'[' => self.list(16, |s, a| s.attribute(a, true))?,
             _ => return self.serde(PhantomData),
         };
         Some(Some(Box::new(OneOrMany(list))))
@@ -376,14 +671,19 @@ impl<'a> Scan<'a> {
 
     /// A list (`[` next), each element read by `one` into a default `T` in
     /// place (moving an attribute costs more than most of its fields), with
-    /// room for `capacity`.
+    /// room for `capacity` once it has one.
     fn list<T: Default>(
         &mut self,
         capacity: usize,
         mut one: impl FnMut(&mut Self, &mut T) -> Option<()>,
     ) -> Option<Vec<T>> {
-        let mut list = Vec::with_capacity(capacity);
+        let mut list = Vec::new();
         self.array(|s| {
+            if list.capacity() == 0 {
+                // At the first element (an empty list allocates nothing):
+                // growing a list from nothing cost as much as its tags.
+                list = Vec::with_capacity(capacity);
+            }
             list.push(T::default());
             one(s, list.last_mut().expect("just pushed"))
         })?;
@@ -417,11 +717,11 @@ impl<'a> Scan<'a> {
                 EventField::Timestamp => e.timestamp = s.opt_i64()?,
                 EventField::PublishTimestamp => e.publish_timestamp = s.opt_i64()?,
                 EventField::Orgc => e.orgc = s.serde(PhantomData)?,
-                EventField::Tag => e.tags = s.list(0, Self::tag)?,
+                EventField::Tag => e.tags = s.list(8, Self::tag)?,
                 EventField::Attribute => {
                     e.attributes = s.list(512, |s, a| s.attribute(a, false))?;
                 }
-                EventField::Object => e.objects = s.list(0, Self::misp_object)?,
+                EventField::Object => e.objects = s.list(16, Self::misp_object)?,
                 // Galaxies are rare and small beside an event's attributes:
                 // serde reads them, on the value's own text.
                 EventField::Galaxy => e.galaxies = s.serde(Galaxies)?,
@@ -442,12 +742,66 @@ impl<'a> Scan<'a> {
                 ObjectField::Deleted => o.deleted = s.opt_bool()?,
                 ObjectField::FirstSeen => o.first_seen = s.opt_str()?,
                 ObjectField::LastSeen => o.last_seen = s.opt_str()?,
-                ObjectField::Attribute => o.attributes = s.list(0, |s, a| s.attribute(a, false))?,
+                ObjectField::Attribute => o.attributes = s.list(8, |s, a| s.attribute(a, false))?,
                 ObjectField::Other => s.skip()?,
             }
             Some(())
         })
     }
+}
+
+/// The text of a string (checked: only JSON's escapes) with its one-letter
+/// escapes decoded; `None` where it has a `\u` escape.
+fn unescape(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('\\') {
+        out.push_str(&rest[..at]);
+        out.push(match rest.as_bytes()[at + 1] {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            _ => return None,
+        });
+        rest = &rest[at + 2..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+/// The value of the ASCII digits at `i` (one to 18 of them, so that it fits),
+/// and where they end.
+#[inline(always)]
+fn digits(b: &[u8], start: usize) -> Option<(i64, usize)> {
+    let mut v = 0;
+    let mut i = start;
+    // The first eight at once where they are all digits (a timestamp has ten).
+    if let Some(x) = b.get(i..i + 8) {
+        let x = u64::from_le_bytes(x.try_into().expect("8 bytes"));
+        const ONES: u64 = u64::MAX / 255;
+        // Each byte 0x30..=0x39: high nibble 3, and adding 6 keeps it 3.
+        let high = 0xf0 * ONES;
+        if x & high == 0x30 * ONES && x.wrapping_add(6 * ONES) & high == 0x30 * ONES {
+            // Lemire's eight-digit parse: pairs, then fours, then all eight.
+            let x = (x & (0x0f * ONES)).wrapping_mul(2561) >> 8;
+            let x = (x & 0x00ff_00ff_00ff_00ff).wrapping_mul(6_553_601) >> 16;
+            v = ((x & 0x0000_ffff_0000_ffff).wrapping_mul(42_949_672_960_001) >> 32) as i64;
+            i += 8;
+        }
+    }
+    while let Some(d @ b'0'..=b'9') = b.get(i) {
+        if i - start == 18 {
+            break;
+        }
+        v = v * 10 + i64::from(d - b'0');
+        i += 1;
+    }
+    (i > start).then_some((v, i))
 }
 
 #[cfg(test)]
@@ -490,6 +844,140 @@ mod tests {
             "GalaxyCluster":[{"uuid":"","value":"Sofacy","local":"0","meta":{"synonyms":"APT28"}}]}}}]}}"#,
         );
         same("{}");
+    }
+
+    #[test]
+    fn keys_remembered_from_one_object_to_the_next() {
+        // Orders that change, keys added, dropped, spaced, and keys that
+        // only start like a remembered one.
+        same(
+            r#"{"Event":{"Attribute":[{"id":"1","type":"md5","value":"a","Tag":[{"name":"x","local":0}]},
+            {"id":"2","type":"md5","value":"b","Tag":[{"name":"y","local":1}]},
+            {"type":"sha1","id":"3","value":"c","to_ids":true,"Tag":[{"local":1,"name":"z"}]},
+            {"id":"4","type" :"url","typed":"x","value":"d","valuex":1,"comment":"e"},
+            {"id":"5","type":"ip-src","value":"f","object_relation":"r","first_seen":"2026"},
+            {"id":"6","ty":"x","type":"domain","value":"g"}],
+            "Object":[{"name":"o","Attribute":[{"type":"md5","value":"h"},{"type":"md5","value":"i"}]},
+            {"name":"p","uuid":"u","Attribute":[{"value":"j","type":"md5"}]}]}}"#,
+        );
+        // A key given twice after its first object is still serde's to word.
+        for text in [
+            r#"{"Event":{"Attribute":[{"type":"a","value":"b"},{"type":"a","value":"b","type":"c"}]}}"#,
+            r#"{"Event":{"Attribute":[{"type":"a","value":"b"},{"type":"a","value":"b","value":"c"}]}}"#,
+            r#"{"Event":{"Tag":[{"name":"a"},{"name":"b","name":"c"}]}}"#,
+        ] {
+            assert!(line(text).is_none(), "{text}");
+        }
+        // More distinct keys than are remembered.
+        let many: String = (0..2 * MAX_KEYS)
+            .map(|i| format!(r#""k{i}":{i},"#))
+            .collect();
+        same(&format!(
+            r#"{{"Event":{{"Attribute":[{{{many}"type":"a"}},{{{many}"value":"b"}}]}}}}"#
+        ));
+    }
+
+    #[test]
+    fn reads_numbers_in_every_form() {
+        for ts in [
+            r#""1795317989""#,
+            "1795317989",
+            r#""0017""#,
+            "0",
+            "7",
+            r#""""#,
+            r#"" 12 ""#,
+            r#""123456789012345678""#,
+            r#""1234567890123456789""#,
+            "123456789012345678",
+            "1234567890123456789",
+            "12.5",
+            "1e3",
+            "-5",
+            r#""-5""#,
+            "null",
+        ] {
+            same(&format!(r#"{{"type":"a","timestamp":{ts}}}"#));
+        }
+        // Not JSON, or an escape (left to serde).
+        for ts in ["01", "1.", r#""1"#, "1x", r#""1\u0030""#] {
+            assert!(
+                line(&format!(r#"{{"type":"a","timestamp":{ts}}}"#)).is_none(),
+                "{ts}"
+            );
+        }
+    }
+
+    #[test]
+    fn decodes_escapes_as_serde_does() {
+        for v in [
+            r#""a\"b\\c\/d\be\ff\ng\rh\ti""#,
+            r#""\\\"\\""#,
+            r#""\"x\"""#,
+            r#""caf\u00e9 \"x\"""#,
+            r#""\ud83d\ude00\n""#,
+        ] {
+            same(&format!(
+                r#"{{"type":"a","value":{v},"Tag":[{{"name":{v}}}],"Event":{{"info":{v}}}}}"#
+            ));
+        }
+    }
+
+    #[test]
+    fn digits_as_str_parse_reads_them() {
+        for text in [
+            "0",
+            "7",
+            "12345678",
+            "87654321x",
+            "1795317989",
+            "99999999",
+            "00000000",
+            "123456789012345678",
+            "1234567890123456789",
+            "1234567/",
+            "12345678:",
+            "9:",
+            "1234567",
+            "",
+            "x",
+        ] {
+            let b = text.as_bytes();
+            let n = b.iter().take_while(|c| c.is_ascii_digit()).count().min(18);
+            let want = (n > 0).then(|| (text[..n].parse::<i64>().unwrap(), n));
+            assert_eq!(digits(b, 0), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn skips_what_the_model_does_not_read() {
+        let events = |v: &str| {
+            format!(
+                r#"{{"Event":{{"Attribute":[{{"id":{v},"distribution":{v},"type":"a"}},{{"id":{v},"distribution":{v},"type":"b"}}]}}}}"#
+            )
+        };
+        for v in [
+            "5",
+            r#""5""#,
+            "0",
+            "-1",
+            "1.5",
+            "1e5",
+            "12345678",
+            "123456789012345678",
+            "12345678901234567890",
+            "true",
+            "false",
+            "null",
+            r#""a\"b""#,
+            "[1,{}]",
+            r#"{"x":[true]}"#,
+        ] {
+            same(&events(v));
+        }
+        for v in ["01", "1.", "tru", "falsy", "1x", r#""a"#, "+1"] {
+            assert!(line(&events(v)).is_none(), "{v}");
+        }
     }
 
     #[test]
