@@ -15,7 +15,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use ipnet::IpNet;
 
 use crate::map::indicator::{HashAlgo, RuleLang, SkipReason, ValueKind};
-use crate::map::mapper::network::{parse_ip_value, split_scheme};
+use crate::map::mapper::network::{parse_ip_value, rsplit_once_byte, split_scheme};
 use crate::misp::refang::refang;
 use crate::misp::value::{is_domain, trim};
 
@@ -80,6 +80,8 @@ impl Norm {
 pub enum Seen {
     Nothing,
     V4(Ipv4Addr),
+    /// The block an IP value was written from.
+    Net(IpNet),
     /// Where a URL's `host[:port]` is in the output.
     HostPort(std::ops::Range<usize>),
 }
@@ -108,7 +110,7 @@ pub fn normalize(norm: Norm, raw: &str, out: &mut String) -> Result<(ValueKind, 
                 out.push_str(v);
                 return Ok((ValueKind::Ipv4 { cidr: false }, Seen::V4(addr)));
             }
-            Err(_) => ip(&refang(v), out)?,
+            Err(_) => return ip(&refang(v), out),
         },
         Norm::Domain => {
             if domain(v, out).is_err() {
@@ -260,17 +262,18 @@ fn x509(algo: HashAlgo, v: &str, out: &mut String) -> Result<ValueKind, SkipReas
 
 /// An IPv4/IPv6 address or CIDR block, canonical (IPv6 compressed, host bits
 /// dropped, /32 and /128 written as plain addresses, IPv4-mapped as IPv4).
-fn ip(v: &str, out: &mut String) -> Result<ValueKind, SkipReason> {
+fn ip(v: &str, out: &mut String) -> Result<(ValueKind, Seen), SkipReason> {
     // The usual value, a plain IPv4 address, is canonical as it is (the parser
     // takes no leading zeros nor anything else that would be written differently).
     let bare = trim(v).trim_start_matches('[').trim_end_matches(']');
-    if bare.parse::<Ipv4Addr>().is_ok() {
+    if let Ok(addr) = bare.parse::<Ipv4Addr>() {
         out.push_str(bare);
-        return Ok(ValueKind::Ipv4 { cidr: false });
+        return Ok((ValueKind::Ipv4 { cidr: false }, Seen::V4(addr)));
     }
     let net = parse_ip_value(v).ok_or_else(|| invalid("not an IP address or CIDR block"))?;
     write_net(&net, out);
-    Ok(net_kind(&net))
+    // What is written parses back to `net`: the private check needs no parse.
+    Ok((net_kind(&net), Seen::Net(net)))
 }
 
 fn write_net(net: &IpNet, out: &mut String) {
@@ -311,9 +314,7 @@ fn email(v: &str, out: &mut String) -> Result<(), SkipReason> {
         .unwrap_or(v)
         .trim_start_matches('<')
         .trim_end_matches('>');
-    let (local, dom) = v
-        .rsplit_once('@')
-        .ok_or_else(|| invalid("not an e-mail address"))?;
+    let (local, dom) = rsplit_once_byte(v, b'@').ok_or_else(|| invalid("not an e-mail address"))?;
     if local.is_empty() || local.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(invalid("not an e-mail address"));
     }
@@ -351,7 +352,7 @@ fn url(v: &str, add_scheme: bool, out: &mut String) -> Result<std::ops::Range<us
     };
     let end = memchr::memchr3(b'/', b'?', b'#', rest.as_bytes()).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(end);
-    let (userinfo, hostport) = match authority.rsplit_once('@') {
+    let (userinfo, hostport) = match rsplit_once_byte(authority, b'@') {
         Some((u, h)) => (Some(u), h),
         None => (None, authority),
     };
@@ -380,7 +381,7 @@ fn url_host(hostport: &str) -> Option<UrlHost> {
         rest[..close].parse::<Ipv6Addr>().ok()?;
         (&hostport[..close + 2], &rest[close + 1..])
     } else {
-        match hostport.rsplit_once(':') {
+        match rsplit_once_byte(hostport, b':') {
             Some((h, _)) => (h, &hostport[h.len()..]),
             None => (hostport, ""),
         }

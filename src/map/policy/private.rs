@@ -8,7 +8,9 @@ use std::sync::OnceLock;
 use ipnet::IpNet;
 
 use crate::map::indicator::ValueKind;
-use crate::map::mapper::network::{host_of_hostport, host_of_url, parse_ip_value};
+use crate::map::mapper::network::{
+    host_of_hostport, host_of_url, parse_ip_value, rsplit_once_byte,
+};
 use crate::map::mapper::normalize::Seen;
 use crate::map::policy::ipset::IpSet;
 use crate::misp::value::trim;
@@ -21,6 +23,7 @@ use crate::misp::value::trim;
 pub fn is_private_seen(kind: ValueKind, seen: Seen, value: &str) -> bool {
     match seen {
         Seen::V4(addr) => private_nets().contains_addr(IpAddr::V4(addr)),
+        Seen::Net(net) => private_nets().overlaps(&net),
         Seen::HostPort(at) => host_of_hostport(&value[at]).is_some_and(is_private_host),
         Seen::Nothing => is_private(kind, value),
     }
@@ -103,9 +106,9 @@ fn is_private(kind: ValueKind, value: &str) -> bool {
             parse_ip_value(value).is_some_and(|n| private_nets().overlaps(&n))
         }
         ValueKind::Domain => is_private_domain(value),
-        ValueKind::Email => value
-            .rsplit_once('@')
-            .is_some_and(|(_, d)| is_private_domain(d)),
+        ValueKind::Email => {
+            rsplit_once_byte(value, b'@').is_some_and(|(_, d)| is_private_domain(d))
+        }
         ValueKind::Url => host_of_url(value).is_some_and(is_private_host),
         ValueKind::AutonomousSystem => value.parse().is_ok_and(is_private_asn),
         _ => false,
@@ -144,6 +147,13 @@ mod tests {
             ("ip-dst", "192.0.2[.]1"),
             ("ip-src", "fe80::1"),
             ("ip-src", "45.0.0.0/8"),
+            ("ip-dst", "[10.0.0.1]"),
+            ("ip-dst", "::ffff:10.0.0.1"),
+            ("ip-dst", "::ffff:8.8.8.0/120"),
+            ("ip-dst", "2001:db8::/32"),
+            ("ip-dst", "2606:4700::1111/128"),
+            ("ip-dst", "10.0.0.0/32"),
+            ("ip-dst", "0.0.0.0/0"),
             ("url", "http://10.0.0.1/x"),
             ("url", "hxxp://User@Nas.Home.Arpa.:8080/x?y#z"),
             ("url", "https://[fd00::1]:443/"),
