@@ -82,7 +82,9 @@ pub enum Seen {
     V4(Ipv4Addr),
     /// The block an IP value was written from.
     Net(IpNet),
-    /// Where a URL's `host[:port]` is in the output.
+    /// Where a URL's host, a DNS name, is in the output (lower-case, no trailing dot).
+    HostName(std::ops::Range<usize>),
+    /// Where a URL's `host[:port]` is in the output (an IPv6 literal host).
     HostPort(std::ops::Range<usize>),
 }
 
@@ -119,8 +121,8 @@ pub fn normalize(norm: Norm, raw: &str, out: &mut String) -> Result<(ValueKind, 
             ValueKind::Domain
         }
         Norm::Url => {
-            let at = url(&refang(v), true, out)?;
-            return Ok((ValueKind::Url, Seen::HostPort(at)));
+            let seen = url(&refang(v), true, out)?;
+            return Ok((ValueKind::Url, seen));
         }
         Norm::Uri => {
             let v = refang(v);
@@ -324,8 +326,8 @@ fn email(v: &str, out: &mut String) -> Result<(), SkipReason> {
 }
 
 /// An absolute URL: scheme and host lower-cased; `http://` added when there
-/// is no scheme. Returns where its `host[:port]` is in `out`.
-fn url(v: &str, add_scheme: bool, out: &mut String) -> Result<std::ops::Range<usize>, SkipReason> {
+/// is no scheme. Returns what the private check needs of its host.
+fn url(v: &str, add_scheme: bool, out: &mut String) -> Result<Seen, SkipReason> {
     let v = trim(v);
     // ASCII white space and control characters are the bytes <= ' ' and DEL.
     let bad = if v.is_ascii() {
@@ -364,17 +366,26 @@ fn url(v: &str, add_scheme: bool, out: &mut String) -> Result<std::ops::Range<us
         out.push('@');
     }
     let at = out.len();
-    push_lower(out, &hostport[..host.len_with_port]);
-    let hostport = at..out.len();
+    push_lower(out, hostport);
+    let seen = match host {
+        UrlHost::V4(addr) => Seen::V4(addr),
+        UrlHost::Name(len) => Seen::HostName(at..at + len),
+        UrlHost::V6 => Seen::HostPort(at..out.len()),
+    };
     out.push_str(tail);
-    Ok(hostport)
+    Ok(seen)
 }
 
-struct UrlHost {
-    len_with_port: usize,
+/// What a URL's host is.
+enum UrlHost {
+    V4(Ipv4Addr),
+    /// A DNS name, this long without its trailing dots.
+    Name(usize),
+    /// `[v6]`.
+    V6,
 }
 
-/// Checks `host[:port]` (or `[v6]:port`) and returns its length.
+/// Checks `host[:port]` (or `[v6]:port`) and says what its host is.
 fn url_host(hostport: &str) -> Option<UrlHost> {
     let (host, port) = if let Some(rest) = hostport.strip_prefix('[') {
         let close = rest.find(']')?;
@@ -392,15 +403,14 @@ fn url_host(hostport: &str) -> Option<UrlHost> {
             return None;
         }
     }
-    if !host.starts_with('[')
-        && host.parse::<Ipv4Addr>().is_err()
-        && !is_domain(host.trim_end_matches('.'))
-    {
-        return None;
+    if host.starts_with('[') {
+        return Some(UrlHost::V6);
     }
-    Some(UrlHost {
-        len_with_port: hostport.len(),
-    })
+    if let Ok(addr) = host.parse::<Ipv4Addr>() {
+        return Some(UrlHost::V4(addr));
+    }
+    let name = host.trim_end_matches('.');
+    is_domain(name).then_some(UrlHost::Name(name.len()))
 }
 
 /// `AS64496`, `as64496` or `64496` → `64496`.

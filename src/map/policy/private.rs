@@ -25,6 +25,8 @@ pub fn is_private_seen(kind: ValueKind, seen: Seen, value: &str) -> bool {
         Seen::V4(addr) => private_nets().contains_addr(IpAddr::V4(addr)),
         Seen::Net(net) => private_nets().overlaps(&net),
         Seen::HostPort(at) => host_of_hostport(&value[at]).is_some_and(is_private_host),
+        // A valid name, lower-cased: `is_private_host` would find no IP in it.
+        Seen::HostName(at) => is_private_domain(&value[at]),
         Seen::Nothing => is_private(kind, value),
     }
 }
@@ -161,6 +163,19 @@ mod tests {
             ("url", "bad.example.com/path"),
             ("url", "ftp://a:b@printer.local"),
             ("link", "http://198.51.100.7:80"),
+            ("url", "http://8.8.8.8:8080/x"),
+            ("url", "http://u:p@10.0.0.1/"),
+            ("url", "HTTP://Printer.LOCAL./x"),
+            ("url", "http://Good.Example.:80"),
+            ("url", "http://a.b.localhost:1/"),
+            ("url", "https://bücher.local/"),
+            ("url", "https://bücher.example/"),
+            ("url", "http://x.internal"),
+            ("url", "http://x.internal.example"),
+            ("url", "http://[::ffff:10.0.0.1]/"),
+            ("url", "http://[::ffff:8.8.8.8]:80/"),
+            ("url", "http://a1.b2/x"),
+            ("url", "host.lan:8080"),
             ("domain", "printer.local"),
             ("domain", "good.example"),
             ("email-src", "a@mail.internal"),
