@@ -17,7 +17,7 @@ use ipnet::IpNet;
 use crate::map::indicator::{HashAlgo, RuleLang, SkipReason, ValueKind};
 use crate::map::mapper::network::{parse_ip_value, rsplit_once_byte, split_scheme};
 use crate::misp::refang::refang;
-use crate::misp::value::{is_domain, trim};
+use crate::misp::value::{domain_is_ascii, is_domain, trim};
 
 fn invalid(why: impl Into<String>) -> SkipReason {
     SkipReason::InvalidValue(why.into())
@@ -297,13 +297,10 @@ fn net_kind(net: &IpNet) -> ValueKind {
 /// A DNS name: lower-case, no trailing dot, at least two labels, not an IP.
 fn domain(v: &str, out: &mut String) -> Result<(), SkipReason> {
     let v = trim(v).trim_end_matches('.');
-    if !is_domain(v) {
-        return Err(invalid("not a domain name"));
-    }
-    if v.is_ascii() {
-        push_lower(out, v);
-    } else {
-        out.push_str(&v.to_lowercase());
+    match domain_is_ascii(v) {
+        None => return Err(invalid("not a domain name")),
+        Some(true) => push_lower(out, v),
+        Some(false) => out.push_str(&v.to_lowercase()),
     }
     Ok(())
 }
