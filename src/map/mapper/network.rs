@@ -53,13 +53,13 @@ pub fn split_scheme(v: &str) -> Option<(&str, &str)> {
     None
 }
 
-/// `s.rsplit_once(b)` for an ASCII byte `b`, by a plain loop over the bytes:
-/// `rsplit_once` with a char sets up a searcher that costs more than the
-/// search on values this short.
+/// `s.rsplit_once(b)` for an ASCII byte `b`, by memrchr: `rsplit_once`
+/// with a char sets up a searcher that costs more than the search on values
+/// this short.
 #[inline]
 pub fn rsplit_once_byte(s: &str, b: u8) -> Option<(&str, &str)> {
     debug_assert!(b.is_ascii());
-    let i = s.bytes().rposition(|c| c == b)?;
+    let i = memchr::memrchr(b, s.as_bytes())?;
     Some((&s[..i], &s[i + 1..]))
 }
 
