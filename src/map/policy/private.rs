@@ -27,7 +27,18 @@ pub fn is_private_seen(kind: ValueKind, seen: Seen, value: &str) -> bool {
         Seen::HostPort(at) => host_of_hostport(&value[at]).is_some_and(is_private_host),
         // A valid name, lower-cased: `is_private_host` would find no IP in it.
         Seen::HostName(at) => is_private_domain(&value[at]),
-        Seen::Nothing => is_private(kind, value),
+        // Only these kinds can be private (`is_private`): no call for the others.
+        Seen::Nothing => {
+            matches!(
+                kind,
+                ValueKind::Ipv4 { .. }
+                    | ValueKind::Ipv6 { .. }
+                    | ValueKind::Domain
+                    | ValueKind::Email
+                    | ValueKind::Url
+                    | ValueKind::AutonomousSystem
+            ) && is_private(kind, value)
+        }
     }
 }
 
@@ -98,6 +109,7 @@ fn is_private_asn(n: u32) -> bool {
 
 /// Whether a normalised value of this kind is private or reserved. A CIDR
 /// block is private when it overlaps any private range (so `0.0.0.0/0` is).
+/// (`is_private_seen` lists the kinds this can be true for: keep both in step.)
 fn is_private(kind: ValueKind, value: &str) -> bool {
     match kind {
         ValueKind::Ipv4 { .. } | ValueKind::Ipv6 { .. } => {
@@ -189,6 +201,33 @@ mod tests {
                 is_private(kind, &out),
                 "{v}"
             );
+        }
+    }
+
+    #[test]
+    fn the_private_check_agrees_for_every_type() {
+        let values = [
+            "10.0.0.1",
+            "fe80::1",
+            "printer.local",
+            "a@mail.internal",
+            "AS64512",
+            "64512",
+            "http://10.0.0.1/x",
+            "http://printer.local/x",
+        ];
+        for t in crate::map::mapper::mapped_types() {
+            let Some(norm) = Norm::of(t) else { continue };
+            for v in values {
+                let mut out = String::new();
+                if let Ok((kind, seen)) = normalize(norm, v, &mut out) {
+                    assert_eq!(
+                        is_private_seen(kind, seen, &out),
+                        is_private(kind, &out),
+                        "{t} {v}"
+                    );
+                }
+            }
         }
     }
 
