@@ -199,8 +199,10 @@ impl Mapper {
                 port: has_port,
                 filename_left: fl,
             } => {
-                let mut it = raw.split('|');
-                let (Some(l), Some(r), None) = (it.next(), it.next(), it.next()) else {
+                // Exactly one '|': two memchr calls, not a split's searcher.
+                let bar = memchr::memchr(b'|', raw.as_bytes());
+                let one = bar.filter(|&i| memchr::memchr(b'|', &raw.as_bytes()[i + 1..]).is_none());
+                let Some((l, r)) = one.map(|i| (&raw[..i], &raw[i + 1..])) else {
                     return Err(SkipReason::InvalidValue(format!(
                         "{misp_type} value needs exactly one '|'"
                     )));
