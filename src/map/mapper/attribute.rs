@@ -283,6 +283,8 @@ impl Mapper {
                         &mut slot.object,
                         object.name.or(attr.object_relation.as_deref().map(|_| "")),
                     ) {
+                        // Most attributes have no object: no drop call then.
+                        (None, None) => {}
                         (_, None) => slot.object = None,
                         (Some(oc), Some(name)) => {
                             set(&mut oc.name, name);
