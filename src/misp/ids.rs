@@ -9,10 +9,19 @@ pub const NAMESPACE: Uuid = Uuid::from_u128(0x5b1d_7f0e_3c2a_4e8b_9d61_0a7c_e4f2
 
 /// The id of a composite attribute's non-primary part: UUIDv5(NS, `"<attribute uuid>/<part type>"`).
 pub fn part_uuid(attribute_uuid: &str, part_type: &str) -> Uuid {
-    Uuid::new_v5(
-        &NAMESPACE,
-        format!("{}/{}", attribute_uuid.to_ascii_lowercase(), part_type).as_bytes(),
-    )
+    let (a, t) = (attribute_uuid.as_bytes(), part_type.as_bytes());
+    // The name on the stack when it fits (always, for real uuids and types).
+    let mut buf = [0u8; 96];
+    let n = a.len() + 1 + t.len();
+    if n > buf.len() {
+        let name = format!("{}/{}", attribute_uuid.to_ascii_lowercase(), part_type);
+        return Uuid::new_v5(&NAMESPACE, name.as_bytes());
+    }
+    buf[..a.len()].copy_from_slice(a);
+    buf[..a.len()].make_ascii_lowercase();
+    buf[a.len()] = b'/';
+    buf[a.len() + 1..n].copy_from_slice(t);
+    Uuid::new_v5(&NAMESPACE, &buf[..n])
 }
 
 /// The attribute uuid of a CSV or freetext feed value:
@@ -40,6 +49,13 @@ mod tests {
             feed_value_uuid("b", "domain", "x.example")
         );
         assert_eq!(part_uuid("u", "t").get_version_num(), 5);
+        // Names longer than the stack buffer: the same layout.
+        let long = "X".repeat(100);
+        assert_eq!(
+            part_uuid(&long, "ip-dst"),
+            Uuid::new_v5(&NAMESPACE, format!("{}/ip-dst", "x".repeat(100)).as_bytes())
+        );
+        assert_eq!(part_uuid("AB", "t"), Uuid::new_v5(&NAMESPACE, b"ab/t"));
         // The values themselves (Python's uuid.uuid5 with NAMESPACE gives the
         // same): a changed namespace or name layout fails here.
         assert_eq!(

@@ -38,23 +38,22 @@ const SCHEMES: &[(&str, &str)] = &[
 /// Refangs one value. Returns the input unchanged (borrowed) when there is nothing to undo.
 pub fn refang(value: &str) -> std::borrow::Cow<'_, str> {
     // Fast path (most values): every infix form has a bracket, every scheme is a prefix.
-    let bracket = (value.bytes()).fold(0u8, |f, b| {
-        f | u8::from(b == b'[') | u8::from(b == b'(') | u8::from(b == b'{')
-    }) != 0;
-    if !bracket && !defanged_scheme(crate::misp::value::trim(value)) {
+    if !has_bracket(value) && !defanged_scheme(crate::misp::value::trim(value)) {
         return std::borrow::Cow::Borrowed(value);
     }
-    let lower = value.to_ascii_lowercase();
-    let needs = INFIX.iter().any(|(from, _)| lower.contains(from))
-        || SCHEMES.iter().any(|(from, _)| lower.contains(from))
-        || lower.starts_with('[');
-    if !needs {
+    let trimmed = value.trim();
+    // Without any form to undo, a trimmed value comes back as it is (no pass
+    // changes it), so only an untrimmed one needs this search to stay untrimmed.
+    if trimmed.len() != value.len() && !needs(value) {
         return std::borrow::Cow::Borrowed(value);
     }
     // One pass undoes one layer of defanging around a scheme; repeat until
     // nothing changes, so that refanging its own output changes nothing.
-    let mut out = refang_once(value.trim());
+    let mut out = refang_once(trimmed);
     for _ in 0..MAX_PASSES {
+        if unchanged_by_a_pass(&out) {
+            break;
+        }
         let next = refang_once(&out);
         if next == out {
             break;
@@ -62,6 +61,25 @@ pub fn refang(value: &str) -> std::borrow::Cow<'_, str> {
         out = next;
     }
     std::borrow::Cow::Owned(out)
+}
+
+/// Whether `value` has any of `[`, `(`, `{`.
+fn has_bracket(value: &str) -> bool {
+    memchr::memchr3(b'[', b'(', b'{', value.as_bytes()).is_some()
+}
+
+/// Whether `value` holds any form [`refang_once`] undoes.
+fn needs(value: &str) -> bool {
+    let lower = value.to_ascii_lowercase();
+    INFIX.iter().any(|(from, _)| lower.contains(from))
+        || SCHEMES.iter().any(|(from, _)| lower.contains(from))
+        || lower.starts_with('[')
+}
+
+/// True when [`refang_once`] surely gives `s` back: trimmed, no bracket
+/// (every infix form and bracketed scheme has one) and no defanged scheme.
+fn unchanged_by_a_pass(s: &str) -> bool {
+    s.trim().len() == s.len() && !has_bracket(s) && !defanged_scheme(s)
 }
 
 /// Whether `s` starts like one of [`SCHEMES`] without a bracket (those with
@@ -83,17 +101,18 @@ fn defanged_scheme(s: &str) -> bool {
 const MAX_PASSES: usize = 8;
 
 fn refang_once(value: &str) -> String {
-    let mut out = value.trim().to_string();
-    if let Some(unwrapped) = unwrap_scheme(&out) {
-        out = unwrapped;
-    }
-    out = undo_infix(&out);
-    let lower = out.to_ascii_lowercase();
+    let value = value.trim();
+    let mut out = match unwrap_scheme(value) {
+        Some(unwrapped) => undo_infix(&unwrapped),
+        None => undo_infix(value),
+    };
+    // The schemes are ASCII: compare the prefix in place, no lower-case copy.
     for (from, to) in SCHEMES {
-        if lower.starts_with(from) {
-            let rest = &out[from.len()..];
-            if rest.starts_with("://") || rest.starts_with(':') {
-                out = format!("{to}{rest}");
+        let n = from.len();
+        if out.len() >= n && out.as_bytes()[..n].eq_ignore_ascii_case(from.as_bytes()) {
+            // (`://` starts with `:`.)
+            if out[n..].starts_with(':') {
+                out.replace_range(..n, to);
             }
             break;
         }
@@ -106,6 +125,9 @@ fn refang_once(value: &str) -> String {
 /// encloses the first one's `://` as well, so all leading `[` go at once, each
 /// with the first `]` left (linear time; a pass per bracket is not needed).
 fn unwrap_scheme(s: &str) -> Option<String> {
+    if !s.starts_with('[') {
+        return None;
+    }
     let lead = s.len()
         - s.trim_start_matches(|c: char| c == '[' || c.is_whitespace())
             .len();
@@ -138,11 +160,11 @@ fn unwrap_scheme(s: &str) -> Option<String> {
 /// same pass, in linear time.
 fn undo_infix(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        out.push(c);
-        if !matches!(c, ']' | ')' | '}') {
-            continue;
-        }
+    let mut rest = s;
+    // Up to and with each closing bracket at once: only they end a form.
+    while let Some(i) = memchr::memchr3(b']', b')', b'}', rest.as_bytes()) {
+        out.push_str(&rest[..=i]);
+        rest = &rest[i + 1..];
         let tail = out.as_bytes();
         let found = INFIX.iter().find(|(from, _)| {
             tail.len() >= from.len()
@@ -153,6 +175,7 @@ fn undo_infix(s: &str) -> String {
             out.push_str(to);
         }
     }
+    out.push_str(rest);
     out
 }
 
@@ -196,5 +219,129 @@ mod tests {
             "https://good.example/hxxp"
         );
         assert_eq!(refang("2001:db8::1"), "2001:db8::1");
+    }
+
+    /// The refang of commit 6768474 (before its fast paths), as the reference.
+    mod reference {
+        use super::super::{defanged_scheme, unwrap_scheme, INFIX, MAX_PASSES, SCHEMES};
+
+        pub fn refang(value: &str) -> String {
+            let bracket = value.bytes().any(|b| b"[({".contains(&b));
+            if !bracket && !defanged_scheme(crate::misp::value::trim(value)) {
+                return value.to_string();
+            }
+            let lower = value.to_ascii_lowercase();
+            let needs = INFIX.iter().any(|(from, _)| lower.contains(from))
+                || SCHEMES.iter().any(|(from, _)| lower.contains(from))
+                || lower.starts_with('[');
+            if !needs {
+                return value.to_string();
+            }
+            let mut out = refang_once(value.trim());
+            for _ in 0..MAX_PASSES {
+                let next = refang_once(&out);
+                if next == out {
+                    break;
+                }
+                out = next;
+            }
+            out
+        }
+
+        fn refang_once(value: &str) -> String {
+            let mut out = value.trim().to_string();
+            if let Some(unwrapped) = unwrap_scheme(&out) {
+                out = unwrapped;
+            }
+            out = undo_infix(&out);
+            let lower = out.to_ascii_lowercase();
+            for (from, to) in SCHEMES {
+                if lower.starts_with(from) {
+                    let rest = &out[from.len()..];
+                    if rest.starts_with("://") || rest.starts_with(':') {
+                        out = format!("{to}{rest}");
+                    }
+                    break;
+                }
+            }
+            out
+        }
+
+        fn undo_infix(s: &str) -> String {
+            let mut out = String::with_capacity(s.len());
+            for c in s.chars() {
+                out.push(c);
+                if !matches!(c, ']' | ')' | '}') {
+                    continue;
+                }
+                let tail = out.as_bytes();
+                let found = INFIX.iter().find(|(from, _)| {
+                    tail.len() >= from.len()
+                        && tail[tail.len() - from.len()..].eq_ignore_ascii_case(from.as_bytes())
+                });
+                if let Some((from, to)) = found {
+                    out.truncate(out.len() - from.len());
+                    out.push_str(to);
+                }
+            }
+            out
+        }
+    }
+
+    const PIECES: &[&str] = &[
+        "[",
+        "]",
+        "(",
+        ")",
+        "{",
+        "}",
+        "[.]",
+        "(.)",
+        "{.}",
+        "[dot]",
+        "(DOT)",
+        "[:]",
+        "[at]",
+        "[@]",
+        "[/]",
+        "[://]",
+        "[x]",
+        "://",
+        ":",
+        "/",
+        ".",
+        "@",
+        " ",
+        "\t",
+        "hxxp",
+        "HXXPS",
+        "hxtp",
+        "htxps",
+        "h[tt]p",
+        "meow",
+        "fxp",
+        "http",
+        "[hxxp://]",
+        "bad",
+        "example",
+        "é",
+        "x",
+        "s",
+        "\u{a0}",
+    ];
+
+    proptest::proptest! {
+        #[test]
+        fn same_as_the_reference(
+            parts in proptest::collection::vec(proptest::sample::select(PIECES), 0..12)
+        ) {
+            let v = parts.concat();
+            proptest::prop_assert_eq!(refang(&v).into_owned(), reference::refang(&v));
+        }
+
+        #[test]
+        fn same_as_the_reference_on_any_text(v in "[\\[\\](){}.:/@ hxtpsmeowfdaé\\t]{0,24}") {
+            proptest::prop_assert_eq!(refang(&v).into_owned(), reference::refang(&v));
+        }
     }
 }

@@ -19,12 +19,23 @@ pub fn trim(s: &str) -> &str {
 /// allowed): at most 253 bytes, and labels as `is_ascii_domain` reads them
 /// (for a non-ASCII name, "letters and digits" are Unicode's).
 pub fn is_domain(v: &str) -> bool {
+    domain_is_ascii(v).is_some()
+}
+
+/// [`is_domain`], saying whether the name is ASCII: `Some(true)` for an
+/// ASCII name, `Some(false)` for another name, `None` for no name.
+pub fn domain_is_ascii(v: &str) -> Option<bool> {
     // No IP check needed: an IPv4 address has an all-digit "TLD", IPv6 has ':'.
     if v.is_empty() || v.len() > 253 {
-        return false;
+        return None;
+    }
+    // Any byte that is not ASCII fails the ASCII grammar: the usual name
+    // needs no `is_ascii` pass first.
+    if is_ascii_domain(v.as_bytes()) {
+        return Some(true);
     }
     if v.is_ascii() {
-        return is_ascii_domain(v.as_bytes());
+        return None;
     }
     let mut labels = 0;
     let mut last = "";
@@ -37,11 +48,11 @@ pub fn is_domain(v: &str) -> bool {
                 .chars()
                 .all(|c| c.is_alphanumeric() || c == '-' || c == '_');
         if !ok {
-            return false;
+            return None;
         }
         last = label;
     }
-    labels >= 2 && !last.bytes().all(|b| b.is_ascii_digit())
+    (labels >= 2 && !last.bytes().all(|b| b.is_ascii_digit())).then_some(false)
 }
 
 /// The last label (the TLD, for the caller to look up) of `v` when MISP's
@@ -129,6 +140,16 @@ mod tests {
         let long = format!("{}example", "a.".repeat(130));
         assert!(!is_domain(&long));
         assert_eq!(freetext_domain_tld(&long), Some("example"));
+    }
+
+    #[test]
+    fn ascii_or_not() {
+        assert_eq!(domain_is_ascii("C2.Example.NET"), Some(true));
+        assert_eq!(domain_is_ascii("bücher.example"), Some(false));
+        assert_eq!(domain_is_ascii("bücher"), None);
+        assert_eq!(domain_is_ascii("bad domain.example"), None);
+        assert_eq!(domain_is_ascii("a.ü1"), Some(false));
+        assert_eq!(domain_is_ascii("a.1"), None);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! seconds, and RFC 3339 text written with chrono (the fast writer for output
 //! records is `time::text`).
 
-use chrono::{DateTime, NaiveDate, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, SecondsFormat, TimeZone, Utc};
 
 use crate::error::{Error, Result};
 
@@ -59,6 +59,36 @@ pub fn from_epoch(secs: i64) -> Option<Timestamp> {
     Utc.timestamp_opt(secs, 0).single()
 }
 
+/// [`from_epoch`] that keeps the date of the last day it read: times read
+/// one after another mostly fall on the same day, and the date is the
+/// costly part of chrono's conversion.
+pub struct EpochDays(std::cell::Cell<(i64, Option<NaiveDate>)>);
+
+impl Default for EpochDays {
+    fn default() -> Self {
+        EpochDays(std::cell::Cell::new((0, None)))
+    }
+}
+
+impl EpochDays {
+    /// [`from_epoch`]`(secs)`, the same time (chrono's own steps, the date reused).
+    pub fn from_epoch(&self, secs: i64) -> Option<Timestamp> {
+        let day = secs.div_euclid(86_400);
+        match self.0.get() {
+            (d, Some(date)) if d == day => {
+                let sod = secs.rem_euclid(86_400) as u32;
+                let time = NaiveTime::from_num_seconds_from_midnight_opt(sod, 0)?;
+                Some(date.and_time(time).and_utc())
+            }
+            _ => {
+                let t = from_epoch(secs)?;
+                self.0.set((day, Some(t.date_naive())));
+                Some(t)
+            }
+        }
+    }
+}
+
 /// `2026-11-28T00:00:00.000Z`: STIX and Sentinel want milliseconds and `Z`.
 pub fn fmt_millis(t: &Timestamp) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -101,6 +131,25 @@ mod tests {
             fmt_millis(&from_epoch(1772445300).unwrap()),
             "2026-03-02T09:55:00.000Z"
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn epoch_days_are_from_epoch(
+            secs in proptest::collection::vec(
+                proptest::prop_oneof![
+                    -200_000i64..200_000,
+                    1_795_000_000i64..1_795_400_000,
+                    proptest::num::i64::ANY,
+                ],
+                1..20,
+            )
+        ) {
+            let days = EpochDays::default();
+            for s in secs {
+                proptest::prop_assert_eq!(days.from_epoch(s), from_epoch(s), "{}", s);
+            }
+        }
     }
 
     #[test]

@@ -10,6 +10,6 @@ pub mod text;
 
 pub use clock::{
     fmt_millis, fmt_secs, from_epoch, now, parse_date, parse_misp_time, parse_rfc3339,
-    start_of_day, Timestamp,
+    start_of_day, EpochDays, Timestamp,
 };
 pub use duration::{add, parse_duration};

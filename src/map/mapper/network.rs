@@ -53,12 +53,22 @@ pub fn split_scheme(v: &str) -> Option<(&str, &str)> {
     None
 }
 
+/// `s.rsplit_once(b)` for an ASCII byte `b`, by memrchr: `rsplit_once`
+/// with a char sets up a searcher that costs more than the search on values
+/// this short.
+#[inline]
+pub fn rsplit_once_byte(s: &str, b: u8) -> Option<(&str, &str)> {
+    debug_assert!(b.is_ascii());
+    let i = memchr::memrchr(b, s.as_bytes())?;
+    Some((&s[..i], &s[i + 1..]))
+}
+
 /// The host of a normalised absolute URL (`None` for a bare path).
 pub fn host_of_url(url: &str) -> Option<&str> {
     let rest = split_scheme(url)?.1;
     let end = memchr::memchr3(b'/', b'?', b'#', rest.as_bytes()).unwrap_or(rest.len());
     let authority = &rest[..end];
-    host_of_hostport(authority.rsplit_once('@').map_or(authority, |(_, h)| h))
+    host_of_hostport(rsplit_once_byte(authority, b'@').map_or(authority, |(_, h)| h))
 }
 
 /// The host of `host[:port]` or `[v6][:port]`, as [`host_of_url`] gives it.
@@ -67,9 +77,24 @@ pub fn host_of_hostport(hostport: &str) -> Option<&str> {
         return r.split(']').next();
     }
     Some(
-        hostport
-            .rsplit_once(':')
+        rsplit_once_byte(hostport, b':')
             .map_or(hostport, |(h, _)| h)
             .trim_end_matches('.'),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rsplit_once_byte_is_rsplit_once() {
+        for s in ["", "@", "a@b@c", "no", "é@ü", "[::1]:80", "a:", ":b", "x.y"] {
+            for b in [b'@', b':'] {
+                assert_eq!(
+                    super::rsplit_once_byte(s, b),
+                    s.rsplit_once(b as char),
+                    "{s}"
+                );
+            }
+        }
+    }
 }

@@ -15,9 +15,9 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use ipnet::IpNet;
 
 use crate::map::indicator::{HashAlgo, RuleLang, SkipReason, ValueKind};
-use crate::map::mapper::network::{parse_ip_value, split_scheme};
+use crate::map::mapper::network::{parse_ip_value, rsplit_once_byte, split_scheme};
 use crate::misp::refang::refang;
-use crate::misp::value::{is_domain, trim};
+use crate::misp::value::{domain_is_ascii, is_domain, trim};
 
 fn invalid(why: impl Into<String>) -> SkipReason {
     SkipReason::InvalidValue(why.into())
@@ -80,7 +80,11 @@ impl Norm {
 pub enum Seen {
     Nothing,
     V4(Ipv4Addr),
-    /// Where a URL's `host[:port]` is in the output.
+    /// The block an IP value was written from.
+    Net(IpNet),
+    /// Where a URL's host, a DNS name, is in the output (lower-case, no trailing dot).
+    HostName(std::ops::Range<usize>),
+    /// Where a URL's `host[:port]` is in the output (an IPv6 literal host).
     HostPort(std::ops::Range<usize>),
 }
 
@@ -108,7 +112,7 @@ pub fn normalize(norm: Norm, raw: &str, out: &mut String) -> Result<(ValueKind, 
                 out.push_str(v);
                 return Ok((ValueKind::Ipv4 { cidr: false }, Seen::V4(addr)));
             }
-            Err(_) => ip(&refang(v), out)?,
+            Err(_) => return ip(&refang(v), out),
         },
         Norm::Domain => {
             if domain(v, out).is_err() {
@@ -117,8 +121,8 @@ pub fn normalize(norm: Norm, raw: &str, out: &mut String) -> Result<(ValueKind, 
             ValueKind::Domain
         }
         Norm::Url => {
-            let at = url(&refang(v), true, out)?;
-            return Ok((ValueKind::Url, Seen::HostPort(at)));
+            let seen = url(&refang(v), true, out)?;
+            return Ok((ValueKind::Url, seen));
         }
         Norm::Uri => {
             let v = refang(v);
@@ -260,17 +264,18 @@ fn x509(algo: HashAlgo, v: &str, out: &mut String) -> Result<ValueKind, SkipReas
 
 /// An IPv4/IPv6 address or CIDR block, canonical (IPv6 compressed, host bits
 /// dropped, /32 and /128 written as plain addresses, IPv4-mapped as IPv4).
-fn ip(v: &str, out: &mut String) -> Result<ValueKind, SkipReason> {
+fn ip(v: &str, out: &mut String) -> Result<(ValueKind, Seen), SkipReason> {
     // The usual value, a plain IPv4 address, is canonical as it is (the parser
     // takes no leading zeros nor anything else that would be written differently).
     let bare = trim(v).trim_start_matches('[').trim_end_matches(']');
-    if bare.parse::<Ipv4Addr>().is_ok() {
+    if let Ok(addr) = bare.parse::<Ipv4Addr>() {
         out.push_str(bare);
-        return Ok(ValueKind::Ipv4 { cidr: false });
+        return Ok((ValueKind::Ipv4 { cidr: false }, Seen::V4(addr)));
     }
     let net = parse_ip_value(v).ok_or_else(|| invalid("not an IP address or CIDR block"))?;
     write_net(&net, out);
-    Ok(net_kind(&net))
+    // What is written parses back to `net`: the private check needs no parse.
+    Ok((net_kind(&net), Seen::Net(net)))
 }
 
 fn write_net(net: &IpNet, out: &mut String) {
@@ -292,13 +297,10 @@ fn net_kind(net: &IpNet) -> ValueKind {
 /// A DNS name: lower-case, no trailing dot, at least two labels, not an IP.
 fn domain(v: &str, out: &mut String) -> Result<(), SkipReason> {
     let v = trim(v).trim_end_matches('.');
-    if !is_domain(v) {
-        return Err(invalid("not a domain name"));
-    }
-    if v.is_ascii() {
-        push_lower(out, v);
-    } else {
-        out.push_str(&v.to_lowercase());
+    match domain_is_ascii(v) {
+        None => return Err(invalid("not a domain name")),
+        Some(true) => push_lower(out, v),
+        Some(false) => out.push_str(&v.to_lowercase()),
     }
     Ok(())
 }
@@ -311,9 +313,7 @@ fn email(v: &str, out: &mut String) -> Result<(), SkipReason> {
         .unwrap_or(v)
         .trim_start_matches('<')
         .trim_end_matches('>');
-    let (local, dom) = v
-        .rsplit_once('@')
-        .ok_or_else(|| invalid("not an e-mail address"))?;
+    let (local, dom) = rsplit_once_byte(v, b'@').ok_or_else(|| invalid("not an e-mail address"))?;
     if local.is_empty() || local.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(invalid("not an e-mail address"));
     }
@@ -323,8 +323,8 @@ fn email(v: &str, out: &mut String) -> Result<(), SkipReason> {
 }
 
 /// An absolute URL: scheme and host lower-cased; `http://` added when there
-/// is no scheme. Returns where its `host[:port]` is in `out`.
-fn url(v: &str, add_scheme: bool, out: &mut String) -> Result<std::ops::Range<usize>, SkipReason> {
+/// is no scheme. Returns what the private check needs of its host.
+fn url(v: &str, add_scheme: bool, out: &mut String) -> Result<Seen, SkipReason> {
     let v = trim(v);
     // ASCII white space and control characters are the bytes <= ' ' and DEL.
     let bad = if v.is_ascii() {
@@ -351,7 +351,7 @@ fn url(v: &str, add_scheme: bool, out: &mut String) -> Result<std::ops::Range<us
     };
     let end = memchr::memchr3(b'/', b'?', b'#', rest.as_bytes()).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(end);
-    let (userinfo, hostport) = match authority.rsplit_once('@') {
+    let (userinfo, hostport) = match rsplit_once_byte(authority, b'@') {
         Some((u, h)) => (Some(u), h),
         None => (None, authority),
     };
@@ -363,24 +363,33 @@ fn url(v: &str, add_scheme: bool, out: &mut String) -> Result<std::ops::Range<us
         out.push('@');
     }
     let at = out.len();
-    push_lower(out, &hostport[..host.len_with_port]);
-    let hostport = at..out.len();
+    push_lower(out, hostport);
+    let seen = match host {
+        UrlHost::V4(addr) => Seen::V4(addr),
+        UrlHost::Name(len) => Seen::HostName(at..at + len),
+        UrlHost::V6 => Seen::HostPort(at..out.len()),
+    };
     out.push_str(tail);
-    Ok(hostport)
+    Ok(seen)
 }
 
-struct UrlHost {
-    len_with_port: usize,
+/// What a URL's host is.
+enum UrlHost {
+    V4(Ipv4Addr),
+    /// A DNS name, this long without its trailing dots.
+    Name(usize),
+    /// `[v6]`.
+    V6,
 }
 
-/// Checks `host[:port]` (or `[v6]:port`) and returns its length.
+/// Checks `host[:port]` (or `[v6]:port`) and says what its host is.
 fn url_host(hostport: &str) -> Option<UrlHost> {
     let (host, port) = if let Some(rest) = hostport.strip_prefix('[') {
         let close = rest.find(']')?;
         rest[..close].parse::<Ipv6Addr>().ok()?;
         (&hostport[..close + 2], &rest[close + 1..])
     } else {
-        match hostport.rsplit_once(':') {
+        match rsplit_once_byte(hostport, b':') {
             Some((h, _)) => (h, &hostport[h.len()..]),
             None => (hostport, ""),
         }
@@ -391,15 +400,14 @@ fn url_host(hostport: &str) -> Option<UrlHost> {
             return None;
         }
     }
-    if !host.starts_with('[')
-        && host.parse::<Ipv4Addr>().is_err()
-        && !is_domain(host.trim_end_matches('.'))
-    {
-        return None;
+    if host.starts_with('[') {
+        return Some(UrlHost::V6);
     }
-    Some(UrlHost {
-        len_with_port: hostport.len(),
-    })
+    if let Ok(addr) = host.parse::<Ipv4Addr>() {
+        return Some(UrlHost::V4(addr));
+    }
+    let name = host.trim_end_matches('.');
+    is_domain(name).then_some(UrlHost::Name(name.len()))
 }
 
 /// `AS64496`, `as64496` or `64496` → `64496`.

@@ -18,9 +18,11 @@ enum TagMeaning<'t> {
 }
 
 fn meaning(name: &str) -> TagMeaning<'_> {
-    let Some((ns, rest)) = name.split_once(':') else {
+    // A byte search: `split_once` with a char sets up a searcher per tag.
+    let Some(i) = name.bytes().position(|b| b == b':') else {
         return TagMeaning::Label;
     };
+    let (ns, rest) = (&name[..i], &name[i + 1..]);
     if ns.eq_ignore_ascii_case("tlp") {
         return TagMeaning::Tlp(Tlp::parse(rest));
     }

@@ -308,7 +308,7 @@ fn composites_split_with_stable_ids() {
     assert_eq!((p.len(), p[0].value.as_str()), (1, "HKLM\\Run\\x"));
 
     // Malformed composites are invalid values, never a crash.
-    for v in ["no-pipe", "a|b|c"] {
+    for v in ["no-pipe", "a|b|c", "a||", "||"] {
         assert!(
             matches!(one("domain|ip", v), Err(SkipReason::InvalidValue(_))),
             "{v}"

@@ -87,8 +87,14 @@ impl IpSet {
         }
     }
 
+    /// Whether `ip` is in the set: [`IpSet::overlaps`] of its /32 or /128,
+    /// whose bounds are the address itself (no block built).
     pub fn contains_addr(&self, ip: IpAddr) -> bool {
-        self.overlaps(&IpNet::from(ip))
+        debug_assert!(self.sorted || self.is_empty(), "IpSet::finish not called");
+        match ip {
+            IpAddr::V4(a) => overlaps(&self.v4, u32::from(a), u32::from(a)),
+            IpAddr::V6(a) => overlaps(&self.v6, u128::from(a), u128::from(a)),
+        }
     }
 }
 
@@ -149,6 +155,24 @@ mod tests {
         assert!(!t("2001:db9::1"));
         assert!(!t("11.0.0.0/8"));
         assert_eq!(s.len(), 3, "adjacent blocks merge");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn contains_addr_is_overlaps_of_the_address(v4: u32, v6: u128, near: u32) {
+            let s = IpSet::from_static(&["10.0.0.0/8", "192.0.2.0/24", "2001:db8::/32", "::1/128"]);
+            let near_v4 = 0x0a00_0000u32.wrapping_add(near % 0x0200_0000).wrapping_sub(0x0100_0000);
+            let v6_near = 0x2001_0db8u128 << 96 | u128::from(near);
+            for ip in [
+                IpAddr::from(std::net::Ipv4Addr::from(v4)),
+                IpAddr::from(std::net::Ipv4Addr::from(near_v4)),
+                IpAddr::from(std::net::Ipv6Addr::from(v6)),
+                IpAddr::from(std::net::Ipv6Addr::from(v6_near)),
+                IpAddr::from(std::net::Ipv6Addr::from(u128::from(near % 3))),
+            ] {
+                proptest::prop_assert_eq!(s.contains_addr(ip), s.overlaps(&IpNet::from(ip)), "{}", ip);
+            }
+        }
     }
 
     #[test]

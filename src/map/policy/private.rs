@@ -8,7 +8,9 @@ use std::sync::OnceLock;
 use ipnet::IpNet;
 
 use crate::map::indicator::ValueKind;
-use crate::map::mapper::network::{host_of_hostport, host_of_url, parse_ip_value};
+use crate::map::mapper::network::{
+    host_of_hostport, host_of_url, parse_ip_value, rsplit_once_byte,
+};
 use crate::map::mapper::normalize::Seen;
 use crate::map::policy::ipset::IpSet;
 use crate::misp::value::trim;
@@ -21,8 +23,22 @@ use crate::misp::value::trim;
 pub fn is_private_seen(kind: ValueKind, seen: Seen, value: &str) -> bool {
     match seen {
         Seen::V4(addr) => private_nets().contains_addr(IpAddr::V4(addr)),
+        Seen::Net(net) => private_nets().overlaps(&net),
         Seen::HostPort(at) => host_of_hostport(&value[at]).is_some_and(is_private_host),
-        Seen::Nothing => is_private(kind, value),
+        // A valid name, lower-cased: `is_private_host` would find no IP in it.
+        Seen::HostName(at) => is_private_domain(&value[at]),
+        // Only these kinds can be private (`is_private`): no call for the others.
+        Seen::Nothing => {
+            matches!(
+                kind,
+                ValueKind::Ipv4 { .. }
+                    | ValueKind::Ipv6 { .. }
+                    | ValueKind::Domain
+                    | ValueKind::Email
+                    | ValueKind::Url
+                    | ValueKind::AutonomousSystem
+            ) && is_private(kind, value)
+        }
     }
 }
 
@@ -93,6 +109,7 @@ fn is_private_asn(n: u32) -> bool {
 
 /// Whether a normalised value of this kind is private or reserved. A CIDR
 /// block is private when it overlaps any private range (so `0.0.0.0/0` is).
+/// (`is_private_seen` lists the kinds this can be true for: keep both in step.)
 fn is_private(kind: ValueKind, value: &str) -> bool {
     match kind {
         ValueKind::Ipv4 { .. } | ValueKind::Ipv6 { .. } => {
@@ -103,9 +120,9 @@ fn is_private(kind: ValueKind, value: &str) -> bool {
             parse_ip_value(value).is_some_and(|n| private_nets().overlaps(&n))
         }
         ValueKind::Domain => is_private_domain(value),
-        ValueKind::Email => value
-            .rsplit_once('@')
-            .is_some_and(|(_, d)| is_private_domain(d)),
+        ValueKind::Email => {
+            rsplit_once_byte(value, b'@').is_some_and(|(_, d)| is_private_domain(d))
+        }
         ValueKind::Url => host_of_url(value).is_some_and(is_private_host),
         ValueKind::AutonomousSystem => value.parse().is_ok_and(is_private_asn),
         _ => false,
@@ -144,6 +161,13 @@ mod tests {
             ("ip-dst", "192.0.2[.]1"),
             ("ip-src", "fe80::1"),
             ("ip-src", "45.0.0.0/8"),
+            ("ip-dst", "[10.0.0.1]"),
+            ("ip-dst", "::ffff:10.0.0.1"),
+            ("ip-dst", "::ffff:8.8.8.0/120"),
+            ("ip-dst", "2001:db8::/32"),
+            ("ip-dst", "2606:4700::1111/128"),
+            ("ip-dst", "10.0.0.0/32"),
+            ("ip-dst", "0.0.0.0/0"),
             ("url", "http://10.0.0.1/x"),
             ("url", "hxxp://User@Nas.Home.Arpa.:8080/x?y#z"),
             ("url", "https://[fd00::1]:443/"),
@@ -151,6 +175,19 @@ mod tests {
             ("url", "bad.example.com/path"),
             ("url", "ftp://a:b@printer.local"),
             ("link", "http://198.51.100.7:80"),
+            ("url", "http://8.8.8.8:8080/x"),
+            ("url", "http://u:p@10.0.0.1/"),
+            ("url", "HTTP://Printer.LOCAL./x"),
+            ("url", "http://Good.Example.:80"),
+            ("url", "http://a.b.localhost:1/"),
+            ("url", "https://bücher.local/"),
+            ("url", "https://bücher.example/"),
+            ("url", "http://x.internal"),
+            ("url", "http://x.internal.example"),
+            ("url", "http://[::ffff:10.0.0.1]/"),
+            ("url", "http://[::ffff:8.8.8.8]:80/"),
+            ("url", "http://a1.b2/x"),
+            ("url", "host.lan:8080"),
             ("domain", "printer.local"),
             ("domain", "good.example"),
             ("email-src", "a@mail.internal"),
@@ -164,6 +201,33 @@ mod tests {
                 is_private(kind, &out),
                 "{v}"
             );
+        }
+    }
+
+    #[test]
+    fn the_private_check_agrees_for_every_type() {
+        let values = [
+            "10.0.0.1",
+            "fe80::1",
+            "printer.local",
+            "a@mail.internal",
+            "AS64512",
+            "64512",
+            "http://10.0.0.1/x",
+            "http://printer.local/x",
+        ];
+        for t in crate::map::mapper::mapped_types() {
+            let Some(norm) = Norm::of(t) else { continue };
+            for v in values {
+                let mut out = String::new();
+                if let Ok((kind, seen)) = normalize(norm, v, &mut out) {
+                    assert_eq!(
+                        is_private_seen(kind, seen, &out),
+                        is_private(kind, &out),
+                        "{t} {v}"
+                    );
+                }
+            }
         }
     }
 
