@@ -378,10 +378,14 @@ impl Direct {
             self.filled -= self.pos;
             self.pos = 0;
             searched = self.filled;
+            // Never more than a line that may be kept and one read: the bytes
+            // of a longer one are dropped anyway.
             if read.len() < self.filled + READ_BYTES {
                 let len = (self.filled + READ_BYTES)
                     .max(2 * read.len())
-                    .max(FIRST_BYTES);
+                    .max(FIRST_BYTES)
+                    .min(max.saturating_add(READ_BYTES + 1))
+                    .max(self.filled + READ_BYTES);
                 read.resize(len, 0);
             }
             let n = loop {
@@ -476,6 +480,13 @@ mod tests {
                 let mut want = piped_lines(content, max, 1 << 16);
                 want.extend(want.clone());
                 assert_eq!(got, want, "max {max}");
+                // A line too long to keep never grows the buffer past the
+                // longest kept line and one read.
+                let held = lines.read.len().max(text.buf.len());
+                assert!(
+                    held <= max.saturating_add(READ_BYTES + 1),
+                    "max {max}: {held}"
+                );
             }
         }
     }
