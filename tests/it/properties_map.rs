@@ -66,6 +66,7 @@ fn misp_json() -> impl Strategy<Value = Value> {
         any::<f64>().prop_map(|f| json!(f)),
         "\\PC{0,20}".prop_map(Value::from),
         "-?[0-9]{1,20}".prop_map(Value::from),
+        "( ?0*[0-9]{1,22} ?)".prop_map(Value::from),
         "(0|1|true|false| 1 |)".prop_map(Value::from),
         "[0-9a-f-]{36}".prop_map(Value::from),
         Just(Value::from(UUID)),
@@ -73,9 +74,18 @@ fn misp_json() -> impl Strategy<Value = Value> {
         "(tlp:(clear|white|green|amber|amber\\+strict|red)|misp:confidence-level=\"[a-z-]+\"|x)"
             .prop_map(Value::from),
     ];
-    // Every key the model reads, and one it skips.
+    // Every key the model reads, and ones it skips: short, and long ones
+    // (the reader compares keys of 17-32 bytes and longer ones in blocks)
+    // that share their first bytes with a known key or with each other.
     let mut keys = all_keys();
-    keys.push("other");
+    keys.extend([
+        "other",
+        "object_relationX",
+        "sixteen_bytes_k1",
+        "sixteen_bytes_k2",
+        "a_key_of_forty_bytes_that_nobody_reads1",
+        "a_key_of_forty_bytes_that_nobody_reads2",
+    ]);
     let keys = prop::sample::select(keys);
     scalar.prop_recursive(5, 64, 6, move |inner| {
         prop_oneof![
@@ -294,6 +304,14 @@ const EDITS: &[&str] = &[
     "\"uuid\":null,",
     "\"Tag\":[],",
     "\"ty\\u0070e\":\"x\",",
+    "\"ty\\u0070e\":\"x\",\"type\":\"y\",",
+    "\"type\" :\"md5\",",
+    "\\/",
+    "\\b",
+    "\\f",
+    "\\r",
+    "\\t",
+    "\\\\u0041",
     "\"name\":\"x\",",
     "\"orgc\":{},",
     "\"to_ids\":\"1\",",
