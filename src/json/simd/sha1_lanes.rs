@@ -13,6 +13,15 @@ use ::sha1::digest::generic_array::GenericArray;
 /// How many messages [`compress`] takes at once.
 pub const LANES: usize = 4;
 
+/// SHA-1's initial state, where every message's chain starts.
+pub const INIT: [u32; 5] = [
+    0x6745_2301,
+    0xefcd_ab89,
+    0x98ba_dcfe,
+    0x1032_5476,
+    0xc3d2_e1f0,
+];
+
 /// SHA-1's compression function over `blocks[k]` into `states[k]`, for every
 /// lane `k`. The lanes must have the same number of blocks.
 pub fn compress(states: &mut [[u32; 5]; LANES], blocks: [&[[u8; 64]]; LANES]) {
@@ -164,14 +173,6 @@ mod x86 {
 mod tests {
     use super::*;
     use sha1::{Digest, Sha1};
-
-    const INIT: [u32; 5] = [
-        0x6745_2301,
-        0xefcd_ab89,
-        0x98ba_dcfe,
-        0x1032_5476,
-        0xc3d2_e1f0,
-    ];
 
     /// `msg` padded to whole blocks, as SHA-1 pads.
     fn padded(msg: &[u8]) -> Vec<[u8; 64]> {

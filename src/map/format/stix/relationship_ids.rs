@@ -7,7 +7,7 @@
 //! `--context objects` affordable (BENCHMARKS.md, "Relationship ids in lanes").
 //! The ids are the ones [`super::objects::relationship_uuid`] defines.
 
-use crate::json::simd::sha1_lanes::{self, LANES};
+use crate::json::simd::sha1_lanes::{self, INIT, LANES};
 use crate::misp::ids::NAMESPACE;
 
 /// What is hashed between the source and the target: `|indicates|`.
@@ -21,14 +21,6 @@ const TARGET_MAX: usize = 2 * 64 - 9 - (MIDDLE.len() - 1);
 /// What a relationship's id is until [`RelationshipIds::fill`].
 pub(super) const PLACEHOLDER: &[u8; uuid::fmt::Hyphenated::LENGTH] =
     &[b'0'; uuid::fmt::Hyphenated::LENGTH];
-/// SHA-1's initial state.
-const INIT: [u32; 5] = [
-    0x6745_2301,
-    0xefcd_ab89,
-    0x98ba_dcfe,
-    0x1032_5476,
-    0xc3d2_e1f0,
-];
 
 /// One relationship whose id is still a placeholder: where, in the writer's
 /// buffer, its id's 36 characters go, and where its source's and target's ids are.
