@@ -1,7 +1,7 @@
 //! The crate's only `unsafe` code: SSE2 byte scans on x86-64 (SSE2 is part of
 //! every x86-64 processor), each behind a safe function whose loads stay
 //! inside the slice or array it is given, and SHA-1 in lanes
-//! ([`sha1_lanes`]). Everywhere else `unsafe` does not compile: lib.rs denies
+//! (`sha1_lanes`). Everywhere else `unsafe` does not compile: lib.rs denies
 //! `unsafe_code` and allows it on this module alone. Other targets get the
 //! portable code (here for the masks, in `json::write::next_escape` for
 //! escapes, the `sha1` crate for hashing).

@@ -164,7 +164,7 @@ pub(super) fn attack_reference(out: &mut Vec<u8>, id: &str, url: &str) {
 
 /// The id of a relationship: UUIDv5(NS, `"<source id>|<type>|<target id>"`),
 /// the ids in full (`indicator--…`). The writer computes the same ids in
-/// batches ([`super::relationship_ids`]).
+/// batches (`relationship_ids`).
 pub fn relationship_uuid(source: &str, relationship_type: &str, target: &str) -> Uuid {
     Uuid::new_v5(
         &NAMESPACE,
