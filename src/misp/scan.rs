@@ -470,12 +470,9 @@ impl<'a> Scan<'a> {
             b't' => return self.literal(b"true"),
             b'f' => return self.literal(b"false"),
             b'1'..=b'9' => {
-                if let Some((_, end)) = digits(self.bytes, self.i) {
-                    // Not a longer or fractional number.
-                    if !matches!(self.bytes.get(end), Some(b'0'..=b'9' | b'.' | b'e' | b'E')) {
-                        self.i = end;
-                        return Some(());
-                    }
+                if let Some((_, end)) = bare_integer(self.bytes, self.i) {
+                    self.i = end;
+                    return Some(());
                 }
             }
             _ => {}
@@ -578,21 +575,16 @@ impl<'a> Scan<'a> {
     fn opt_i64(&mut self) -> Option<Option<i64>> {
         // MISP's usual forms, `"1795317989"` and `1795317989`, read at once:
         // what `i64_text` and `str::parse` give for up to 18 digits.
-        let quoted = self.peek()? == b'"';
-        if let Some((v, end)) = digits(self.bytes, self.i + usize::from(quoted)) {
-            let after = self.bytes.get(end).copied();
-            let done = if quoted {
-                after == Some(b'"')
-            } else {
-                // Not a leading 0 (JSON's `0` alone), nor a longer or
-                // fractional number.
-                self.bytes[self.i] != b'0'
-                    && !matches!(after, Some(b'0'..=b'9' | b'.' | b'e' | b'E'))
-            };
-            if done {
-                self.i = end + usize::from(quoted);
-                return Some(Some(v));
-            }
+        let read = if self.peek()? == b'"' {
+            digits(self.bytes, self.i + 1)
+                .filter(|&(_, end)| self.bytes.get(end) == Some(&b'"'))
+                .map(|(v, end)| (v, end + 1))
+        } else {
+            bare_integer(self.bytes, self.i)
+        };
+        if let Some((v, end)) = read {
+            self.i = end;
+            return Some(Some(v));
         }
         match self.peek()? {
             b'"' => match self.string()? {
@@ -772,6 +764,18 @@ fn unescape(text: &str) -> Option<String> {
     }
     out.push_str(rest);
     Some(out)
+}
+
+/// A bare JSON integer of one to 18 digits at `i`, whole: not a leading 0
+/// (JSON's `0` alone, left to the slow path), nor the start of a longer or
+/// fractional number. Its value and where it ends.
+#[inline(always)]
+fn bare_integer(b: &[u8], i: usize) -> Option<(i64, usize)> {
+    if b.get(i) == Some(&b'0') {
+        return None;
+    }
+    let (v, end) = digits(b, i)?;
+    (!matches!(b.get(end), Some(b'0'..=b'9' | b'.' | b'e' | b'E'))).then_some((v, end))
 }
 
 /// The value of the ASCII digits at `i` (one to 18 of them, so that it fits),
